@@ -14,6 +14,9 @@ const common = {
   logLevel: 'warning',
 };
 
+const pkg = JSON.parse(await (await import('node:fs/promises')).readFile('package.json', 'utf8'));
+common.define = { PACKAGE_VERSION: JSON.stringify(pkg.version) };
+
 const builds = [
   { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },

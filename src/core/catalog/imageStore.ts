@@ -1,0 +1,164 @@
+// One analysis and one MD5 per file version. A version is (device, inode, size, mtime, ctime); its bytes are read
+// once, hashed, classified and, for application images, kept in a byte-budgeted cache shared by every download of
+// that version. A download therefore sends exactly the bytes its x-MD5 was computed from, even when the file is
+// replaced or rewritten in place while the download runs.
+
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { analyzeImage } from '../firmware/analyzeImage';
+import { runningImageMd5s } from '../firmware/runningMd5';
+import type { ImageInfo } from '../firmware/imageInfo';
+import type { KnownImage } from '../devices/updatePolicy';
+
+export interface FileVersion {
+  key: string;
+  size: number;
+  mtimeMs: number;
+  md5: string;
+  info: ImageInfo;
+  runningMd5s: readonly string[];
+}
+
+export interface LoadedVersion {
+  version: FileVersion;
+  /** Present when asked for: the exact bytes `version.md5` was computed from. */
+  bytes?: Buffer;
+}
+
+export interface ImageStoreOptions {
+  /** Bytes of application images kept in memory for serving (LRU). */
+  cacheBytes: number;
+  /** Files larger than this are not analysed (no ESP app image comes close). */
+  maxImageBytes: number;
+}
+
+export const defaultImageStoreOptions: ImageStoreOptions = { cacheBytes: 256 << 20, maxImageBytes: 32 << 20 };
+
+export function versionKey(stats: Stats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+}
+
+export class ImageStore {
+  private readonly versions = new Map<string, FileVersion>(); // key → version
+  private readonly bytes = new Map<string, Buffer>(); // key → bytes, in LRU order
+  private cachedBytes = 0;
+  private readonly known = new Map<string, KnownImage>(); // md5 or sha256 → image
+  /** How many times file bytes were hashed; a benchmark and test figure. */
+  md5Computations = 0;
+
+  constructor(private readonly options: ImageStoreOptions = defaultImageStoreOptions) {}
+
+  /** The version for a key, if analysed before (no I/O). */
+  peek(key: string): FileVersion | undefined {
+    return this.versions.get(key);
+  }
+
+  /**
+   * Opens `path` and returns its current version, analysing it if this version is new. With `withBytes`, also the
+   * bytes to serve. The stat and the bytes come from the same open file descriptor, so they belong together.
+   */
+  async load(path: string, name: string, withBytes: boolean): Promise<LoadedVersion> {
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(path, 'r');
+      for (let attempt = 0; ; attempt++) {
+        const before = await handle.stat();
+        if (!before.isFile()) throw new Error('not a regular file');
+        const key = versionKey(before);
+        const known = this.versions.get(key);
+        if (known && (!withBytes || this.bytes.has(key))) {
+          return { version: known, bytes: withBytes ? this.touch(key) : undefined };
+        }
+        if (before.size > this.options.maxImageBytes) {
+          const version = this.remember(key, before, '', tooLarge(before.size));
+          return { version };
+        }
+        const data = await readAll(handle, before.size);
+        const after = await handle.stat();
+        if (versionKey(after) !== key || data.length !== before.size) {
+          // Written to while we read: try again, then report it as incomplete rather than serve a mix.
+          if (attempt < 2) continue;
+          return { version: this.unstable(before) };
+        }
+        this.md5Computations++;
+        const md5 = createHash('md5').update(data).digest('hex');
+        if (known && known.md5 !== md5) this.versions.delete(key); // same stat, other bytes: never trust the old hash
+        const info = analyzeImage(data, name);
+        const version = this.remember(key, before, md5, info, info.kind === 'app' ? runningImageMd5s(data, info) : [md5]);
+        if (info.kind === 'app' && info.complete) {
+          this.learn(name, version);
+          this.cache(key, data);
+        }
+        return { version, bytes: withBytes ? data : undefined };
+      }
+    } finally {
+      await handle?.close().catch(() => undefined);
+    }
+  }
+
+  /** What the server knows of an image with this MD5 or SHA-256 (lower-case hex). */
+  identify(hash: string | undefined): KnownImage | undefined {
+    return hash ? this.known.get(hash) : undefined;
+  }
+
+  clear(): void {
+    this.versions.clear();
+    this.bytes.clear();
+    this.cachedBytes = 0;
+  }
+
+  private remember(key: string, stats: Stats, md5: string, info: ImageInfo, runningMd5s: readonly string[] = []) {
+    const version: FileVersion = { key, size: stats.size, mtimeMs: stats.mtimeMs, md5, info, runningMd5s };
+    this.versions.set(key, version);
+    if (this.versions.size > 20_000) this.versions.delete(this.versions.keys().next().value as string);
+    return version;
+  }
+
+  private unstable(stats: Stats): FileVersion {
+    const info: ImageInfo = { kind: 'not-an-image', compressed: false, complete: false, reason: 'incomplete: the file is being written' };
+    return { key: versionKey(stats), size: stats.size, mtimeMs: stats.mtimeMs, md5: '', info, runningMd5s: [] };
+  }
+
+  private learn(name: string, version: FileVersion): void {
+    const image: KnownImage = { name, md5: version.md5, chip: version.info.chip, family: version.info.family };
+    for (const md5 of version.runningMd5s) this.known.set(md5, image);
+    if (version.info.appendedSha256) this.known.set(version.info.appendedSha256, image);
+    while (this.known.size > 50_000) this.known.delete(this.known.keys().next().value as string);
+  }
+
+  private cache(key: string, data: Buffer): void {
+    if (data.length > this.options.cacheBytes) return;
+    this.bytes.set(key, data);
+    this.cachedBytes += data.length;
+    for (const [oldKey, old] of this.bytes) {
+      if (this.cachedBytes <= this.options.cacheBytes) break;
+      this.bytes.delete(oldKey);
+      this.cachedBytes -= old.length;
+    }
+  }
+
+  private touch(key: string): Buffer | undefined {
+    const data = this.bytes.get(key);
+    if (data) {
+      this.bytes.delete(key);
+      this.bytes.set(key, data);
+    }
+    return data;
+  }
+}
+
+function tooLarge(size: number): ImageInfo {
+  return { kind: 'not-an-image', compressed: false, complete: false, reason: `too large for an ESP image (${size} bytes)` };
+}
+
+async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
+  const data = Buffer.allocUnsafe(size);
+  let offset = 0;
+  while (offset < size) {
+    const { bytesRead } = await handle.read(data, offset, size - offset, offset);
+    if (bytesRead === 0) break;
+    offset += bytesRead;
+  }
+  return offset === size ? data : data.subarray(0, offset);
+}

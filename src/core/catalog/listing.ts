@@ -1,0 +1,117 @@
+// The wire form of `GET /_catalog?op=list&path=P`: python's field set and formats (protocol.md §3.3), within what
+// the device can parse (§1.3): every entry fits 256 bytes, at most 255 `bin` entries, names unique without regard
+// to case and safe in a request line. Entries that break a rule are left out, with the reason kept for logs and views.
+
+import type { ChipFamily } from '../firmware/imageInfo';
+import type { CatalogEntry } from './catalogEntry';
+import { ENTRY_POOL_BYTES, MAX_BIN_ENTRIES, entryPoolCost, unsafeNameReason } from './deviceLimits';
+
+export type Audience = ChipFamily | 'any';
+
+export type WireEntry =
+  | { name: string; type: 'bin'; date: string; time: string; size: number }
+  | { name: string; type: 'file' | 'directory' };
+
+export interface Exclusion {
+  name: string;
+  reason: string;
+}
+
+export interface Listing {
+  audience: Audience;
+  entries: WireEntry[];
+  /** Entries left out of the listing entirely. */
+  excluded: Exclusion[];
+  /** The response body, ready to send. */
+  body: Buffer;
+}
+
+/** Why an entry is not offered as `bin` to this audience, or undefined when it is offerable. */
+export function notOfferedReason(entry: CatalogEntry, audience: Audience): string | undefined {
+  if (entry.isDirectory) return 'folder';
+  if (entry.error) return entry.error;
+  const version = entry.version;
+  if (!version) return 'not a firmware file (*.bin, *.bin.gz)';
+  const info = version.info;
+  if (info.kind !== 'app') return info.reason ?? `${info.kind}, not an application image`;
+  if (!info.complete) return info.reason ?? 'incomplete image';
+  if (!/\.bin(\.gz)?$/.test(entry.name)) return 'extension must be lower-case .bin (as updateserver.py requires)';
+  if (audience === 'esp8266' && info.family !== 'esp8266') return `${info.chip ?? info.family} image, not for ESP8266`;
+  if (audience === 'esp32' && info.family !== 'esp32') return `${info.chip ?? info.family} image, not for ESP32`;
+  if (audience === 'esp32' && info.compressed) return 'gzip image: ESP32 cannot take it';
+  return undefined;
+}
+
+export function buildListing(entries: readonly CatalogEntry[], audience: Audience): Listing {
+  const excluded: Exclusion[] = [];
+  const bins: CatalogEntry[] = [];
+  const others: CatalogEntry[] = [];
+  for (const entry of entries) {
+    if (notOfferedReason(entry, audience) === undefined) {
+      const unsafe = unsafeNameReason(entry.name);
+      if (unsafe) excluded.push({ name: entry.name, reason: unsafe });
+      else bins.push(entry);
+    } else {
+      others.push(entry);
+    }
+  }
+
+  // Newest first: the device lists them in this order, and the 255 kept are the newest.
+  bins.sort((a, b) => b.mtimeMs - a.mtimeMs || a.name.localeCompare(b.name));
+  const wire: WireEntry[] = [];
+  const seen = new Map<string, string>();
+  for (const entry of bins) {
+    const folded = entry.name.toLowerCase();
+    const first = seen.get(folded);
+    if (first !== undefined) {
+      excluded.push({ name: entry.name, reason: `same name as ${first} without regard to case; the device would pick ${first}` });
+      continue;
+    }
+    if (seen.size >= MAX_BIN_ENTRIES) {
+      excluded.push({ name: entry.name, reason: `more than ${MAX_BIN_ENTRIES} images in one folder; older ones are left out` });
+      continue;
+    }
+    const item: WireEntry = { name: entry.name, type: 'bin', ...formatTimestamp(entry.mtimeMs), size: entry.size };
+    if (!fits(item, entry, excluded)) continue;
+    seen.set(folded, entry.name);
+    wire.push(item);
+  }
+
+  others.sort((a, b) => Number(a.isDirectory) - Number(b.isDirectory) || a.name.localeCompare(b.name));
+  for (const entry of others) {
+    const item: WireEntry = { name: entry.name, type: entry.isDirectory ? 'directory' : 'file' };
+    if (fits(item, entry, excluded)) wire.push(item);
+  }
+  return { audience, entries: wire, excluded, body: Buffer.from(toPythonJson(wire), 'utf8') };
+}
+
+function fits(item: WireEntry, entry: CatalogEntry, excluded: Exclusion[]): boolean {
+  const cost = entryPoolCost(item);
+  if (cost <= ENTRY_POOL_BYTES) return true;
+  excluded.push({
+    name: entry.name,
+    reason: `name too long: the entry needs ${cost} of the device's ${ENTRY_POOL_BYTES} bytes (it would break the whole list)`,
+  });
+  return false;
+}
+
+/** python's `%x` and `%X` in the C locale, in server local time: MM/DD/YY and HH:MM:SS. */
+export function formatTimestamp(mtimeMs: number): { date: string; time: string } {
+  const d = new Date(mtimeMs);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return {
+    date: `${two(d.getMonth() + 1)}/${two(d.getDate())}/${two(d.getFullYear() % 100)}`,
+    time: `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`,
+  };
+}
+
+/** `json.dumps` with python's defaults: ", " and ": " separators, non-ASCII as \uXXXX. */
+export function toPythonJson(entries: readonly WireEntry[]): string {
+  const object = (entry: WireEntry) =>
+    `{${Object.entries(entry).map(([k, v]) => `${asciiJson(k)}: ${typeof v === 'number' ? String(v) : asciiJson(v)}`).join(', ')}}`;
+  return `[${entries.map(object).join(', ')}]`;
+}
+
+function asciiJson(text: string): string {
+  return JSON.stringify(text).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -1,0 +1,239 @@
+// One client socket: reads request heads, hands them to the router, writes replies with backpressure, and enforces
+// the timeouts that free the socket of a dead or hostile client. Requests on one connection are answered in order.
+
+import type { Socket } from 'node:net';
+import { defaultHeadLimits, findHeadEnd, isHeadError, parseHead, type HeadLimits, type RequestHead } from './requestHead';
+import { serializeHead, textResponse, type ResponseHead } from './response';
+
+export interface HttpRequest {
+  head: RequestHead;
+  remoteAddress: string;
+  /** Connection id, unique per server, for logs. */
+  connectionId: number;
+}
+
+export interface BodyResult {
+  /** Bytes of the body handed to the kernel. */
+  sent: number;
+  complete: boolean;
+  /** Why the body was cut short, when it was. */
+  error?: string;
+}
+
+export interface Reply {
+  head: ResponseHead;
+  /** The body; for HEAD requests only its length is announced. Shared buffers are fine: they are never modified. */
+  body?: Buffer;
+  /** Called while the body is being sent (not throttled). */
+  onProgress?: (sent: number) => void;
+  /** Called once when the body has been sent or the connection failed. */
+  onDone?: (result: BodyResult) => void;
+}
+
+export type RequestHandler = (request: HttpRequest) => Promise<Reply>;
+
+export interface ConnectionTimeouts {
+  /** A fresh or keep-alive connection with no request bytes is closed after this. */
+  idleMs: number;
+  /** A request head must be complete this long after its first byte (slowloris). */
+  headersMs: number;
+  /** A response whose bytes the client stops reading is aborted after this (ESP8266 gives up after 60 s). */
+  writeStallMs: number;
+}
+
+export const defaultTimeouts: ConnectionTimeouts = { idleMs: 5_000, headersMs: 10_000, writeStallMs: 60_000 };
+
+/** Body slices: large enough for fast clients, small enough for smooth progress on slow ones. */
+const SLICE = 256 * 1024;
+
+export interface ConnectionOptions {
+  timeouts: ConnectionTimeouts;
+  limits?: HeadLimits;
+  onBadRequest?: (remoteAddress: string, status: number, reason: string) => void;
+}
+
+export class Connection {
+  private buffer: Buffer = Buffer.alloc(0);
+  private busy = false;
+  private clientEnded = false;
+  private closed = false;
+  private headersTimer: NodeJS.Timeout | undefined;
+  private readonly remoteAddress: string;
+  private readonly limits: HeadLimits;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly connectionId: number,
+    private readonly handler: RequestHandler,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
+    this.limits = options.limits ?? defaultHeadLimits;
+    socket.setNoDelay(true);
+    socket.setTimeout(options.timeouts.idleMs);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => {
+      this.clientEnded = true;
+      if (!this.busy) this.close();
+    });
+    socket.on('timeout', () => this.onTimeout());
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.onClosed());
+  }
+
+  /** Ends the connection now (server shutdown). */
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.onClosed();
+  }
+
+  get idle(): boolean {
+    return !this.busy;
+  }
+
+  private onClosed(): void {
+    this.closed = true;
+    this.clearHeadersTimer();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    if (!this.busy) this.processBuffer();
+    else if (this.buffer.length > this.limits.maxHeaderBytes * 2) this.socket.pause(); // pipelined flood
+  }
+
+  private processBuffer(): void {
+    if (this.busy || this.closed) return;
+    if (this.buffer.length === 0) {
+      if (this.clientEnded) this.close();
+      return;
+    }
+    if (!this.headersTimer) {
+      this.headersTimer = setTimeout(() => this.failAndClose(408, 'request head not received in time'),
+        this.options.timeouts.headersMs);
+    }
+    const end = findHeadEnd(this.buffer, this.limits);
+    if (isHeadError(end)) return this.failAndClose(end.status, end.reason);
+    if (end === -1) {
+      if (this.clientEnded) this.failAndClose(400, 'connection ended inside a request head');
+      return;
+    }
+    this.clearHeadersTimer();
+    const headBytes = this.buffer.subarray(0, end);
+    this.buffer = this.buffer.subarray(end);
+    const head = parseHead(headBytes, this.limits);
+    if (isHeadError(head)) return this.failAndClose(head.status, head.reason);
+    void this.handle(head);
+  }
+
+  private async handle(head: RequestHead): Promise<void> {
+    this.busy = true;
+    this.socket.pause();
+    let reply: Reply;
+    try {
+      reply = await this.handler({ head, remoteAddress: this.remoteAddress, connectionId: this.connectionId });
+    } catch (error) {
+      reply = textResponse(500, 'internal error');
+      this.options.onBadRequest?.(this.remoteAddress, 500, `internal error: ${String(error)}`);
+    }
+    // HTTP/1.0 closes after each response; so does any request whose body we did not read.
+    const keepAlive = head.version === '1.1' && !head.hasBody && !this.clientEnded &&
+      !/(^|,)\s*close\s*(,|$)/i.test(head.headers.get('connection') ?? '');
+    const body = head.method === 'HEAD' ? undefined : reply.body;
+    const result = await this.write(serializeHead(head.version, reply.head, keepAlive), body, reply.onProgress);
+    reply.onDone?.(result);
+    this.busy = false;
+    if (this.closed) return;
+    if (!result.complete || !keepAlive) return this.close();
+    this.socket.setTimeout(this.options.timeouts.idleMs);
+    this.socket.resume();
+    this.processBuffer();
+  }
+
+  /** Writes head and body respecting backpressure; resolves when all of it is with the kernel or the socket died. */
+  private write(head: Buffer, body: Buffer | undefined, onProgress?: (sent: number) => void): Promise<BodyResult> {
+    const socket = this.socket;
+    socket.setTimeout(this.options.timeouts.writeStallMs);
+    return new Promise<BodyResult>((resolve) => {
+      let offset = 0;
+      let settled = false;
+      const total = body?.length ?? 0;
+      // Bytes still queued in the socket count as not sent (this may undercount by the head's few bytes).
+      const sentSoFar = () => Math.max(0, Math.min(total, offset - socket.writableLength));
+      const finish = (result: BodyResult) => {
+        if (settled) return;
+        settled = true;
+        socket.off('drain', pump);
+        socket.off('close', onClose);
+        resolve(result);
+      };
+      const onClose = () => finish({ sent: sentSoFar(), complete: false, error: 'connection closed by the client' });
+      const pump = () => {
+        if (settled) return;
+        if (socket.destroyed) return onClose();
+        if (offset > 0) onProgress?.(sentSoFar());
+        while (body && offset < total) {
+          const slice = body.subarray(offset, Math.min(total, offset + SLICE));
+          offset += slice.length;
+          const last = offset === total;
+          const more = socket.write(slice, last ? (error) => {
+            if (error) finish({ sent: sentSoFar(), complete: false, error: error.message });
+            else { onProgress?.(total); finish({ sent: total, complete: true }); }
+          } : undefined);
+          if (!more && !last) return; // wait for 'drain'
+        }
+      };
+      socket.on('close', onClose);
+      socket.on('drain', pump);
+      if (socket.destroyed) return onClose();
+      socket.write(head, (error) => {
+        if (error) finish({ sent: 0, complete: false, error: error.message });
+        else if (!body || total === 0) finish({ sent: 0, complete: true });
+      });
+      pump();
+    });
+  }
+
+  private onTimeout(): void {
+    if (this.busy) {
+      // Only reached while writing: the client stopped reading.
+      this.destroy();
+      return;
+    }
+    if (this.buffer.length > 0) this.failAndClose(408, 'request head not received in time');
+    else this.close();
+  }
+
+  private failAndClose(status: number, reason: string): void {
+    this.clearHeadersTimer();
+    if (this.closed) return;
+    this.options.onBadRequest?.(this.remoteAddress, status, reason);
+    const { head, body } = textResponse(status, reason);
+    this.busy = true;
+    this.socket.pause();
+    this.buffer = Buffer.alloc(0);
+    this.socket.end(Buffer.concat([serializeHead('1.1', head, false), body]));
+    this.socket.setTimeout(this.options.timeouts.idleMs);
+    this.closed = true;
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearHeadersTimer();
+    this.socket.end();
+    // A client that never closes its side must not keep the socket.
+    this.socket.setTimeout(this.options.timeouts.idleMs, () => this.socket.destroy());
+  }
+
+  private clearHeadersTimer(): void {
+    if (this.headersTimer) clearTimeout(this.headersTimer);
+    this.headersTimer = undefined;
+  }
+}
+
+/** `::ffff:192.168.1.5` → `192.168.1.5` */
+export function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

@@ -1,0 +1,61 @@
+// What the server tells its fronts (the editor's views, the CLI's log) about devices and downloads.
+
+import type { DeviceIdentity } from './devices/deviceRequest';
+import type { Audience } from './catalog/listing';
+
+export interface RequestSummary {
+  remoteAddress: string;
+  method: string;
+  target: string;
+  userAgent?: string;
+}
+
+export interface CatalogServedEvent {
+  request: RequestSummary;
+  /** Catalog-relative folder that was listed. */
+  path: string;
+  audience: Audience;
+  /** Names offered as `bin`. */
+  offered: string[];
+  at: number;
+}
+
+/** A request answered without an image: refused (403/404/4xx) or 304 because the device already runs it. */
+export interface RefusedEvent {
+  request: RequestSummary;
+  device?: DeviceIdentity;
+  status: number;
+  reason: string;
+  /** Catalog-relative path of the entry asked for, when the target resolved to one. */
+  entry?: string;
+  at: number;
+}
+
+export interface DownloadStartedEvent {
+  id: number;
+  request: RequestSummary;
+  device: DeviceIdentity;
+  entry: string;
+  size: number;
+  md5: string;
+  at: number;
+}
+
+export interface DownloadProgressEvent {
+  id: number;
+  sent: number;
+  total: number;
+}
+
+export interface DownloadFinishedEvent {
+  id: number;
+  device: DeviceIdentity;
+  entry: string;
+  outcome: 'done' | 'aborted';
+  sent: number;
+  total: number;
+  durationMs: number;
+  /** Why it was aborted. */
+  reason?: string;
+  at: number;
+}

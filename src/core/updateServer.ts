@@ -1,0 +1,278 @@
+// Composition of the core: a tolerant HTTP front on a real socket, the catalog index, the device policy and the
+// events the editor and the CLI show. No settings, no UI: plain options in, events and errors out.
+
+import { createServer, type Server, type Socket } from 'node:net';
+import { CatalogError, CatalogStore } from './catalog/catalogStore';
+import { ImageStore, defaultImageStoreOptions } from './catalog/imageStore';
+import { Emitter, type Event } from './events';
+import { Connection, defaultTimeouts, type ConnectionTimeouts, type HttpRequest, type Reply } from './http/connection';
+import { isTargetRefusal, parseTarget } from './http/requestTarget';
+import { serializeHead, textResponse } from './http/response';
+import { silentLogger, type Logger } from './log';
+import { ClientFilter } from './net/addresses';
+import { answerCatalog } from './routes/catalogRoute';
+import { answerDownload } from './routes/downloadRoute';
+import type {
+  CatalogServedEvent, DownloadFinishedEvent, DownloadProgressEvent, DownloadStartedEvent, RefusedEvent, RequestSummary,
+} from './serverEvents';
+import type { CatalogChange } from './catalog/catalogStore';
+
+export interface UpdateServerOptions {
+  catalogDir: string;
+  /** 8000, AutoConnectUpdate's default. 0 picks a free port (tests). */
+  port?: number;
+  /** Address to bind; all IPv4 interfaces by default. */
+  host?: string;
+  /** CIDR ranges admitted besides loopback, private, link-local and unique-local addresses. */
+  allow?: readonly string[];
+  /** Answer 304 when a device already runs the image it asks for (default on). */
+  answerNotModified?: boolean;
+  logger?: Logger;
+  /** Follow the catalog folder with a file watcher (default on). */
+  watchCatalog?: boolean;
+  timeouts?: Partial<ConnectionTimeouts>;
+  /** Bytes of application images kept in memory for serving. */
+  cacheBytes?: number;
+  /** Least time between two progress events of one download. */
+  progressIntervalMs?: number;
+}
+
+export type ServerErrorCode = 'EADDRINUSE' | 'EACCES' | 'EADDRNOTAVAIL' | 'CATALOG' | 'BADOPTION' | 'OTHER';
+
+/** Why the server could not start, in words a person can act on. */
+export class ServerStartError extends Error {
+  constructor(message: string, readonly code: ServerErrorCode, readonly port?: number) {
+    super(message);
+  }
+}
+
+export class UpdateServer {
+  readonly catalog: CatalogStore;
+  private readonly server: Server;
+  private readonly connections = new Set<Connection>();
+  private nextConnectionId = 1;
+  private nextDownloadId = 1;
+  private readonly active = new Map<number, DownloadStartedEvent>();
+  private boundPort = 0;
+  private stopping: Promise<void> | undefined;
+
+  private readonly catalogServed = new Emitter<CatalogServedEvent>();
+  private readonly refused = new Emitter<RefusedEvent>();
+  private readonly started = new Emitter<DownloadStartedEvent>();
+  private readonly progressed = new Emitter<DownloadProgressEvent>();
+  private readonly finished = new Emitter<DownloadFinishedEvent>();
+  readonly onDidServeCatalog: Event<CatalogServedEvent> = this.catalogServed.event;
+  readonly onDidRefuseRequest: Event<RefusedEvent> = this.refused.event;
+  readonly onDidStartDownload: Event<DownloadStartedEvent> = this.started.event;
+  readonly onDidProgressDownload: Event<DownloadProgressEvent> = this.progressed.event;
+  readonly onDidFinishDownload: Event<DownloadFinishedEvent> = this.finished.event;
+  readonly onDidChangeCatalog: Event<CatalogChange>;
+
+  private readonly logger: Logger;
+  private readonly filter: ClientFilter;
+  private readonly timeouts: ConnectionTimeouts;
+
+  private constructor(private readonly options: UpdateServerOptions) {
+    this.logger = options.logger ?? silentLogger;
+    try {
+      this.filter = new ClientFilter(options.allow ?? []);
+    } catch (error) {
+      throw new ServerStartError((error as Error).message, 'BADOPTION');
+    }
+    this.timeouts = { ...defaultTimeouts, ...options.timeouts };
+    const images = new ImageStore({ ...defaultImageStoreOptions, ...(options.cacheBytes ? { cacheBytes: options.cacheBytes } : {}) });
+    this.catalog = new CatalogStore({ root: options.catalogDir, logger: this.logger, watch: options.watchCatalog, images });
+    this.onDidChangeCatalog = this.catalog.onDidChange;
+    // allowHalfOpen: a client may shut its sending side after the request and still read the whole response.
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /** Indexes the catalog and listens. Rejects with a ServerStartError. */
+  static async start(options: UpdateServerOptions): Promise<UpdateServer> {
+    const server = new UpdateServer(options);
+    try {
+      await server.catalog.open();
+    } catch (error) {
+      await server.catalog.dispose();
+      if (error instanceof CatalogError) throw new ServerStartError(error.message, 'CATALOG');
+      throw error;
+    }
+    try {
+      await server.listen();
+    } catch (error) {
+      await server.catalog.dispose();
+      throw error;
+    }
+    return server;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get host(): string {
+    return this.options.host ?? '0.0.0.0';
+  }
+
+  /** Downloads under way right now. */
+  get activeDownloads(): readonly DownloadStartedEvent[] {
+    return [...this.active.values()];
+  }
+
+  /** Stops listening, ends every connection (aborting downloads in flight) and closes the catalog watcher. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      for (const connection of this.connections) connection.destroy();
+      await closed;
+      await this.catalog.dispose();
+      for (const emitter of [this.catalogServed, this.refused, this.started, this.progressed, this.finished]) emitter.dispose();
+    })();
+    return this.stopping;
+  }
+
+  private listen(): Promise<void> {
+    const port = this.options.port ?? 8000;
+    const host = this.host;
+    return new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        this.server.off('listening', onListening);
+        reject(listenError(error, host, port));
+      };
+      const onListening = () => {
+        this.server.off('error', onError);
+        const address = this.server.address();
+        this.boundPort = typeof address === 'object' && address ? address.port : port;
+        this.server.on('error', (error) => this.logger.error(`server socket: ${error.message}`));
+        resolve();
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen({ port, host, exclusive: true });
+    });
+  }
+
+  private accept(socket: Socket): void {
+    const remote = socket.remoteAddress ?? '';
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    if (!this.filter.allows(remote)) {
+      this.logger.warn(`refused ${remote}: not a local network address (admit it with --allow / the allow setting)`);
+      const { head, body } = textResponse(403, 'clients outside the local network are not served');
+      socket.on('error', () => socket.destroy());
+      socket.end(Buffer.concat([serializeHead('1.0', head, false), body]));
+      socket.setTimeout(2000, () => socket.destroy());
+      return;
+    }
+    const connection = new Connection(socket, this.nextConnectionId++, (request) => this.route(request), {
+      timeouts: this.timeouts,
+      onBadRequest: (address, status, reason) => this.logger.warn(`${address}: ${status} ${reason}`),
+    });
+    this.connections.add(connection);
+    socket.on('close', () => this.connections.delete(connection));
+  }
+
+  private async route(request: HttpRequest): Promise<Reply> {
+    const { head } = request;
+    const summary: RequestSummary = {
+      remoteAddress: request.remoteAddress,
+      method: head.method,
+      target: head.target.length > 200 ? `${head.target.slice(0, 200)}...` : head.target,
+      userAgent: head.headers.get('user-agent'),
+    };
+    if (head.method !== 'GET' && head.method !== 'HEAD') {
+      return this.refuse(summary, 405, `method ${head.method} not allowed`, [['Allow', 'GET, HEAD']]);
+    }
+    const target = parseTarget(head.target);
+    if (isTargetRefusal(target)) return this.refuse(summary, target.status, target.reason);
+    if (target.segments.length === 1 && target.segments[0] === '_catalog') {
+      const answer = await answerCatalog(this.catalog, target.query, summary.userAgent);
+      if (!answer.ok) return this.refuse(summary, answer.status, answer.reason);
+      const offered = answer.listing.entries.filter((e) => e.type === 'bin').map((e) => e.name);
+      this.logger.info(`${summary.remoteAddress} ${summary.method} ${summary.target} 200: ${offered.length} image(s) for ${answer.listing.audience === 'any' ? 'any chip' : answer.listing.audience}`);
+      this.catalogServed.fire({ request: summary, path: answer.path, audience: answer.listing.audience, offered, at: Date.now() });
+      return { head: answer.head, body: answer.body };
+    }
+
+    const answer = await answerDownload(this.catalog, target.segments, head.headers, {
+      answerNotModified: this.options.answerNotModified ?? true,
+    });
+    if (answer.kind === 'refuse') {
+      return this.refuse(summary, answer.status, answer.reason, [], answer.device, answer.entry, answer.head);
+    }
+    if (head.method === 'HEAD') {
+      this.logger.info(`${who(summary, answer.device.staMac)} HEAD ${answer.entry} 200`);
+      return { head: answer.head };
+    }
+    return this.download(summary, answer.device, answer.entry, answer.md5, answer.head, answer.body);
+  }
+
+  private download(
+    summary: RequestSummary, device: DownloadStartedEvent['device'], entry: string, md5: string,
+    head: Reply['head'], body: Buffer,
+  ): Reply {
+    const id = this.nextDownloadId++;
+    const startedAt = Date.now();
+    const start: DownloadStartedEvent = { id, request: summary, device, entry, size: body.length, md5, at: startedAt };
+    this.active.set(id, start);
+    this.logger.info(`download #${id} ${entry} to ${who(summary, device.staMac)} started: ${body.length} bytes, md5 ${md5}`);
+    this.started.fire(start);
+    const interval = this.options.progressIntervalMs ?? 250;
+    let lastProgress = 0;
+    return {
+      head,
+      body,
+      onProgress: (sent) => {
+        const now = Date.now();
+        if (now - lastProgress < interval && sent < body.length) return;
+        lastProgress = now;
+        this.progressed.fire({ id, sent, total: body.length });
+      },
+      onDone: (result) => {
+        this.active.delete(id);
+        const durationMs = Date.now() - startedAt;
+        const outcome = result.complete ? 'done' : 'aborted';
+        if (result.complete) {
+          const rate = durationMs > 0 ? ` (${Math.round(body.length / durationMs)} KB/s)` : '';
+          this.logger.info(`download #${id} ${entry} to ${who(summary, device.staMac)} done: ${body.length} bytes in ${(durationMs / 1000).toFixed(1)} s${rate}`);
+        } else {
+          this.logger.warn(`download #${id} ${entry} to ${who(summary, device.staMac)} aborted after ${result.sent} of ${body.length} bytes: ${result.error ?? 'connection lost'}`);
+        }
+        this.finished.fire({
+          id, device, entry, outcome, sent: result.sent, total: body.length, durationMs, reason: result.error, at: Date.now(),
+        });
+      },
+    };
+  }
+
+  private refuse(
+    summary: RequestSummary, status: number, reason: string, extra: Array<[string, string | number]> = [],
+    device?: RefusedEvent['device'], entry?: string, head?: Reply['head'],
+  ): Reply {
+    const line = `${who(summary, device?.staMac)} ${summary.method} ${summary.target} ${status}: ${reason}`;
+    if (status === 304) this.logger.info(line);
+    else this.logger.warn(line);
+    this.refused.fire({ request: summary, device, status, reason, entry, at: Date.now() });
+    if (head) return { head };
+    return textResponse(status, reason, extra);
+  }
+}
+
+function who(summary: RequestSummary, mac: string | undefined): string {
+  return mac ? `${mac} (${summary.remoteAddress})` : summary.remoteAddress;
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): ServerStartError {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new ServerStartError(`port ${port} is already in use on ${host}; stop the other server or choose another port`, 'EADDRINUSE', port);
+    case 'EACCES':
+      return new ServerStartError(`no permission to listen on port ${port} (ports below 1024 need privileges)`, 'EACCES', port);
+    case 'EADDRNOTAVAIL':
+      return new ServerStartError(`address ${host} does not belong to this machine; choose another bind address`, 'EADDRNOTAVAIL', port);
+    default:
+      return new ServerStartError(`cannot listen on ${host}:${port}: ${error.message}`, 'OTHER', port);
+  }
+}
