@@ -48,6 +48,11 @@ export interface ImageInfo {
   app?: AppDescriptor;
   /** ESP32: the appended SHA-256 (lowercase hex); equals what the device reports as x-ESP32-sketch-sha256. */
   appendedSha256?: string;
+  /**
+   * ESP8266 only: true when a signature block (`signature ‖ u32 LE length`, esp8266/Arduino tools/signing.py) follows
+   * the image or gzip stream. Such a file only installs on a device whose sketch set up a signature verifier.
+   */
+  signed?: boolean;
   /** A short reason a person can act on when the image is not a complete app, e.g. "bootloader image". */
   reason?: string;
 }
