@@ -1,0 +1,427 @@
+// Composition of discovery, watching, analysis and snapshotting: builds in, catalog entries out.
+//
+// Every candidate goes through one serial queue: stat → read once → analyze → md5 → snapshot. Serial because the
+// catalog and its origins sidecar are read-modify-write state, and builds are rare events (a queue of a few files
+// costs nothing). Nothing here throws out of a watcher callback: failures become onDidError with a one-line reason.
+
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Emitter } from '../events';
+import type { Disposable, Event } from '../events';
+import type { Logger } from '../log';
+import { analyzeImage } from '../firmware/analyzeImage';
+import type { ImageInfo } from '../firmware/imageInfo';
+import { readOrigins, writeOrigins } from '../catalog/origins';
+import type { Origin } from '../catalog/origins';
+import { discover, isInside, outputForFile, resolveOutput } from './discover';
+import type { BuildOutput, BuildTarget, Discovery } from './discover';
+import { BuildWatcher } from './watcher';
+import { baseStem, chooseStem, pruneOrigins, removeStaleTemps, writeSnapshot } from './snapshot';
+
+export interface BuildPublisherOptions {
+  /** Workspace folders or --watch folders searched for projects. */
+  roots: string[];
+  catalogDir: string;
+  /** Previous builds kept per target as dated entries (default 3; 0 = keep none). */
+  keep?: number;
+  extraOutputDirs?: string[];
+  extraGlobs?: string[];
+  /** For PLATFORMIO_BUILD_DIR / PLATFORMIO_WORKSPACE_DIR; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Quiet time after the last file event before a file is looked at (default 300 ms). */
+  debounceMs?: number;
+  logger: Logger;
+  /** Folder levels searched below a root for projects (default 4). */
+  maxDepth?: number;
+  /** How often an incomplete image is looked at again without new events (default 500 ms). */
+  recheckMs?: number;
+  /** An image that stays incomplete and unchanged this long is reported as skipped (default 10 s). */
+  incompleteTimeoutMs?: number;
+}
+
+export interface PublishEvent {
+  /** Catalog entry name, e.g. `blink-d1_mini.bin`. */
+  name: string;
+  md5: string;
+  size: number;
+  info: ImageInfo;
+  origin: Origin;
+  /** Key of the build target. */
+  target: string;
+  /** Dated name the previous build was kept under. */
+  kept?: string;
+  /** Old dated entries deleted by retention. */
+  removed: string[];
+}
+
+export type SkipCode = 'not-an-app' | 'incomplete' | 'wrong-family';
+
+export interface SkipEvent {
+  source: string;
+  code: SkipCode;
+  /** One line a person can act on, e.g. "bootloader image". */
+  reason: string;
+  target?: string;
+  info?: ImageInfo;
+}
+
+export interface PublishErrorEvent {
+  message: string;
+  source?: string;
+}
+
+export type PublishOutcome =
+  | { published: true; event: PublishEvent }
+  | { published: false; code: SkipCode | 'unchanged' | 'older' | 'missing' | 'pending' | 'error'; reason: string; name?: string };
+
+type Mode = 'build' | 'existing' | 'manual';
+
+/** What a file looked like the last time it was fully handled: same stat, same outcome, no need to read it again. */
+interface FileState {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+interface Recheck {
+  timer?: NodeJS.Timeout;
+  state?: FileState;
+  since: number;
+}
+
+export class BuildPublisher implements Disposable {
+  private readonly _onDidPublish = new Emitter<PublishEvent>();
+  private readonly _onDidSkip = new Emitter<SkipEvent>();
+  private readonly _onDidError = new Emitter<PublishErrorEvent>();
+  private readonly _onDidChangeTargets = new Emitter<readonly BuildTarget[]>();
+  readonly onDidPublish: Event<PublishEvent> = this._onDidPublish.event;
+  readonly onDidSkip: Event<SkipEvent> = this._onDidSkip.event;
+  readonly onDidError: Event<PublishErrorEvent> = this._onDidError.event;
+  readonly onDidChangeTargets: Event<readonly BuildTarget[]> = this._onDidChangeTargets.event;
+
+  private readonly catalogDir: string;
+  private readonly keep: number;
+  private readonly debounceMs: number;
+  private readonly recheckMs: number;
+  private readonly incompleteTimeoutMs: number;
+  private readonly log: Logger;
+
+  private discovery?: Discovery;
+  private watcher?: BuildWatcher;
+  private readonly knownTargets = new Map<string, BuildTarget>();
+  private readonly handled = new Map<string, FileState>();
+  private readonly rechecks = new Map<string, Recheck>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private rescans: Promise<void> = Promise.resolve();
+  private disposed = false;
+  private disposing?: Promise<void>;
+
+  constructor(private readonly options: BuildPublisherOptions) {
+    this.catalogDir = path.resolve(options.catalogDir);
+    this.keep = Math.max(0, Math.floor(options.keep ?? 3));
+    this.debounceMs = options.debounceMs ?? 300;
+    this.recheckMs = options.recheckMs ?? 500;
+    this.incompleteTimeoutMs = options.incompleteTimeoutMs ?? 10_000;
+    this.log = options.logger;
+  }
+
+  get targets(): readonly BuildTarget[] {
+    return [...this.knownTargets.values()];
+  }
+
+  /** The folders chokidar watches for outputs (diagnostics and tests). */
+  get watchedFolders(): readonly string[] {
+    return this.watcher?.anchors ?? [];
+  }
+
+  /** Discovers, publishes existing outputs that are newer than the catalog's, and starts watching. */
+  async start(): Promise<void> {
+    await fs.mkdir(this.catalogDir, { recursive: true });
+    await removeStaleTemps(this.catalogDir);
+    await this.rescan();
+  }
+
+  /** Discovers again (new projects, edited platformio.ini / arduino.json), rewatches, and reconciles outputs. */
+  rescan(): Promise<void> {
+    const run = this.rescans.then(() => this.doRescan());
+    this.rescans = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One-off publish of a file (e.g. a "Publish Firmware…" command); `target` is a known target or its key. */
+  publishFile(file: string, target?: BuildTarget | string): Promise<PublishOutcome> {
+    const full = path.resolve(file);
+    const known = typeof target === 'string' ? this.knownTargets.get(target) : target;
+    if (typeof target === 'string' && !known) {
+      return Promise.resolve({ published: false, code: 'error', reason: `unknown build target ${target}` });
+    }
+    const output: BuildOutput = known
+      ? { file: full, target: known, compressed: full.endsWith('.gz') }
+      : resolveOutput(this.discovery?.locations ?? [], full) ?? outputForFile(full);
+    return this.enqueue(output, 'manual');
+  }
+
+  dispose(): Promise<void> {
+    this.disposing ??= this.close();
+    return this.disposing;
+  }
+
+  private async close(): Promise<void> {
+    this.disposed = true;
+    for (const recheck of this.rechecks.values()) clearTimeout(recheck.timer);
+    this.rechecks.clear();
+    await this.rescans;
+    await this.watcher?.dispose();
+    this.watcher = undefined;
+    await this.queue; // the job in flight finishes its rename: nothing is written after dispose resolves
+    this._onDidPublish.dispose();
+    this._onDidSkip.dispose();
+    this._onDidError.dispose();
+    this._onDidChangeTargets.dispose();
+  }
+
+  private async doRescan(): Promise<void> {
+    if (this.disposed) return;
+    const found = await discover({
+      roots: this.options.roots,
+      extraOutputDirs: this.options.extraOutputDirs,
+      extraGlobs: this.options.extraGlobs,
+      env: this.options.env,
+      maxDepth: this.options.maxDepth,
+    });
+    for (const warning of found.warnings) this.log.warn(warning);
+    for (const message of found.errors) this.error(message);
+    // Publishing writes into the catalog; a catalog inside a build folder would mean writing into a build folder
+    // (which a clean build would also wipe). A catalog inside a sketch folder or a glob's base is fine: the watcher
+    // ignores the catalog's own files.
+    found.locations = found.locations.filter((location) => {
+      const inside = location.dir === this.catalogDir || isInside(location.dir, this.catalogDir);
+      if (!inside || (!location.buildOwned && location.dir !== this.catalogDir)) return true;
+      this.error(`not watching ${location.dir}: the catalog folder ${this.catalogDir} is inside this build folder`);
+      return false;
+    });
+    found.outputs = found.outputs.filter((o) => found.locations.some((l) => isInside(l.dir, o.file)));
+    this.discovery = found;
+
+    // New watcher first, then close the old one: no window without a watcher. Duplicate events are debounced.
+    const previous = this.watcher;
+    const maxDepth = this.options.maxDepth ?? 4;
+    const watcher = await BuildWatcher.start(
+      { roots: this.options.roots.map((r) => path.resolve(r)), maxDepth, configFiles: found.configFiles, locations: found.locations, ignore: [this.catalogDir] },
+      {
+        onOutput: (output) => void this.enqueue(output, 'build'),
+        onRescan: (why) => {
+          this.log.debug(`rescanning build outputs: ${why}`);
+          this.rescan().catch((error: unknown) => this.error(`rescan failed: ${describe(error)}`));
+        },
+        onError: (message) => this.error(message),
+      },
+      { debounceMs: this.debounceMs },
+    );
+    if (this.disposed) {
+      await watcher.dispose();
+      return;
+    }
+    this.watcher = watcher;
+    await previous?.dispose();
+    this.log.debug(`watching build outputs from ${watcher.anchors.join(', ') || '(nothing)'}`);
+
+    this.setTargets(found.targets);
+    await Promise.all(found.outputs.map((output) => this.enqueue(output, 'existing')));
+  }
+
+  private setTargets(targets: readonly BuildTarget[]): void {
+    const before = signature([...this.knownTargets.values()]);
+    this.knownTargets.clear();
+    for (const t of targets) this.knownTargets.set(t.key, t);
+    if (signature(targets) !== before) this._onDidChangeTargets.fire(this.targets);
+  }
+
+  private addTarget(target: BuildTarget): void {
+    if (this.knownTargets.has(target.key) || target.tool === 'file') return;
+    this.knownTargets.set(target.key, target);
+    this._onDidChangeTargets.fire(this.targets);
+  }
+
+  private enqueue(output: BuildOutput, mode: Mode): Promise<PublishOutcome> {
+    const job = this.queue.then(() =>
+      this.disposed && mode !== 'manual'
+        ? ({ published: false, code: 'error', reason: 'publisher stopped' } as const)
+        : this.process(output, mode).catch((error: unknown): PublishOutcome => {
+            const reason = `cannot publish ${output.file}: ${describe(error)}`;
+            this.error(reason, output.file);
+            return { published: false, code: 'error', reason };
+          }),
+    );
+    this.queue = job;
+    return job;
+  }
+
+  private async process(output: BuildOutput, mode: Mode): Promise<PublishOutcome> {
+    const { file, target } = output;
+    let stat;
+    try {
+      stat = await fs.stat(file);
+    } catch {
+      this.handled.delete(file);
+      return { published: false, code: 'missing', reason: `${file} does not exist` };
+    }
+    if (!stat.isFile()) return { published: false, code: 'missing', reason: `${file} is not a file` };
+    const state: FileState = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
+    if (mode !== 'manual' && sameState(this.handled.get(file), state)) {
+      return { published: false, code: 'unchanged', reason: 'already handled' };
+    }
+
+    // Read once: these exact bytes are analyzed, hashed and written into the catalog.
+    const bytes = await fs.readFile(file);
+    const info = analyzeImage(bytes, path.basename(file));
+    // Incomplete comes first: the first bytes of an app being written can look like anything (a few bytes of an
+    // ESP32 app have no app descriptor yet), so only a complete file gets a final verdict.
+    if (!info.complete) return this.incomplete(output, mode, state, info);
+    this.clearRecheck(file);
+    if (info.kind !== 'app') {
+      this.handled.set(file, state);
+      return this.skip(output, 'not-an-app', info.reason ?? `not an application image (${info.kind})`, info);
+    }
+    if (info.compressed && info.family !== 'esp8266') {
+      this.handled.set(file, state);
+      return this.skip(output, 'wrong-family', 'gzip images are only accepted by ESP8266 devices', info);
+    }
+
+    const md5 = createHash('md5').update(bytes).digest('hex');
+    this.addTarget(target);
+    const outcome = await withCatalogLock(this.catalogDir, () =>
+      this.store({ output, bytes, md5, info, mtime: stat.mtime, mode }),
+    );
+    if (outcome.published || outcome.code === 'unchanged' || outcome.code === 'older') this.handled.set(file, state);
+    if (outcome.published) {
+      const { event } = outcome;
+      this.log.info(`published ${event.name} (${event.size} bytes, md5 ${md5}) from ${file}`);
+      if (event.removed.length > 0) this.log.debug(`retention removed ${event.removed.join(', ')}`);
+      this._onDidPublish.fire(event);
+    } else {
+      this.log.debug(`not publishing ${file}: ${outcome.reason}`);
+    }
+    return outcome;
+  }
+
+  /** The catalog side of a publish: name, no-churn check, snapshot, retention, origins. Runs under the catalog lock. */
+  private async store(job: { output: BuildOutput; bytes: Buffer; md5: string; info: ImageInfo; mtime: Date; mode: Mode }): Promise<PublishOutcome> {
+    const { output, bytes, md5, info, mtime, mode } = job;
+    const { file, target } = output;
+    const origins = await readOrigins(this.catalogDir);
+    const names = await fs.readdir(this.catalogDir);
+    const pruned = await pruneOrigins(this.catalogDir, origins, names);
+    const stem = chooseStem(baseStem(target.project, nameVariant(target)), target.key, names, origins);
+    const ext = info.compressed ? '.bin.gz' : '.bin';
+    const name = `${stem}${ext}`;
+    const latest = names.includes(name) ? origins.get(name) : undefined;
+
+    if (latest?.md5 === md5) {
+      // A rebuild that produced the same bytes: no new entry, no dated copy, no churn for devices.
+      if (pruned) await writeOrigins(this.catalogDir, origins);
+      return { published: false, code: 'unchanged', reason: `${name} already holds this build`, name };
+    }
+    if (mode === 'existing' && latest && latest.target === target.key && Date.parse(latest.builtAt) >= mtime.getTime()) {
+      // At start-up, an output older than what the catalog holds (e.g. after a manual publish) does not replace it.
+      if (pruned) await writeOrigins(this.catalogDir, origins);
+      return { published: false, code: 'older', reason: `${name} holds a newer build`, name };
+    }
+
+    const origin: Origin = { project: target.project, source: file, builtAt: mtime.toISOString(), publishedAt: new Date().toISOString(), md5, target: target.key };
+    if (target.environment) origin.environment = target.environment;
+    if (target.board) origin.board = target.board;
+    const result = await writeSnapshot({ catalogDir: this.catalogDir, stem, ext, bytes, origin, mtime, keep: this.keep, origins });
+    await writeOrigins(this.catalogDir, origins);
+    const event: PublishEvent = { name: result.entry, md5, size: bytes.length, info, origin, target: target.key, removed: result.removed };
+    if (result.kept) event.kept = result.kept;
+    return { published: true, event };
+  }
+
+  /**
+   * A half-written file: never published. Look again shortly (the build may write its last bytes without another
+   * event reaching us); report it only if it stays incomplete and unchanged for a long time.
+   */
+  private incomplete(output: BuildOutput, mode: Mode, state: FileState, info: ImageInfo): PublishOutcome {
+    const { file } = output;
+    const code: SkipCode = info.kind === 'app' ? 'incomplete' : 'not-an-app';
+    const reason = info.reason ?? (info.kind === 'app' ? 'image is incomplete (still being written?)' : `not an application image (${info.kind})`);
+    if (mode === 'manual') return this.skip(output, code, reason, info);
+    const now = Date.now();
+    let recheck = this.rechecks.get(file);
+    if (!recheck || !sameState(recheck.state, state)) {
+      clearTimeout(recheck?.timer);
+      recheck = { state, since: now };
+      this.rechecks.set(file, recheck);
+    }
+    if (now - recheck.since >= this.incompleteTimeoutMs) {
+      // Unchanged for that long: not a build in progress. Final until the file changes again.
+      this.handled.set(file, state);
+      return this.skip(output, code, reason, info);
+    }
+    clearTimeout(recheck.timer);
+    recheck.timer = setTimeout(() => {
+      if (recheck) recheck.timer = undefined;
+      if (!this.disposed) void this.enqueue(output, mode);
+    }, this.recheckMs);
+    return { published: false, code: 'pending', reason };
+  }
+
+  private clearRecheck(file: string): void {
+    clearTimeout(this.rechecks.get(file)?.timer);
+    this.rechecks.delete(file);
+  }
+
+  private skip(output: BuildOutput, code: SkipCode, reason: string, info?: ImageInfo): PublishOutcome {
+    this.clearRecheck(output.file);
+    const event: SkipEvent = { source: output.file, code, reason, target: output.target.key };
+    if (info) event.info = info;
+    this.log.info(`not publishing ${output.file}: ${reason}`);
+    this._onDidSkip.fire(event);
+    return { published: false, code, reason };
+  }
+
+  private error(message: string, source?: string): void {
+    this.log.error(message);
+    this._onDidError.fire(source ? { message, source } : { message });
+  }
+}
+
+/** The `<env>` part of an entry name: PlatformIO env, else the board id of an FQBN (`esp32:esp32:esp32s3:opts` → esp32s3). */
+export function nameVariant(target: BuildTarget): string | undefined {
+  if (target.environment) return target.environment;
+  if (!target.board) return undefined;
+  const parts = target.board.split(':');
+  return parts.length >= 3 ? parts[2] : target.board;
+}
+
+/**
+ * Catalog mutations (entries + origins sidecar are read-modify-write) are serialized per catalog folder across all
+ * publishers of this process: the CLI may run one publisher per --watch folder into the same catalog.
+ */
+const catalogLocks = new Map<string, Promise<unknown>>();
+
+async function withCatalogLock<T>(catalogDir: string, work: () => Promise<T>): Promise<T> {
+  const before = catalogLocks.get(catalogDir) ?? Promise.resolve();
+  const run = before.then(work, work);
+  const settled = run.catch(() => undefined);
+  catalogLocks.set(catalogDir, settled);
+  try {
+    return await run;
+  } finally {
+    if (catalogLocks.get(catalogDir) === settled) catalogLocks.delete(catalogDir);
+  }
+}
+
+function sameState(a: FileState | undefined, b: FileState): boolean {
+  return !!a && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+}
+
+function signature(targets: readonly BuildTarget[]): string {
+  return JSON.stringify([...targets].sort((a, b) => (a.key < b.key ? -1 : 1)));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
