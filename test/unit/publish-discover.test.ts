@@ -185,6 +185,12 @@ describe('search bounds and extra locations', () => {
     assert.equal(d.outputs.find((o) => o.file.endsWith('app.ino.bin'))?.target.project, 'app');
   });
 
+  it('gives a file claimed by two locations to the first one only', async () => {
+    const root = await tree({ 'platformio.ini': ini('[env:e]'), '.pio/build/e/firmware.bin': 'x' });
+    const d = await discover({ roots: [root], env: {}, extraOutputDirs: [path.join(root, '.pio', 'build', 'e')] });
+    assert.deepEqual(d.outputs.map((o) => o.target.tool), ['platformio']);
+  });
+
   it('converts globs', () => {
     assert.ok(globToRegExp('**/*.bin').test('a/b/c.bin'));
     assert.ok(globToRegExp('**/*.bin').test('c.bin'));

@@ -114,7 +114,16 @@ export async function discover(options: DiscoveryOptions): Promise<Discovery> {
   }
 
   // Outputs already on disk; they also reveal targets that only exist by folder (arduino-cli FQBN folders).
-  for (const location of d.locations) d.outputs.push(...(await scanLocation(location)));
+  // A file claimed by two locations (an extra folder that is also a PlatformIO env folder) belongs to the first,
+  // as in resolveOutput(): one file, one target, one entry.
+  const claimed = new Set<string>();
+  for (const location of d.locations) {
+    for (const output of await scanLocation(location)) {
+      if (claimed.has(output.file)) continue;
+      claimed.add(output.file);
+      d.outputs.push(output);
+    }
+  }
   const byKey = new Map(d.targets.map((t) => [t.key, t]));
   for (const output of d.outputs) if (!byKey.has(output.target.key)) byKey.set(output.target.key, output.target);
   d.targets = [...byKey.values()];
