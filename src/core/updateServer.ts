@@ -55,6 +55,7 @@ export class UpdateServer {
   private readonly active = new Map<number, DownloadStartedEvent>();
   private boundPort = 0;
   private stopping: Promise<void> | undefined;
+  private ready: Promise<void> = Promise.resolve();
 
   private readonly catalogServed = new Emitter<CatalogServedEvent>();
   private readonly refused = new Emitter<RefusedEvent>();
@@ -90,17 +91,15 @@ export class UpdateServer {
   /** Indexes the catalog and listens. Rejects with a ServerStartError. */
   static async start(options: UpdateServerOptions): Promise<UpdateServer> {
     const server = new UpdateServer(options);
+    // Listen first: a port in use is the commonest failure and should not wait for the catalog scan.
+    // Requests that arrive meanwhile wait for the index (route() awaits `ready`).
+    await server.listen();
+    server.ready = server.catalog.open();
     try {
-      await server.catalog.open();
+      await server.ready;
     } catch (error) {
-      await server.catalog.dispose();
+      await server.stop();
       if (error instanceof CatalogError) throw new ServerStartError(error.message, 'CATALOG');
-      throw error;
-    }
-    try {
-      await server.listen();
-    } catch (error) {
-      await server.catalog.dispose();
       throw error;
     }
     return server;
@@ -175,6 +174,7 @@ export class UpdateServer {
   }
 
   private async route(request: HttpRequest): Promise<Reply> {
+    await this.ready;
     const { head } = request;
     const summary: RequestSummary = {
       remoteAddress: request.remoteAddress,

@@ -118,12 +118,18 @@ export async function rawConversation(port: number, requests: Array<string | Buf
   return responses;
 }
 
-/** A client that reads its reply at `bytesPerSecond`, like an ESP8266 writing flash over Wi-Fi. */
+/**
+ * A client that reads its reply at `bytesPerSecond`, like an ESP8266 writing flash over Wi-Fi; `release()` lets it
+ * read the rest at full speed. Loopback buffers take megabytes, so a test that needs the server to be blocked on
+ * this reader must use an image larger than that (about 12 MB is safe here).
+ */
 export function slowReader(port: number, request: string | Buffer, bytesPerSecond: number): {
   socket: Socket;
   done: Promise<RawResponse>;
   received: () => number;
+  release: () => void;
 } {
+  let fullSpeed = false;
   const socket = connect({ port, host: '127.0.0.1' });
   // a small receive window so the server really feels the slow reader
   socket.setNoDelay(true);
@@ -131,12 +137,12 @@ export function slowReader(port: number, request: string | Buffer, bytesPerSecon
   let count = 0;
   const done = new Promise<RawResponse>((resolve, reject) => {
     const tick = 50;
-    const budgetPerTick = Math.max(1, Math.round((bytesPerSecond * tick) / 1000));
+    const budgetPerTick = Math.round((bytesPerSecond * tick) / 1000);
     socket.pause();
     const interval = setInterval(() => {
-      let budget = budgetPerTick;
+      let budget = fullSpeed ? Number.MAX_SAFE_INTEGER : budgetPerTick;
       let chunk: Buffer | null;
-      while (budget > 0 && (chunk = socket.read(Math.min(budget, socket.readableLength || budget)) as Buffer | null)) {
+      while (budget > 0 && socket.readableLength >= 0 && (chunk = socket.read(Math.min(budget, socket.readableLength || Math.min(budget, 65536))) as Buffer | null)) {
         chunks.push(chunk);
         count += chunk.length;
         budget -= chunk.length;
@@ -157,5 +163,5 @@ export function slowReader(port: number, request: string | Buffer, bytesPerSecon
     });
   });
   socket.write(request);
-  return { socket, done, received: () => count };
+  return { socket, done, received: () => count, release: () => (fullSpeed = true) };
 }

@@ -181,7 +181,10 @@ export class Connection {
             if (error) finish({ sent: sentSoFar(), complete: false, error: error.message });
             else { onProgress?.(total); finish({ sent: total, complete: true }); }
           } : undefined);
-          if (!more && !last) return; // wait for 'drain'
+          if (!more && !last) {
+            onProgress?.(sentSoFar());
+            return; // wait for 'drain'
+          }
         }
       };
       socket.on('close', onClose);

@@ -1,0 +1,101 @@
+// Command-line front: `autoconnect-update-server`, a drop-in for AutoConnect's updateserver.py.
+
+import { resolve } from 'node:path';
+import { reachableAddresses, advertisedAddress } from '../core/net/addresses';
+import { ServerStartError, UpdateServer } from '../core/updateServer';
+import { BuildPublisher } from '../core/publish/buildPublisher';
+import { parseCli, usage, type CliOptions } from './options';
+import { stderrLogger } from './logLines';
+
+declare const PACKAGE_VERSION: string | undefined;
+const version = typeof PACKAGE_VERSION === 'string' ? PACKAGE_VERSION : 'dev';
+
+async function main(argv: string[]): Promise<number> {
+  const command = parseCli(argv, process.cwd());
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(usage);
+      return 0;
+    case 'version':
+      process.stdout.write(`autoconnect-update-server ${version}\n`);
+      return 0;
+    case 'error':
+      process.stderr.write(`${usage.split('\n\n')[0]}\nautoconnect-update-server: error: ${command.message}\n`);
+      return 2;
+    case 'run':
+      return run(command.options);
+  }
+}
+
+async function run(options: CliOptions): Promise<number> {
+  const logger = stderrLogger(options.logLevel);
+  const catalogDir = resolve(options.catalog);
+  let server: UpdateServer;
+  try {
+    server = await UpdateServer.start({
+      catalogDir,
+      port: options.port,
+      host: options.bind,
+      allow: options.allow,
+      answerNotModified: options.answerNotModified,
+      logger,
+    });
+  } catch (error) {
+    const message = error instanceof ServerStartError ? error.message : String(error);
+    process.stderr.write(`autoconnect-update-server: error: ${message}\n`);
+    return 1;
+  }
+
+  // One publisher for every --watch folder: it serialises its writes into the catalog.
+  let publisher: BuildPublisher | undefined;
+  if (options.watch.length > 0) {
+    publisher = new BuildPublisher({ roots: options.watch.map((dir) => resolve(dir)), catalogDir: server.catalog.root, keep: options.keep, logger });
+    publisher.onDidError((error) => logger.error(`publish: ${error.message}`));
+    try {
+      await publisher.start();
+    } catch (error) {
+      logger.error(`--watch: ${(error as Error).message}`);
+    }
+  }
+
+  printBanner(server, options);
+
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) {
+        process.stderr.write('forced exit\n');
+        process.exit(130);
+      }
+      stopping = true;
+      logger.info(`${signal}: stopping`);
+      await publisher?.dispose();
+      await server.stop();
+      done(0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
+}
+
+function printBanner(server: UpdateServer, options: CliOptions): void {
+  const images = server.catalog.allEntries().filter((e) => e.version?.info.kind === 'app' && e.version.info.complete).length;
+  const lines = [
+    `AutoConnect update server ${version}`,
+    `catalog: ${server.catalog.root} (${images} application image${images === 1 ? '' : 's'})`,
+    `listening on ${server.host}:${server.port}; devices can reach it at:`,
+    ...reachableAddresses(options.bind).map((a) => `  ${a.address}:${server.port}${a.interfaceName ? `  (${a.interfaceName})` : ''}`),
+    `in the sketch: AutoConnectUpdate update("${advertisedAddress(options.bind)}", ${server.port});`,
+    ...(options.watch.length ? [`publishing builds from: ${options.watch.map((d) => resolve(d)).join(', ')}`] : []),
+    'press Ctrl+C to stop',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`autoconnect-update-server: internal error: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(70);
+  },
+);

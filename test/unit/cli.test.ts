@@ -1,0 +1,134 @@
+// The command-line front as a user runs it: a real process, real signals, a real port.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rawRequest } from '../support/rawHttp';
+import { esp8266CatalogRequest, esp8266DownloadRequest } from '../support/deviceRequests';
+import { esp8266ArduinoApp, esp32Bootloader } from '../support/images';
+import { md5 } from '../support/serverFixture';
+
+const cli = join(__dirname, '..', '..', '..', 'dist', 'cli.js');
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function run(args: string[], cwd?: string): Running {
+  const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (err += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function until(predicate: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function listeningPort(output: string): number {
+  const match = /listening on [^:]+:(\d+)/.exec(output);
+  return match ? Number(match[1]) : 0;
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect({ port, host: '127.0.0.1' });
+    probe.on('connect', () => {
+      probe.destroy();
+      resolve(false);
+    });
+    probe.on('error', () => resolve(true));
+  });
+}
+
+describe('command line (updateserver.py drop-in)', () => {
+  it('serves the catalog folder, prints where devices reach it, and stops cleanly on SIGTERM and SIGINT', async () => {
+    const catalog = mkdtempSync(join(tmpdir(), 'acus-cli-'));
+    const image = esp8266ArduinoApp({ payloadSize: 100_000, seed: 60 });
+    writeFileSync(join(catalog, 'blink.bin'), image);
+    try {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        const server = run(['-p', '0', '-b', '127.0.0.1', '-d', catalog, '-l', 'info']);
+        await until(() => listeningPort(server.stdout()) > 0, 'the banner');
+        const port = listeningPort(server.stdout());
+        assert.match(server.stdout(), /127\.0\.0\.1:\d+/);
+        assert.match(server.stdout(), /AutoConnectUpdate update\("127\.0\.0\.1", \d+\);/);
+        const list = await rawRequest(port, esp8266CatalogRequest());
+        assert.equal(JSON.parse(list.body.toString())[0].name, 'blink.bin');
+        const download = await rawRequest(port, esp8266DownloadRequest('/blink.bin'));
+        assert.equal(download.headers.get('x-md5'), md5(image));
+        server.child.kill(signal);
+        assert.equal(await server.exited, 0, signal);
+        assert.ok(await portIsFree(port), `port free after ${signal}`);
+        assert.match(server.stderr(), /INFO .*GET \/_catalog\?op=list&path=\. 200/);
+        assert.match(server.stderr(), /download #1 blink\.bin to 18:FE:AA:AA:AA:AA \(127\.0\.0\.1\) done/);
+      }
+    } finally {
+      rmSync(catalog, { recursive: true, force: true });
+    }
+  });
+
+  it('exits non-zero naming the port when it is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const server = run(['--port', String(port), '--bind', '127.0.0.1', '--catalog', tmpdir()]);
+      assert.equal(await server.exited, 1);
+      assert.match(server.stderr(), new RegExp(`port ${port} is already in use`));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('exits non-zero with a clear message for a missing catalog or a bad flag', async () => {
+    const missing = run(['-p', '0', '-b', '127.0.0.1', '-d', join(tmpdir(), 'no-such-catalog-acus')]);
+    assert.equal(await missing.exited, 1);
+    assert.match(missing.stderr(), /catalog folder .*no-such-catalog-acus does not exist/);
+    const bad = run(['--port', 'eighty']);
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.stderr(), /invalid port/);
+    const help = run(['--help']);
+    assert.equal(await help.exited, 0);
+    assert.match(help.stdout(), /--catalog CATALOG/);
+  });
+
+  it('publishes PlatformIO builds from --watch folders into the catalog, never the bootloader', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'acus-cli-watch-'));
+    const project = join(base, 'blinky');
+    const build = join(project, '.pio', 'build', 'd1_mini');
+    const catalog = join(base, 'catalog');
+    mkdirSync(build, { recursive: true });
+    mkdirSync(catalog);
+    writeFileSync(join(project, 'platformio.ini'), '[env:d1_mini]\nplatform = espressif8266\nboard = d1_mini\nframework = arduino\n');
+    const server = run(['-p', '0', '-b', '127.0.0.1', '-d', catalog, '--watch', base]);
+    try {
+      await until(() => listeningPort(server.stdout()) > 0, 'the banner');
+      const port = listeningPort(server.stdout());
+      const image = esp8266ArduinoApp({ payloadSize: 120_000, seed: 61 });
+      writeFileSync(join(build, 'bootloader.bin'), esp32Bootloader());
+      writeFileSync(join(build, 'firmware.bin'), image);
+      await until(() => readdirSync(catalog).includes('blinky-d1_mini.bin'), 'the published build');
+      const download = await rawRequest(port, esp8266DownloadRequest('/blinky-d1_mini.bin'));
+      assert.equal(download.headers.get('x-md5'), md5(image));
+      assert.ok(!readdirSync(catalog).some((name) => name.includes('bootloader')));
+    } finally {
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,190 @@
+// The server under hostile, slow and concurrent clients: it keeps serving, frees sockets, never mixes versions.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { rawConversation, rawRequest, slowReader } from '../support/rawHttp';
+import { esp8266CatalogRequest, esp8266DownloadRequest } from '../support/deviceRequests';
+import { md5, standardFixture, startServer, type ServerFixture } from '../support/serverFixture';
+import { esp8266ArduinoApp } from '../support/images';
+import type { DownloadFinishedEvent, DownloadStartedEvent, RefusedEvent } from '../../src/core/serverEvents';
+
+const roomy = { freeSpace: 16 << 20 };
+
+function waitFor<T>(register: (listener: (value: T) => void) => { dispose(): void }, predicate: (value: T) => boolean = () => true): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      subscription.dispose();
+      reject(new Error('event did not come within 15 s'));
+    }, 15_000);
+    const subscription = register((value) => {
+      if (predicate(value)) {
+        clearTimeout(timer);
+        subscription.dispose();
+        resolve(value);
+      }
+    });
+  });
+}
+
+function closedWithin(port: number, send: (socket: ReturnType<typeof connect>) => void): Promise<{ data: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+    socket.on('close', () => resolve({ data }));
+    socket.on('error', reject);
+    socket.on('connect', () => send(socket));
+  });
+}
+
+describe('server robustness', () => {
+  let f: ServerFixture;
+  let big: Buffer;
+  before(async () => {
+    f = await standardFixture({ progressIntervalMs: 20 });
+    // Larger than what loopback buffers take, so the server really waits for slow readers.
+    big = esp8266ArduinoApp({ payloadSize: 12 << 20, seed: 40 });
+    writeFileSync(join(f.catalog, 'big.bin'), big);
+  });
+  after(() => f.stop());
+
+  it('answers a catalog request and another download while a slow device reads', async () => {
+    const slow = slowReader(f.port, esp8266DownloadRequest('/big.bin', roomy), 0);
+    await waitFor(f.server.onDidProgressDownload, (e) => e.sent > 0 && e.sent < e.total);
+    const catalog = await rawRequest(f.port, esp8266CatalogRequest());
+    assert.equal(catalog.status, 200);
+    const other = await rawRequest(f.port, esp8266DownloadRequest('/a.bin'));
+    assert.equal(other.status, 200);
+    assert.equal(md5(other.body), md5(f.files['a.bin']!));
+    assert.equal(f.server.activeDownloads.length, 1, 'the slow download was still under way');
+    slow.release();
+    const done = await slow.done;
+    assert.ok(done.body.equals(big));
+  });
+
+  it('keeps a download consistent when its file is replaced (rename) or rewritten in place meanwhile', async () => {
+    for (const replace of ['rename', 'in-place'] as const) {
+      const original = esp8266ArduinoApp({ payloadSize: 12 << 20, seed: replace === 'rename' ? 41 : 42 });
+      writeFileSync(join(f.catalog, 'swap.bin'), original);
+      const slow = slowReader(f.port, esp8266DownloadRequest('/swap.bin', roomy), 0);
+      await waitFor(f.server.onDidProgressDownload, (e) => e.sent > 0 && e.sent < e.total);
+      const replacement = esp8266ArduinoApp({ payloadSize: 500_000, seed: 43 });
+      assert.equal(f.server.activeDownloads.length, 1, 'replaced while the download is under way');
+      if (replace === 'rename') {
+        writeFileSync(join(f.catalog, '.swap.tmp'), replacement);
+        renameSync(join(f.catalog, '.swap.tmp'), join(f.catalog, 'swap.bin'));
+      } else {
+        writeFileSync(join(f.catalog, 'swap.bin'), replacement);
+      }
+      slow.release();
+      const response = await slow.done;
+      assert.equal(response.headers.get('x-md5'), md5(original), replace);
+      assert.ok(response.body.equals(original), `${replace}: the bytes of the version the download started with`);
+      const next = await rawRequest(f.port, esp8266DownloadRequest('/swap.bin', roomy));
+      assert.equal(next.headers.get('x-md5'), md5(replacement), `${replace}: the next download gets the new version`);
+      assert.ok(next.body.equals(replacement));
+    }
+  });
+
+  it('hashes a file version once, however many devices download it', async () => {
+    await rawRequest(f.port, esp8266DownloadRequest('/a.bin'));
+    const before = f.server.catalog.images.md5Computations;
+    await Promise.all(Array.from({ length: 30 }, () => rawRequest(f.port, esp8266DownloadRequest('/a.bin'))));
+    assert.equal(f.server.catalog.images.md5Computations, before);
+  });
+
+  it('serves 50 devices at once, each byte-exact', async () => {
+    const responses = await Promise.all(Array.from({ length: 50 }, () => rawRequest(f.port, esp8266DownloadRequest('/a.bin'))));
+    for (const response of responses) {
+      assert.equal(response.status, 200);
+      assert.ok(response.body.equals(f.files['a.bin']!));
+    }
+  });
+
+  it('answers junk with 400 and closes, oversized lines with 414/431, and keeps serving', async () => {
+    const junk = await rawRequest(f.port, Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a]));
+    assert.equal(junk.status, 400);
+    assert.equal(junk.closed, true);
+    assert.equal((await rawRequest(f.port, `GET /${'a'.repeat(10_000)} HTTP/1.0\r\n\r\n`)).status, 414);
+    assert.equal((await rawRequest(f.port, `GET / HTTP/1.0\r\n${'X-Filler: 0123456789\r\n'.repeat(1500)}\r\n`)).status, 431);
+    assert.equal((await rawRequest(f.port, 'GET /a.bin HTTP/3.0\r\n\r\n')).status, 505);
+    assert.equal((await rawRequest(f.port, 'GET /a b.bin HTTP/1.0\r\n\r\n')).status, 400);
+    for (let i = 0; i < 20; i++) {
+      const bytes = Buffer.from(Array.from({ length: 200 }, (_, j) => (i * 31 + j * 17) % 256));
+      await rawRequest(f.port, Buffer.concat([bytes, Buffer.from('\r\n\r\n')])).catch(() => undefined);
+    }
+    assert.equal((await rawRequest(f.port, esp8266CatalogRequest())).status, 200);
+  });
+
+  it('closes an idle connection and answers 408 to a head that dribbles in', async () => {
+    const { server } = await startServer(f.catalog, { timeouts: { idleMs: 300, headersMs: 800 } });
+    after(() => server.stop());
+    const idle = await closedWithin(server.port, () => undefined);
+    assert.equal(idle.data, '', 'an idle connection is closed without a word');
+    const dribble = await closedWithin(server.port, (socket) => {
+      socket.write('GET /_catalog?op=list&path=. HTTP/1.1\r\n');
+      const timer = setInterval(() => (socket.writable ? socket.write('X-A: b\r\n') : clearInterval(timer)), 150);
+      socket.on('close', () => clearInterval(timer));
+    });
+    assert.match(dribble.data, /^HTTP\/1\.1 408 /);
+  });
+
+  it('answers pipelined requests in order and a half-closed client in full', async () => {
+    const [a, b] = await rawConversation(f.port, [esp8266CatalogRequest() + esp8266CatalogRequest('sub'), '']);
+    assert.equal(a!.status, 200);
+    assert.equal(b!.status, 200);
+    const halfClosed = await new Promise<Buffer>((resolve) => {
+      const socket = connect({ port: f.port, host: '127.0.0.1' });
+      const chunks: Buffer[] = [];
+      socket.on('data', (c) => chunks.push(c));
+      socket.on('close', () => resolve(Buffer.concat(chunks)));
+      socket.end(esp8266DownloadRequest('/a.bin'));
+    });
+    assert.ok(halfClosed.subarray(halfClosed.indexOf('\r\n\r\n') + 4).equals(f.files['a.bin']!));
+  });
+
+  it('tells its listeners who downloaded what, how far, and how it ended', async () => {
+    const started = waitFor<DownloadStartedEvent>(f.server.onDidStartDownload, (e) => e.entry === 'a.bin');
+    const finished = waitFor<DownloadFinishedEvent>(f.server.onDidFinishDownload, (e) => e.entry === 'a.bin');
+    await rawRequest(f.port, esp8266DownloadRequest('/a.bin', { staMac: '18:FE:AA:00:00:01' }));
+    const start = await started;
+    assert.equal(start.device.staMac, '18:FE:AA:00:00:01');
+    assert.equal(start.device.family, 'esp8266');
+    assert.equal(start.md5, md5(f.files['a.bin']!));
+    const end = await finished;
+    assert.equal(end.outcome, 'done');
+    assert.equal(end.sent, f.files['a.bin']!.length);
+
+    const refused = waitFor<RefusedEvent>(f.server.onDidRefuseRequest, (e) => e.entry === 'esp32.bin');
+    await rawRequest(f.port, esp8266DownloadRequest('/esp32.bin'));
+    const refusal = await refused;
+    assert.equal(refusal.status, 403);
+    assert.equal(refusal.device?.staMac, '18:FE:AA:AA:AA:AA');
+
+    const aborted = waitFor<DownloadFinishedEvent>(f.server.onDidFinishDownload, (e) => e.entry === 'big.bin' && e.outcome === 'aborted');
+    const slow = slowReader(f.port, esp8266DownloadRequest('/big.bin', roomy), 0);
+    await waitFor(f.server.onDidProgressDownload, (e) => e.sent > 0 && e.sent < e.total);
+    slow.socket.destroy();
+    slow.done.catch(() => undefined);
+    const abort = await aborted;
+    assert.ok(abort.sent < big.length);
+    assert.ok(f.logs.some((l) => /aborted after/.test(l.message)));
+    assert.equal(f.server.activeDownloads.length, 0);
+  });
+
+  it('frees the port on stop, ending downloads in flight', async () => {
+    const { server, logs } = await startServer(f.catalog);
+    const slow = slowReader(server.port, esp8266DownloadRequest('/big.bin', roomy), 20_000);
+    slow.done.catch(() => undefined);
+    await waitFor(server.onDidStartDownload);
+    await server.stop();
+    await new Promise<void>((resolve, reject) => {
+      const probe = connect({ port: server.port, host: '127.0.0.1' });
+      probe.on('connect', () => reject(new Error('still listening')));
+      probe.on('error', () => resolve());
+    });
+    assert.ok(logs.some((l) => /aborted/.test(l.message)));
+  });
+});
