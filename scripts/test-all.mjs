@@ -121,19 +121,31 @@ async function unitTests() {
     return record(name, 0, 1, t, 'no tests found');
   }
   const tap = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'node-test-')), 'results.tap');
-  const { code } = await run(
+  // --test-timeout bounds every test AND every test file's process: a file that leaves a socket or timer open is
+  // reported as cancelled (a failure) instead of hanging the pipeline.
+  const perFile = Number(process.env.UNIT_TEST_TIMEOUT_MS) || 90000;
+  const { code, out } = await run(
     process.execPath,
-    ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...dirs],
-    { capture: false, timeoutMs: 5 * 60 * 1000 },
+    ['--test', `--test-timeout=${perFile}`, '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...dirs],
+    { timeoutMs: 8 * 60 * 1000 },
   );
   const text = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
   const num = (k) => {
     const m = text.match(new RegExp(`^# ${k} (\\d+)$`, 'm'));
-    return m ? Number(m[1]) : 0;
+    return m ? Number(m[1]) : null;
   };
-  const passed = num('pass');
-  let failed = num('fail') + num('cancelled');
+  let passed = num('pass');
+  let failed = num('fail') === null ? null : num('fail') + num('cancelled');
   let note = code !== 0 ? `exit ${code}` : '';
+  if (passed === null || failed === null) {
+    // killed before the summary: count the spec reporter's leaf results (suites print ▶ name … ✔ name)
+    const suites = new Set([...out.matchAll(/^(\s*)▶ (.*)$/gm)].map((m) => `${m[1]}${m[2]}`));
+    const leaf = (mark) =>
+      [...out.matchAll(new RegExp(`^(\\s*)${mark} (.*?)(?: \\([\\d.]+ms\\))?(?: # .*)?$`, 'gm'))].filter((m) => !suites.has(`${m[1]}${m[2]}`)).length;
+    passed = leaf('✔');
+    failed = leaf('✖');
+    note = `${note}, no summary (killed)`;
+  }
   if (code !== 0 && failed === 0) failed = 1;
   if (passed + failed === 0) {
     failed = 1;
