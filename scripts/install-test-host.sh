@@ -34,11 +34,12 @@ fi
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing apt packages: ${need[*]} — run as root, or: sudo apt-get install -y ${need[*]}"
   command -v apt-get >/dev/null || die "missing packages ${need[*]} and no apt-get on this machine"
+  # with Recommends, as measured in the recipe: chromium-common recommends fonts-liberation and libgl1-mesa-dri
   log "apt-get install ${need[*]}"
   t0=$SECONDS
   {
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q &&
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need[@]}"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${need[@]}"
   } >&2 || die "apt-get install ${need[*]} failed"
   log "apt done in $((SECONDS - t0)) s"
 fi
