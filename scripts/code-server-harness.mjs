@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CS_VERSION = '4.100.3';
 export const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
+/** DOM id of the extension's status bar item (`<publisher>.<name>.<item id>`). */
+export const STATUS_ITEM_ID = `${EXTENSION_ID}.autoconnect.status`;
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 const T0 = Date.now();

@@ -21,6 +21,20 @@ const only = (process.env.TEST_ONLY || '').split(',').map((s) => s.trim()).filte
 const wanted = (k) => only.length === 0 || only.includes(k);
 const T0 = Date.now();
 const results = []; // { name, passed, failed, secs, note }
+let current = null; // the running child (own process group, so a Ctrl+C must be forwarded)
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    if (current) {
+      try {
+        process.kill(-current.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
+    process.stderr.write(`\n[test-all] ${sig}: stopped\n`);
+    process.exit(130);
+  });
+}
 
 const secs = (t) => ((Date.now() - t) / 1000).toFixed(1);
 function banner(s) {
@@ -39,6 +53,7 @@ function run(cmd, args, { env = {}, timeoutMs = 10 * 60 * 1000, capture = true }
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    current = child;
     let out = '';
     child.stdout.on('data', (d) => {
       process.stdout.write(d);
@@ -59,6 +74,7 @@ function run(cmd, args, { env = {}, timeoutMs = 10 * 60 * 1000, capture = true }
     });
     child.on('close', (code, sig) => {
       clearTimeout(timer);
+      if (current === child) current = null;
       resolve({ code: code ?? (sig ? 128 : 1), out });
     });
   });
