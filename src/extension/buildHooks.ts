@@ -1,0 +1,64 @@
+// After a build: publish what it produced (the publisher's watcher usually has already) and, in `afterBuild` mode,
+// start the server. New entries are announced, without a notification storm on repeated builds.
+
+import * as vscode from 'vscode';
+import type { ServerController } from './serverController';
+import type { PublishEvent } from '../core/publish/buildPublisher';
+import { CommandId } from './commandIds';
+import { chipLabel } from './format';
+
+const BUILD_TASK = /platformio|\bpio\b|arduino/i;
+const NOTIFY_INTERVAL_MS = 120_000;
+
+export function isFirmwareBuildTask(task: vscode.Task): boolean {
+  const definition = task.definition as { type?: string; task?: string; command?: string; args?: unknown };
+  const text = [task.source, task.name, definition.type, definition.task, definition.command, JSON.stringify(definition.args ?? '')].join(' ');
+  if (!BUILD_TASK.test(text)) return false;
+  // PlatformIO's own tasks: "Build", "Upload", ...; uploads build too. Monitors, cleans and tests produce no image.
+  return !/\b(clean|monitor|test|check|menuconfig|erase)\b/i.test(`${task.name} ${definition.task ?? ''}`);
+}
+
+export class BuildHooks implements vscode.Disposable {
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private lastNotice = 0;
+
+  constructor(private readonly controller: ServerController) {
+    this.subscriptions.push(
+      vscode.tasks.onDidEndTaskProcess((event) => void this.onTaskEnded(event)),
+      controller.onDidPublish((event) => void this.onPublished(event)),
+    );
+  }
+
+  private async onTaskEnded(event: vscode.TaskProcessEndEvent): Promise<void> {
+    if (event.exitCode !== 0 || !isFirmwareBuildTask(event.execution.task)) return;
+    await this.controller.rescanBuilds();
+    await this.startIfAfterBuild();
+  }
+
+  private async onPublished(event: PublishEvent): Promise<void> {
+    await this.startIfAfterBuild();
+    const settings = this.controller.settings;
+    const state = this.controller.state;
+    const where = state.kind === 'running' ? ` Devices update from ${state.advertised}:${state.port}.` : '';
+    const what = [chipLabel(event.info), event.info.app?.version ? `v${event.info.app.version.replace(/^v/, '')}` : undefined].filter(Boolean).join(', ');
+    const text = `AutoConnect: published ${event.name}${what ? ` (${what})` : ''}.${where}`;
+    const now = Date.now();
+    if (!settings.notifyOnPublish || now - this.lastNotice < NOTIFY_INTERVAL_MS) {
+      vscode.window.setStatusBarMessage(`$(cloud-upload) ${text.replace('AutoConnect: ', '')}`, 6000);
+      return;
+    }
+    this.lastNotice = now;
+    const choice = await vscode.window.showInformationMessage(text, 'Copy Address', "Don't Notify");
+    if (choice === 'Copy Address') await vscode.commands.executeCommand(CommandId.CopyAddress);
+    if (choice === "Don't Notify") await vscode.workspace.getConfiguration('autoconnect').update('publish.notify', false, vscode.ConfigurationTarget.Global);
+  }
+
+  private async startIfAfterBuild(): Promise<void> {
+    const kind = this.controller.state.kind;
+    if (this.controller.settings.startMode === 'afterBuild' && (kind === 'stopped' || kind === 'failed')) await this.controller.start();
+  }
+
+  dispose(): void {
+    this.subscriptions.forEach((s) => s.dispose());
+  }
+}

@@ -1,0 +1,119 @@
+// Firmware Catalog view: what the server offers, with chip, flash, version and origin; entries a device would not
+// see are shown with the reason instead of silently missing.
+
+import * as vscode from 'vscode';
+import type { CatalogEntry } from '../core/catalog/catalogEntry';
+import { buildListing, notOfferedReason } from '../core/catalog/listing';
+import type { Origin } from '../core/catalog/origins';
+import type { ServerController } from './serverController';
+import { chipLabel, formatAgo, formatBytes, formatFlash } from './format';
+
+type Node = FolderNode | EntryNode;
+
+class FolderNode extends vscode.TreeItem {
+  constructor(readonly rel: string, name: string) {
+    super(name, vscode.TreeItemCollapsibleState.Expanded);
+    this.id = `folder:${rel}`;
+    this.iconPath = vscode.ThemeIcon.Folder;
+    this.contextValue = 'folder';
+    this.tooltip = `Catalog folder "${rel}": AutoConnectUpdate(host, port, "${rel}") lists it`;
+  }
+}
+
+export class EntryNode extends vscode.TreeItem {
+  constructor(readonly entry: CatalogEntry, notOffered: string | undefined, origin: Origin | undefined) {
+    super(entry.name, vscode.TreeItemCollapsibleState.None);
+    this.id = `entry:${entry.relPath}`;
+    this.resourceUri = vscode.Uri.file(entry.absPath);
+    const info = entry.version?.info;
+    const offered = notOffered === undefined;
+    this.contextValue = offered ? 'entry.app' : 'entry.file';
+    const parts: string[] = [];
+    if (offered && info) {
+      parts.push(chipLabel(info) ?? '');
+      if (info.compressed) parts.push('gzip');
+      const flash = formatFlash(info.flashSize);
+      if (flash) parts.push(flash.replace(' flash', ''));
+      if (info.app?.version) parts.push(`v${info.app.version.replace(/^v/, '')}`);
+      if (info.app?.projectName) parts.push(info.app.projectName);
+      parts.push(formatBytes(entry.size), formatAgo(entry.mtimeMs));
+      this.iconPath = new vscode.ThemeIcon('file-binary');
+    } else {
+      parts.push(`not offered: ${notOffered}`);
+      this.iconPath = new vscode.ThemeIcon('circle-slash', new vscode.ThemeColor('disabledForeground'));
+    }
+    this.description = parts.filter(Boolean).join(' · ');
+    this.tooltip = tooltipFor(entry, notOffered, origin);
+  }
+}
+
+function tooltipFor(entry: CatalogEntry, notOffered: string | undefined, origin: Origin | undefined): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  const info = entry.version?.info;
+  md.appendMarkdown(`**${entry.relPath}** · ${formatBytes(entry.size)}\n\n`);
+  if (notOffered) md.appendMarkdown(`$(circle-slash) Not offered to devices: ${notOffered}\n\n`);
+  if (info?.kind === 'app') {
+    const lines = [
+      `Chip: ${chipLabel(info) ?? 'unknown'}${info.compressed ? ' (gzip)' : ''}`,
+      info.flashSize ? `Flash: ${formatFlash(info.flashSize)}${info.flashMode ? `, ${info.flashMode}` : ''}` : undefined,
+      info.app?.version ? `Version: ${info.app.version}` : undefined,
+      info.app?.projectName ? `Project: ${info.app.projectName}` : undefined,
+      info.app?.idfVersion ? `ESP-IDF: ${info.app.idfVersion}` : undefined,
+      info.app?.date ? `Compiled: ${info.app.date} ${info.app.time}` : undefined,
+    ].filter(Boolean);
+    md.appendMarkdown(`${lines.join('  \n')}\n\n`);
+  }
+  if (entry.version?.md5) md.appendMarkdown(`MD5: \`${entry.version.md5}\`\n\n`);
+  md.appendMarkdown(`Modified: ${new Date(entry.mtimeMs).toLocaleString()}\n\n`);
+  if (origin) {
+    const from = [origin.project, origin.environment ?? origin.board].filter(Boolean).join(' / ');
+    md.appendMarkdown(`Published from **${from}** at ${new Date(origin.publishedAt).toLocaleString()}  \n\`${origin.source}\`\n\n`);
+  }
+  return md;
+}
+
+export class CatalogView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly view: vscode.TreeView<Node>;
+
+  constructor(private readonly controller: ServerController) {
+    this.view = vscode.window.createTreeView('autoconnect.catalog', { treeDataProvider: this, showCollapseAll: true });
+    this.subscriptions.push(
+      this.view,
+      controller.onDidChangeCatalog(() => this.refresh()),
+      controller.onDidChangeState(() => this.refresh()),
+    );
+  }
+
+  refresh(): void {
+    const count = this.controller.catalog?.allEntries().filter((e) => !e.isDirectory).length ?? 0;
+    this.view.description = this.controller.state.kind === 'running' ? `${count} file${count === 1 ? '' : 's'}` : undefined;
+    this.changed.fire(undefined);
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    return node;
+  }
+
+  getChildren(node?: Node): Node[] {
+    const catalog = this.controller.catalog;
+    if (!catalog || this.controller.state.kind !== 'running') return [];
+    if (node instanceof EntryNode) return [];
+    const dir = node instanceof FolderNode ? node.rel : '';
+    const entries = catalog.allEntries().filter((e) => e.dir === dir);
+    const excluded = new Map(buildListing(entries, 'any').excluded.map((x) => [x.name, x.reason]));
+    const folders = entries.filter((e) => e.isDirectory).sort((a, b) => a.name.localeCompare(b.name));
+    const files = entries.filter((e) => !e.isDirectory).sort((a, b) => b.mtimeMs - a.mtimeMs || a.name.localeCompare(b.name));
+    return [
+      ...folders.map((e) => new FolderNode(e.relPath, e.name)),
+      ...files.map((e) => new EntryNode(e, notOfferedReason(e, 'any') ?? excluded.get(e.name), this.controller.origins.get(e.name))),
+    ];
+  }
+
+  dispose(): void {
+    this.subscriptions.forEach((s) => s.dispose());
+    this.changed.dispose();
+  }
+}

@@ -1,0 +1,124 @@
+// Command handlers: each turns a user action into a controller call and says what happened.
+
+import * as vscode from 'vscode';
+import { rm } from 'node:fs/promises';
+import { lanAddresses } from '../core/net/addresses';
+import type { CatalogEntry } from '../core/catalog/catalogEntry';
+import type { ServerController } from './serverController';
+import { CommandId } from './commandIds';
+import { EntryNode } from './catalogView';
+import { sketchSnippet } from './format';
+
+export function registerCommands(controller: ServerController, channel: vscode.LogOutputChannel, refreshDevices: () => void): vscode.Disposable[] {
+  const address = () => `${controller.advertisedHost}:${controller.state.kind === 'running' ? controller.state.port : controller.port}`;
+
+  const copy = async (text: string, what: string) => {
+    await vscode.env.clipboard.writeText(text);
+    const stopped = controller.state.kind === 'running' ? '' : ' (the server is not running)';
+    void vscode.window.setStatusBarMessage(`$(check) Copied ${what}: ${text}${stopped}`, 4000);
+    return text;
+  };
+
+  const pickEntry = async (node: unknown): Promise<CatalogEntry | undefined> => {
+    if (node instanceof EntryNode) return node.entry;
+    const entries = controller.catalog?.allEntries().filter((e) => !e.isDirectory) ?? [];
+    if (entries.length === 0) {
+      void vscode.window.showInformationMessage('AutoConnect: the catalog is empty (or the server is stopped).');
+      return undefined;
+    }
+    const picked = await vscode.window.showQuickPick(entries.map((e) => ({ label: e.relPath, entry: e })), { title: 'AutoConnect: catalog entry' });
+    return picked?.entry;
+  };
+
+  const revealPath = async (uri: vscode.Uri) => {
+    const inWorkspace = vscode.workspace.getWorkspaceFolder(uri) !== undefined;
+    await vscode.commands.executeCommand(inWorkspace && vscode.env.remoteName ? 'revealInExplorer' : 'revealFileInOS', uri);
+  };
+
+  const handlers: Record<CommandId, (...args: unknown[]) => unknown> = {
+    [CommandId.StartServer]: async () => {
+      await controller.start();
+      const state = controller.state;
+      if (state.kind === 'running') {
+        // Not awaited: the command is done when the server runs, not when the toast is dismissed.
+        void vscode.window.showInformationMessage(
+          `AutoConnect update server is running. Devices use ${state.advertised}:${state.port}.`, 'Copy Address', 'Copy Sketch Snippet',
+        ).then((choice) => {
+          if (choice === 'Copy Address') return vscode.commands.executeCommand(CommandId.CopyAddress);
+          if (choice === 'Copy Sketch Snippet') return vscode.commands.executeCommand(CommandId.CopySketchSnippet);
+          return undefined;
+        });
+      }
+    },
+    [CommandId.StopServer]: () => controller.stop(),
+    [CommandId.RestartServer]: () => controller.restart(),
+    [CommandId.CopyAddress]: () => copy(address(), 'server address'),
+    [CommandId.CopySketchSnippet]: () => {
+      const [host, port] = address().split(':');
+      return copy(sketchSnippet(host!, Number(port)), 'sketch snippet');
+    },
+    [CommandId.PublishFirmware]: async (arg) => {
+      let path = arg instanceof vscode.Uri ? arg.fsPath : undefined;
+      if (!path) {
+        const picked = await vscode.window.showOpenDialog({
+          title: 'AutoConnect: publish a firmware image',
+          canSelectMany: false,
+          openLabel: 'Publish',
+          filters: { 'Firmware images': ['bin', 'gz'], 'All files': ['*'] },
+          defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+        });
+        path = picked?.[0]?.fsPath;
+      }
+      if (!path) return undefined;
+      const result = await controller.publishFile(path);
+      if (result.name) void vscode.window.showInformationMessage(`AutoConnect: ${result.name} is in the catalog.`);
+      else void vscode.window.showErrorMessage(`AutoConnect: not published: ${result.reason}`);
+      return result;
+    },
+    [CommandId.RemoveFromCatalog]: async (node) => {
+      const entry = await pickEntry(node);
+      if (!entry) return;
+      const answer = await vscode.window.showWarningMessage(`Remove ${entry.relPath} from the catalog? The file is deleted.`, { modal: true }, 'Remove');
+      if (answer !== 'Remove') return;
+      await rm(entry.absPath, { force: true });
+      await controller.catalog?.rescanAll();
+    },
+    [CommandId.OpenCatalogFolder]: async () => {
+      const dir = controller.catalogDir;
+      if (dir) await revealPath(vscode.Uri.file(dir));
+    },
+    [CommandId.SelectNetworkAddress]: async () => {
+      type Item = vscode.QuickPickItem & { address?: string };
+      const current = controller.advertisedHost;
+      const items: Item[] = [
+        { label: '$(sparkle) Automatic', description: 'the LAN address of the default route', address: undefined },
+        ...lanAddresses().map((a) => ({
+          label: `${a.address} (${a.interfaceName})`,
+          description: a.address === current ? 'in use' : undefined,
+          address: a.address,
+        })),
+      ];
+      const picked = await vscode.window.showQuickPick(items, {
+        title: 'AutoConnect: address devices use to reach this machine',
+        placeHolder: 'It goes into the sketch: AutoConnectUpdate update("<address>", <port>)',
+      });
+      if (!picked) return;
+      await controller.pickAdvertisedAddress(picked.address);
+      void vscode.window.setStatusBarMessage(`$(check) Devices use ${controller.advertisedHost}`, 4000);
+    },
+    [CommandId.ShowLog]: () => channel.show(true),
+    [CommandId.CopyDownloadUrl]: async (node) => {
+      const entry = await pickEntry(node);
+      if (entry) await copy(`http://${address()}/${entry.relPath}`, 'download URL');
+    },
+    [CommandId.RevealEntry]: async (node) => {
+      const entry = await pickEntry(node);
+      if (entry) await revealPath(vscode.Uri.file(entry.absPath));
+    },
+    [CommandId.ClearDevices]: () => {
+      controller.devices.clear();
+      refreshDevices();
+    },
+  };
+  return Object.entries(handlers).map(([id, handler]) => vscode.commands.registerCommand(id, handler));
+}

@@ -1,0 +1,59 @@
+// VS Code entry point: wires the controller (server + publisher) to the status bar, views, commands and build hooks.
+
+import * as vscode from 'vscode';
+import { ServerController } from './serverController';
+import { StatusBar } from './statusBar';
+import { CatalogView } from './catalogView';
+import { DevicesView } from './devicesView';
+import { registerCommands } from './commands';
+import { BuildHooks } from './buildHooks';
+import { channelLogger } from './logChannel';
+import { publishSettingsChanged, readSettings, serverSettingsChanged } from './config';
+import { remoteNote } from './remoteInfo';
+
+let controller: ServerController | undefined;
+let channel: vscode.LogOutputChannel | undefined;
+const owned: vscode.Disposable[] = [];
+
+export async function activate(context: vscode.ExtensionContext): Promise<{ controller: ServerController }> {
+  channel = vscode.window.createOutputChannel('AutoConnect Update Server', { log: true });
+  const logger = channelLogger(channel);
+  controller = new ServerController(context, logger);
+  const active = controller;
+  const devicesView = new DevicesView(active);
+  owned.push(new StatusBar(active), new CatalogView(active), devicesView, new BuildHooks(active));
+  owned.push(...registerCommands(active, channel, () => devicesView.refresh()));
+
+  let restartTimer: NodeJS.Timeout | undefined;
+  owned.push(vscode.workspace.onDidChangeConfiguration((event) => {
+    const server = serverSettingsChanged(event);
+    const publish = publishSettingsChanged(event);
+    if (!server && !publish) return;
+    // Several settings often change together (settings sync, a JSON edit): restart once.
+    clearTimeout(restartTimer);
+    restartTimer = setTimeout(() => {
+      if (publish) void active.restartPublisher();
+      if (server && active.state.kind === 'running') {
+        logger.info('settings changed: restarting the update server');
+        void active.restart();
+      }
+    }, 300);
+  }));
+  owned.push({ dispose: () => clearTimeout(restartTimer) });
+  owned.push(vscode.workspace.onDidChangeWorkspaceFolders(() => void active.restartPublisher()));
+
+  const note = remoteNote();
+  if (note) logger.info(note);
+  void active.restartPublisher();
+  if (readSettings().startMode === 'onStartup') void active.start();
+  return { controller: active };
+}
+
+export async function deactivate(): Promise<void> {
+  // Reverse order of creation: views and listeners, then the server and the publisher, then the log channel.
+  for (const item of owned.splice(0).reverse()) item.dispose();
+  await controller?.dispose();
+  controller = undefined;
+  channel?.dispose();
+  channel = undefined;
+}

@@ -1,0 +1,81 @@
+// The status bar item: the address devices use while running (a click copies it), an offer to start while stopped.
+
+import * as vscode from 'vscode';
+import { reachableAddresses } from '../core/net/addresses';
+import type { ServerController } from './serverController';
+import { CommandId } from './commandIds';
+import { remoteNote } from './remoteInfo';
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private pending: NodeJS.Timeout | undefined;
+
+  constructor(private readonly controller: ServerController) {
+    this.item = vscode.window.createStatusBarItem('autoconnect.status', vscode.StatusBarAlignment.Left, 50);
+    this.item.name = 'AutoConnect Update Server';
+    this.subscriptions.push(
+      controller.onDidChangeState(() => this.update()),
+      controller.onDidChangeCatalog(() => this.update()),
+      controller.devices.onDidChange(() => this.schedule()),
+    );
+    this.update();
+    this.item.show();
+  }
+
+  /** Download progress fires often; the item is redrawn at most a few times a second. */
+  private schedule(): void {
+    this.pending ??= setTimeout(() => {
+      this.pending = undefined;
+      this.update();
+    }, 250);
+  }
+
+  private update(): void {
+    const state = this.controller.state;
+    const tooltip = new vscode.MarkdownString(undefined, true);
+    this.item.backgroundColor = undefined;
+    switch (state.kind) {
+      case 'running': {
+        const active = this.controller.devices.activeDownloads;
+        this.item.text = `$(radio-tower) ${state.advertised}:${state.port}${active > 0 ? `  $(cloud-download) ${active}` : ''}`;
+        this.item.command = CommandId.CopyAddress;
+        const entries = this.controller.catalog?.allEntries().filter((e) => e.version?.info.kind === 'app' && e.version.info.complete).length ?? 0;
+        const bound = state.host === '0.0.0.0'
+          ? reachableAddresses(undefined).map((a) => `${a.address}${a.interfaceName ? ` (${a.interfaceName})` : ''}`).join(', ')
+          : state.host;
+        tooltip.appendMarkdown(`**AutoConnect update server** on port ${state.port}\n\n`);
+        tooltip.appendMarkdown(`Devices use \`${state.advertised}:${state.port}\` (click to copy)\n\n`);
+        tooltip.appendMarkdown(`Catalog: \`${state.catalogDir}\` (${entries} application image${entries === 1 ? '' : 's'})\n\n`);
+        tooltip.appendMarkdown(`Listening on: ${bound}\n\n`);
+        if (active > 0) tooltip.appendMarkdown(`Downloads in flight: ${active}\n\n`);
+        const note = remoteNote();
+        if (note) tooltip.appendMarkdown(`$(warning) ${note}\n\n`);
+        break;
+      }
+      case 'starting':
+        this.item.text = '$(loading~spin) AutoConnect';
+        this.item.command = undefined;
+        tooltip.appendMarkdown('Starting the update server…');
+        break;
+      case 'failed':
+        this.item.text = '$(error) AutoConnect';
+        this.item.command = CommandId.StartServer;
+        this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+        tooltip.appendMarkdown(`The update server could not start: ${state.message}\n\nClick to try again.`);
+        break;
+      case 'stopped':
+        this.item.text = '$(radio-tower) Start OTA Server';
+        this.item.command = CommandId.StartServer;
+        tooltip.appendMarkdown('AutoConnect update server is stopped. Click to start it.');
+        break;
+    }
+    this.item.tooltip = tooltip;
+  }
+
+  dispose(): void {
+    clearTimeout(this.pending);
+    this.subscriptions.forEach((s) => s.dispose());
+    this.item.dispose();
+  }
+}

@@ -1,0 +1,161 @@
+// The extension in a real VS Code extension host: commands, the server on a real port, devices and the catalog,
+// publishing a build written into the workspace, afterBuild start, port conflicts, and a clean stop.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { ServerController } from '../../../src/extension/serverController';
+import { rawRequest } from '../../support/rawHttp';
+import { esp32DownloadRequest, esp8266CatalogRequest, esp8266DownloadRequest } from '../../support/deviceRequests';
+import { esp8266ArduinoApp } from '../../support/images';
+import { createHash } from 'crypto';
+
+const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
+const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on('error', () => resolve(true));
+  });
+}
+
+suite('AutoConnect Update Server in a real extension host', () => {
+  let controller: ServerController;
+  let port: number;
+  const workspace = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+  const config = () => vscode.workspace.getConfiguration('autoconnect');
+
+  suiteSetup(async () => {
+    const extension = vscode.extensions.getExtension<{ controller: ServerController }>(EXTENSION_ID);
+    assert.ok(extension, 'extension installed');
+    const api = await extension.activate();
+    controller = api.controller;
+    port = await freePort();
+    await config().update('server.port', port, vscode.ConfigurationTarget.Workspace);
+  });
+
+  suiteTeardown(async () => {
+    await controller.stop();
+  });
+
+  test('registers every command of its manifest', async () => {
+    const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as { contributes: { commands: { command: string }[] } };
+    const registered = new Set(await vscode.commands.getCommands(true));
+    const missing = manifest.contributes.commands.map((c) => c.command).filter((c) => !registered.has(c));
+    assert.deepStrictEqual(missing, []);
+    assert.ok(manifest.contributes.commands.length >= 10);
+  });
+
+  test('starts the update server from its command and serves a device', async () => {
+    await vscode.commands.executeCommand('autoconnect.startServer');
+    const state = controller.state;
+    assert.strictEqual(state.kind, 'running', JSON.stringify(state));
+    if (state.kind !== 'running') return;
+    assert.strictEqual(state.port, port);
+    assert.strictEqual(state.catalogDir, fs.realpathSync(path.join(workspace(), '.autoconnect', 'catalog')));
+    assert.ok(fs.existsSync(path.join(workspace(), '.autoconnect', '.gitignore')), 'the default catalog is kept out of git');
+    const response = await rawRequest(port, esp8266CatalogRequest());
+    assert.strictEqual(response.status, 200);
+    assert.strictEqual(response.headers.get('content-type'), 'application/json');
+  });
+
+  test('publishes a PlatformIO build written into the workspace, and a device downloads it', async () => {
+    const build = path.join(workspace(), 'blinky', '.pio', 'build', 'd1_mini');
+    fs.mkdirSync(build, { recursive: true });
+    const image = esp8266ArduinoApp({ payloadSize: 200_000, seed: 101 });
+    fs.writeFileSync(path.join(build, 'firmware.bin'), image);
+    const entry = await until(() => controller.catalog?.allEntries().find((e) => e.name === 'blinky-d1_mini.bin'), 'the catalog entry');
+    assert.strictEqual(entry.version?.md5, md5(image));
+    assert.strictEqual(controller.origins.get('blinky-d1_mini.bin')?.environment, 'd1_mini');
+    const list = JSON.parse((await rawRequest(port, esp8266CatalogRequest())).body.toString()) as { name: string; type: string }[];
+    assert.ok(list.some((e) => e.name === 'blinky-d1_mini.bin' && e.type === 'bin'), JSON.stringify(list));
+    const download = await rawRequest(port, esp8266DownloadRequest('/blinky-d1_mini.bin', { staMac: '18:FE:34:00:00:01' }));
+    assert.strictEqual(download.status, 200);
+    assert.strictEqual(download.headers.get('x-md5'), md5(image));
+    assert.ok(download.body.equals(image));
+  });
+
+  test('records the device, its download and a refusal with the reason', async () => {
+    await rawRequest(port, esp32DownloadRequest('/blinky-d1_mini.bin', { staMac: '24:0A:C4:00:00:09' }));
+    const device = await until(() => controller.devices.get('18:FE:34:00:00:01'), 'the ESP8266 device');
+    await until(() => device.downloads[0]?.state === 'done', 'the finished download');
+    assert.strictEqual(device.family, 'esp8266');
+    assert.strictEqual(device.downloads[0]!.entry, 'blinky-d1_mini.bin');
+    const esp32 = await until(() => controller.devices.get('24:0A:C4:00:00:09'), 'the ESP32 device');
+    assert.strictEqual(esp32.downloads[0]!.state, 'refused');
+    assert.match(esp32.downloads[0]!.reason ?? '', /esp8266 image, but the device is an esp32/);
+  });
+
+  test('copies host:port and a sketch snippet', async () => {
+    await vscode.commands.executeCommand('autoconnect.copyAddress');
+    const address = await vscode.env.clipboard.readText();
+    assert.match(address, new RegExp(`^[0-9.]+:${port}$`));
+    await vscode.commands.executeCommand('autoconnect.copySketchSnippet');
+    assert.match(await vscode.env.clipboard.readText(), new RegExp(`^AutoConnectUpdate update\\("[0-9.]+", ${port}\\);$`));
+  });
+
+  test('stops and frees the port', async () => {
+    await vscode.commands.executeCommand('autoconnect.stopServer');
+    assert.strictEqual(controller.state.kind, 'stopped');
+    assert.ok(await portIsFree(port));
+  });
+
+  test('reports a port in use, naming the port, without touching the setting', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(port, '0.0.0.0', resolve));
+    try {
+      await controller.start();
+      const state = controller.state;
+      assert.strictEqual(state.kind, 'failed');
+      if (state.kind === 'failed') assert.match(state.message, new RegExp(`port ${port} is already in use`));
+      assert.strictEqual(config().get('server.port'), port, 'the setting is unchanged');
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+    await controller.stop();
+  });
+
+  test('afterBuild: a new build starts the server by itself', async () => {
+    await config().update('server.startMode', 'afterBuild', vscode.ConfigurationTarget.Workspace);
+    try {
+      assert.notStrictEqual(controller.state.kind, 'running');
+      const image = esp8266ArduinoApp({ payloadSize: 220_000, seed: 102 });
+      fs.writeFileSync(path.join(workspace(), 'blinky', '.pio', 'build', 'd1_mini', 'firmware.bin'), image);
+      await until(() => controller.state.kind === 'running', 'the server to start after the build');
+      const download = await until(async () => {
+        const response = await rawRequest(port, esp8266DownloadRequest('/blinky-d1_mini.bin'));
+        return response.headers.get('x-md5') === md5(image) ? response : undefined;
+      }, 'the new build to be served');
+      assert.ok(download.body.equals(image));
+    } finally {
+      await config().update('server.startMode', 'manual', vscode.ConfigurationTarget.Workspace);
+      await controller.stop();
+    }
+  });
+});
