@@ -203,7 +203,11 @@ export class Harness {
     this.url = '';
     this.contexts = new Set();
     this.exited = null;
-    this._onSignal = () => this._killSync();
+    // on an abrupt exit (Ctrl+C, process.exit) the server group dies with us and the temp dir goes too
+    this._onSignal = () => {
+      this._killSync();
+      if (process.env.KEEP_TEST_DIRS !== '1') fs.rmSync(this.baseDir, { recursive: true, force: true });
+    };
   }
 
   /** Adds env vars for code-server (and thus for every extension host it starts later). Before start() only. */
