@@ -161,6 +161,11 @@ export function slowReader(port: number, request: string | Buffer, bytesPerSecon
       clearInterval(interval);
       reject(error);
     });
+    // destroy() by the test ends neither with 'end' nor 'error'
+    socket.on('close', () => {
+      clearInterval(interval);
+      reject(new Error('connection closed before the response ended'));
+    });
   });
   socket.write(request);
   return { socket, done, received: () => count, release: () => (fullSpeed = true) };

@@ -120,15 +120,18 @@ describe('server robustness', () => {
 
   it('closes an idle connection and answers 408 to a head that dribbles in', async () => {
     const { server } = await startServer(f.catalog, { timeouts: { idleMs: 300, headersMs: 800 } });
-    after(() => server.stop());
-    const idle = await closedWithin(server.port, () => undefined);
-    assert.equal(idle.data, '', 'an idle connection is closed without a word');
-    const dribble = await closedWithin(server.port, (socket) => {
-      socket.write('GET /_catalog?op=list&path=. HTTP/1.1\r\n');
-      const timer = setInterval(() => (socket.writable ? socket.write('X-A: b\r\n') : clearInterval(timer)), 150);
-      socket.on('close', () => clearInterval(timer));
-    });
-    assert.match(dribble.data, /^HTTP\/1\.1 408 /);
+    try {
+      const idle = await closedWithin(server.port, () => undefined);
+      assert.equal(idle.data, '', 'an idle connection is closed without a word');
+      const dribble = await closedWithin(server.port, (socket) => {
+        socket.write('GET /_catalog?op=list&path=. HTTP/1.1\r\n');
+        const timer = setInterval(() => (socket.writable ? socket.write('X-A: b\r\n') : clearInterval(timer)), 150);
+        socket.on('close', () => clearInterval(timer));
+      });
+      assert.match(dribble.data, /^HTTP\/1\.1 408 /);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('answers pipelined requests in order and a half-closed client in full', async () => {
