@@ -6,17 +6,9 @@ import type { ServerController } from './serverController';
 import type { PublishEvent } from '../core/publish/buildPublisher';
 import { CommandId } from './commandIds';
 import { chipLabel } from './format';
+import { isFirmwareBuildTask } from '../core/publish/buildTasks';
 
-const BUILD_TASK = /platformio|\bpio\b|arduino/i;
 const NOTIFY_INTERVAL_MS = 120_000;
-
-export function isFirmwareBuildTask(task: vscode.Task): boolean {
-  const definition = task.definition as { type?: string; task?: string; command?: string; args?: unknown };
-  const text = [task.source, task.name, definition.type, definition.task, definition.command, JSON.stringify(definition.args ?? '')].join(' ');
-  if (!BUILD_TASK.test(text)) return false;
-  // PlatformIO's own tasks: "Build", "Upload", ...; uploads build too. Monitors, cleans and tests produce no image.
-  return !/\b(clean|monitor|test|check|menuconfig|erase)\b/i.test(`${task.name} ${definition.task ?? ''}`);
-}
 
 export class BuildHooks implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
@@ -30,7 +22,8 @@ export class BuildHooks implements vscode.Disposable {
   }
 
   private async onTaskEnded(event: vscode.TaskProcessEndEvent): Promise<void> {
-    if (event.exitCode !== 0 || !isFirmwareBuildTask(event.execution.task)) return;
+    const task = event.execution.task;
+    if (event.exitCode !== 0 || !isFirmwareBuildTask({ source: task.source, name: task.name, definition: task.definition })) return;
     await this.controller.rescanBuilds();
     await this.startIfAfterBuild();
   }

@@ -111,7 +111,6 @@ export class ServerController implements vscode.Disposable {
     const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
     const catalogDir = this.resolveCatalogDir();
     if (!settings.publishEnabled || roots.length === 0 || !catalogDir) return;
-    await this.ensureCatalogFolder(catalogDir);
     const publisher = new BuildPublisher({
       roots,
       catalogDir,
@@ -122,7 +121,8 @@ export class ServerController implements vscode.Disposable {
     });
     this.publisherSubscriptions.add(publisher.onDidPublish((event) => {
       this.originsCache.set(event.name, event.origin);
-      this.published.fire(event);
+      // The first publish creates the catalog folder; keep built firmware out of git from then on.
+      void this.ensureCatalogFolder(catalogDir).then(() => this.published.fire(event));
     }));
     this.publisherSubscriptions.add(publisher.onDidError((error) => this.logger.error(`publish: ${error.message}`)));
     this.publisher = publisher;

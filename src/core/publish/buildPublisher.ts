@@ -137,7 +137,7 @@ export class BuildPublisher implements Disposable {
 
   /** Discovers, publishes existing outputs that are newer than the catalog's, and starts watching. */
   async start(): Promise<void> {
-    await fs.mkdir(this.catalogDir, { recursive: true });
+    // The catalog folder is created by the first publish, not here: a workspace without projects stays untouched.
     await removeStaleTemps(this.catalogDir);
     await this.rescan();
   }
@@ -310,6 +310,7 @@ export class BuildPublisher implements Disposable {
   private async store(job: { output: BuildOutput; bytes: Buffer; md5: string; info: ImageInfo; mtime: Date; mode: Mode }): Promise<PublishOutcome> {
     const { output, bytes, md5, info, mtime, mode } = job;
     const { file, target } = output;
+    await fs.mkdir(this.catalogDir, { recursive: true });
     const origins = await readOrigins(this.catalogDir);
     const names = await fs.readdir(this.catalogDir);
     const pruned = await pruneOrigins(this.catalogDir, origins, names);
