@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { ServerController } from '../../../src/extension/serverController';
 import { rawRequest } from '../../support/rawHttp';
 import { esp32DownloadRequest, esp8266CatalogRequest, esp8266DownloadRequest } from '../../support/deviceRequests';
-import { esp8266ArduinoApp } from '../../support/images';
+import { esp32App, esp32Bootloader, esp8266ArduinoApp } from '../../support/images';
 import { createHash } from 'crypto';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
@@ -110,6 +110,23 @@ suite('AutoConnect Update Server in a real extension host', () => {
     const esp32 = await until(() => controller.devices.get('24:0A:C4:00:00:09'), 'the ESP32 device');
     assert.strictEqual(esp32.downloads[0]!.state, 'refused');
     assert.match(esp32.downloads[0]!.reason ?? '', /esp8266 image, but the device is an esp32/);
+  });
+
+  test('Publish Firmware… classifies a file: an app goes into the catalog, a bootloader is refused with the reason', async () => {
+    const downloads = path.join(workspace(), 'downloads');
+    fs.mkdirSync(downloads, { recursive: true });
+    const app = esp32App({ chip: 'esp32c3', version: '3.1.4', projectName: 'thermo', payloadSize: 150_000, seed: 103 });
+    fs.writeFileSync(path.join(downloads, 'thermo.bin'), app);
+    fs.writeFileSync(path.join(downloads, 'bootloader.bin'), esp32Bootloader());
+    const published = await vscode.commands.executeCommand<{ name?: string; reason?: string }>('autoconnect.publishFirmware', vscode.Uri.file(path.join(downloads, 'thermo.bin')));
+    assert.ok(published?.name, JSON.stringify(published));
+    const entry = await until(() => controller.catalog?.allEntries().find((e) => e.name === published!.name), 'the published entry');
+    assert.strictEqual(entry.version?.info.chip, 'esp32c3');
+    assert.strictEqual(entry.version?.info.app?.version, '3.1.4');
+    const refused = await vscode.commands.executeCommand<{ name?: string; reason?: string }>('autoconnect.publishFirmware', vscode.Uri.file(path.join(downloads, 'bootloader.bin')));
+    assert.strictEqual(refused?.name, undefined);
+    assert.match(refused?.reason ?? '', /bootloader/);
+    assert.ok(!fs.readdirSync(path.join(workspace(), '.autoconnect', 'catalog')).some((n) => /bootloader/.test(n)));
   });
 
   test('copies host:port and a sketch snippet', async () => {
