@@ -170,3 +170,15 @@ export function slowReader(port: number, request: string | Buffer, bytesPerSecon
   socket.write(request);
   return { socket, done, received: () => count, release: () => (fullSpeed = true) };
 }
+
+/** Whether nothing accepts connections on 127.0.0.1:port any more. */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect({ port, host: '127.0.0.1' });
+    probe.on('connect', () => {
+      probe.destroy();
+      resolve(false);
+    });
+    probe.on('error', () => resolve(true));
+  });
+}

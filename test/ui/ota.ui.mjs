@@ -4,7 +4,6 @@
 // with its outcome, a refusal with its reason, a screenshot of both views, then a stop that frees the port.
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 
 export const fixture = 'test/ui/fixtures/ota-workspace';
@@ -13,21 +12,10 @@ export const timeout = 150000;
 const require = createRequire(import.meta.url);
 const out = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'out', 'test', 'support');
 const { esp8266ArduinoApp, esp32App } = require(path.join(out, 'images.js'));
-const { rawRequest, slowReader } = require(path.join(out, 'rawHttp.js'));
+const { rawRequest, slowReader, portIsFree } = require(path.join(out, 'rawHttp.js'));
 const { esp8266CatalogRequest, esp8266DownloadRequest, esp32DownloadRequest } = require(path.join(out, 'deviceRequests.js'));
 
 const PORT = 18266; // from the fixture's .vscode/settings.json
-
-function portIsFree(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.on('error', () => resolve(true));
-  });
-}
 
 /** Drags the side bar's edge so the views' descriptions are readable in the screenshot. */
 async function widenSideBar(page, width) {

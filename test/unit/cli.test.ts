@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rawRequest } from '../support/rawHttp';
+import { portIsFree, rawRequest } from '../support/rawHttp';
 import { esp8266CatalogRequest, esp8266DownloadRequest } from '../support/deviceRequests';
 import { esp8266ArduinoApp, esp32Bootloader } from '../support/images';
 import { md5 } from '../support/serverFixture';
@@ -41,17 +41,6 @@ async function until(predicate: () => boolean, what: string, ms = 15_000): Promi
 function listeningPort(output: string): number {
   const match = /listening on [^:]+:(\d+)/.exec(output);
   return match ? Number(match[1]) : 0;
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = connect({ port, host: '127.0.0.1' });
-    probe.on('connect', () => {
-      probe.destroy();
-      resolve(false);
-    });
-    probe.on('error', () => resolve(true));
-  });
 }
 
 describe('command line (updateserver.py drop-in)', () => {

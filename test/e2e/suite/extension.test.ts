@@ -6,7 +6,7 @@ import * as net from 'net';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ServerController } from '../../../src/extension/serverController';
-import { rawRequest } from '../../support/rawHttp';
+import { portIsFree, rawRequest } from '../../support/rawHttp';
 import { esp32DownloadRequest, esp8266CatalogRequest, esp8266DownloadRequest } from '../../support/deviceRequests';
 import { esp32App, esp32Bootloader, esp8266ArduinoApp } from '../../support/images';
 import { createHash } from 'crypto';
@@ -32,17 +32,6 @@ async function until<T>(probe: () => T | undefined | false | Promise<T | undefin
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.on('error', () => resolve(true));
-  });
 }
 
 suite('AutoConnect Update Server in a real extension host', () => {
