@@ -191,3 +191,19 @@ describe('server robustness', () => {
     assert.ok(logs.some((l) => /aborted/.test(l.message)));
   });
 });
+
+describe('image store under a crowd', () => {
+  it('reads and hashes a new version once when many devices ask for it at the same moment', async () => {
+    const f = await standardFixture();
+    try {
+      const image = esp8266ArduinoApp({ payloadSize: 500_000, seed: 44 });
+      writeFileSync(join(f.catalog, 'crowd.bin'), image);
+      const before = f.server.catalog.images.md5Computations;
+      const responses = await Promise.all(Array.from({ length: 40 }, () => rawRequest(f.port, esp8266DownloadRequest('/crowd.bin'))));
+      assert.ok(responses.every((r) => r.status === 200 && r.body.equals(image)));
+      assert.equal(f.server.catalog.images.md5Computations - before, 1);
+    } finally {
+      await f.stop();
+    }
+  });
+});

@@ -315,4 +315,3 @@ export class CatalogStore {
   }
 }
 
-export type CatalogDirectory = DirState;

@@ -33,7 +33,8 @@ export interface ImageStoreOptions {
   maxImageBytes: number;
 }
 
-export const defaultImageStoreOptions: ImageStoreOptions = { cacheBytes: 256 << 20, maxImageBytes: 32 << 20 };
+// 64 MB holds a typical catalog (a few dozen images of 1-4 MB) without weighing on the editor's extension host.
+export const defaultImageStoreOptions: ImageStoreOptions = { cacheBytes: 64 << 20, maxImageBytes: 32 << 20 };
 
 export function versionKey(stats: Stats): string {
   return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
@@ -43,6 +44,7 @@ export class ImageStore {
   private readonly versions = new Map<string, FileVersion>(); // key → version
   private readonly bytes = new Map<string, Buffer>(); // key → bytes, in LRU order
   private cachedBytes = 0;
+  private readonly inflight = new Map<string, Promise<LoadedVersion>>();
   private readonly known = new Map<string, KnownImage>(); // md5 or sha256 → image
   /** How many times file bytes were hashed; a benchmark and test figure. */
   md5Computations = 0;
@@ -58,7 +60,18 @@ export class ImageStore {
    * Opens `path` and returns its current version, analysing it if this version is new. With `withBytes`, also the
    * bytes to serve. The stat and the bytes come from the same open file descriptor, so they belong together.
    */
-  async load(path: string, name: string, withBytes: boolean): Promise<LoadedVersion> {
+  load(path: string, name: string, withBytes: boolean): Promise<LoadedVersion> {
+    // Devices that ask for the same new version at once share one read and one hash.
+    const id = `${withBytes ? 'b' : 'v'}:${path}`;
+    let pending = this.inflight.get(id);
+    if (!pending) {
+      pending = this.read(path, name, withBytes).finally(() => this.inflight.delete(id));
+      this.inflight.set(id, pending);
+    }
+    return pending;
+  }
+
+  private async read(path: string, name: string, withBytes: boolean): Promise<LoadedVersion> {
     let handle: FileHandle | undefined;
     try {
       handle = await open(path, 'r');
@@ -83,7 +96,6 @@ export class ImageStore {
         }
         this.md5Computations++;
         const md5 = createHash('md5').update(data).digest('hex');
-        if (known && known.md5 !== md5) this.versions.delete(key); // same stat, other bytes: never trust the old hash
         const info = analyzeImage(data, name);
         const version = this.remember(key, before, md5, info, info.kind === 'app' ? runningImageMd5s(data, info) : [md5]);
         if (info.kind === 'app' && info.complete) {

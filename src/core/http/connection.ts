@@ -87,10 +87,6 @@ export class Connection {
     this.onClosed();
   }
 
-  get idle(): boolean {
-    return !this.busy;
-  }
-
   private onClosed(): void {
     this.closed = true;
     this.clearHeadersTimer();
