@@ -156,7 +156,8 @@ export class CatalogStore {
   }
 
   private async ensureFresh(dir: DirState): Promise<void> {
-    if (dir.scan) return dir.scan;
+    // A scan under way may have read the folder before the change this request is about: check again after it.
+    if (dir.scan) await dir.scan.catch(() => undefined);
     if (!dir.dirty) {
       try {
         const stats = await stat(dir.abs);
