@@ -38,6 +38,8 @@ interface DirState {
   listings: Map<Audience, Listing>;
   scan?: Promise<void>;
   dirty: boolean;
+  /** Exclusions already logged (name + reason). */
+  logged: Set<string>;
 }
 
 export class CatalogError extends Error {
@@ -152,7 +154,7 @@ export class CatalogStore {
   }
 
   private newDir(rel: string, abs: string, depth: number): DirState {
-    return { rel, abs, depth, mtimeMs: -1, entries: new Map(), listings: new Map(), dirty: true };
+    return { rel, abs, depth, mtimeMs: -1, entries: new Map(), listings: new Map(), dirty: true, logged: new Set() };
   }
 
   private async ensureFresh(dir: DirState): Promise<void> {
@@ -203,8 +205,10 @@ export class CatalogStore {
     }
     const next = new Map<string, CatalogEntry>();
     let changed = false;
-    for (const name of names) {
-      const entry = await this.readEntry(dir, name);
+    // Stat (and, for new versions, analyse) entries a few at a time: a folder of 1000 images rescans in one pass.
+    const read = await mapLimited(names, 16, (name) => this.readEntry(dir, name));
+    for (const [index, name] of names.entries()) {
+      const entry = read[index];
       if (!entry) continue;
       next.set(name, entry);
       const old = dir.entries.get(name);
@@ -280,12 +284,17 @@ export class CatalogStore {
     }
   }
 
+  /** Logs each left-out entry once per reason, not on every rescan. */
   private logExclusions(dir: DirState): void {
     const listing = buildListing([...dir.entries.values()], 'any');
     dir.listings.set('any', listing);
+    const now = new Set<string>();
     for (const { name, reason } of listing.excluded) {
-      this.logger.warn(`catalog: ${dir.rel ? `${dir.rel}/` : ''}${name} is not listed: ${reason}`);
+      const key = `${name}\u0000${reason}`;
+      now.add(key);
+      if (!dir.logged.has(key)) this.logger.warn(`catalog: ${dir.rel ? `${dir.rel}/` : ''}${name} is not listed: ${reason}`);
     }
+    dir.logged = now;
   }
 
   private startWatching(): void {
@@ -316,3 +325,16 @@ export class CatalogStore {
   }
 }
 
+/** Maps with at most `limit` calls in flight, keeping the order of `items`. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
