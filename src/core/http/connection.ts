@@ -43,8 +43,13 @@ export interface ConnectionTimeouts {
 
 export const defaultTimeouts: ConnectionTimeouts = { idleMs: 5_000, headersMs: 10_000, writeStallMs: 60_000 };
 
-/** Body slices: large enough for fast clients, small enough for smooth progress on slow ones. */
-const SLICE = 256 * 1024;
+/**
+ * Body slices adapt to the client: a fast reader drains a slice at once and gets bigger ones (fewer wake-ups), a slow
+ * device (an ESP8266 writes flash at tens of KB/s) gets small ones, so its progress is reported several times a second.
+ */
+const MIN_SLICE = 8 * 1024;
+const MAX_SLICE = 1024 * 1024;
+const FIRST_SLICE = 64 * 1024;
 
 export interface ConnectionOptions {
   timeouts: ConnectionTimeouts;
@@ -165,12 +170,21 @@ export class Connection {
         resolve(result);
       };
       const onClose = () => finish({ sent: sentSoFar(), complete: false, error: 'connection closed by the client' });
+      let sliceSize = FIRST_SLICE;
+      let lastPump = Date.now();
       const pump = () => {
         if (settled) return;
         if (socket.destroyed) return onClose();
-        if (offset > 0) onProgress?.(sentSoFar());
+        const now = Date.now();
+        if (offset > 0) {
+          onProgress?.(sentSoFar());
+          const took = now - lastPump;
+          if (took < 20) sliceSize = Math.min(MAX_SLICE, sliceSize * 2);
+          else if (took > 200) sliceSize = Math.max(MIN_SLICE, sliceSize / 2);
+        }
+        lastPump = now;
         while (body && offset < total) {
-          const slice = body.subarray(offset, Math.min(total, offset + SLICE));
+          const slice = body.subarray(offset, Math.min(total, offset + sliceSize));
           offset += slice.length;
           const last = offset === total;
           const more = socket.write(slice, last ? (error) => {
