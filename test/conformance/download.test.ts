@@ -159,7 +159,7 @@ describe('download conversation (protocol.md §7.8-7.23)', () => {
     assert.equal(same.body.length, 0);
     const rewritten = Buffer.from(a);
     rewritten[2] = (rewritten[2]! + 1) % 4; // the ESP8266 Updater sets the chip's flash mode in flash
-    const afterRewrite = await rawRequest(f.port, esp8266DownloadRequest('/a.bin', { sketchMd5: md5(rewritten) }));
+    const afterRewrite = await rawRequest(f.port, esp8266DownloadRequest('/a.bin', { sketchMd5: md5(rewritten), sketchSize: a.length }));
     assert.equal(afterRewrite.status, 304);
     const esp32 = f.files['esp32.bin']!;
     const sha = esp32.subarray(esp32.length - 32).toString('hex').toUpperCase();

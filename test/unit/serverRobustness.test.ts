@@ -207,3 +207,39 @@ describe('image store under a crowd', () => {
     }
   });
 });
+
+describe('hash work', () => {
+  it('hashes each version once even when its bytes were evicted from the cache', async () => {
+    const f = await standardFixture({ cacheBytes: 1 << 20 });
+    try {
+      const one = esp8266ArduinoApp({ payloadSize: 700_000, seed: 45 });
+      const two = esp8266ArduinoApp({ payloadSize: 700_000, seed: 46 });
+      writeFileSync(join(f.catalog, 'one.bin'), one);
+      writeFileSync(join(f.catalog, 'two.bin'), two);
+      await rawRequest(f.port, esp8266DownloadRequest('/one.bin', roomy));
+      await rawRequest(f.port, esp8266DownloadRequest('/two.bin', roomy));
+      const before = f.server.catalog.images.md5Computations;
+      for (let i = 0; i < 6; i++) {
+        const name = i % 2 === 0 ? 'one' : 'two';
+        const response = await rawRequest(f.port, esp8266DownloadRequest(`/${name}.bin`, roomy));
+        assert.equal(response.headers.get('x-md5'), md5(name === 'one' ? one : two));
+      }
+      assert.equal(f.server.catalog.images.md5Computations, before, 'no re-hash after eviction');
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it('computes the running-image MD5 variants only for a device that may run the image', async () => {
+    const f = await standardFixture();
+    try {
+      const a = f.files['a.bin']!;
+      for (let i = 0; i < 5; i++) await rawRequest(f.port, esp8266DownloadRequest('/a.bin', { sketchSize: 123_456 }));
+      assert.equal(f.server.catalog.images.variantComputations, 0);
+      for (let i = 0; i < 5; i++) await rawRequest(f.port, esp8266DownloadRequest('/a.bin', { sketchSize: a.length }));
+      assert.equal(f.server.catalog.images.variantComputations, 1);
+    } finally {
+      await f.stop();
+    }
+  });
+});

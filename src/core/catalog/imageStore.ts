@@ -17,7 +17,6 @@ export interface FileVersion {
   mtimeMs: number;
   md5: string;
   info: ImageInfo;
-  runningMd5s: readonly string[];
 }
 
 export interface LoadedVersion {
@@ -46,8 +45,11 @@ export class ImageStore {
   private cachedBytes = 0;
   private readonly inflight = new Map<string, Promise<LoadedVersion>>();
   private readonly known = new Map<string, KnownImage>(); // md5 or sha256 → image
-  /** How many times file bytes were hashed; a benchmark and test figure. */
+  private readonly variants = new Map<string, readonly string[]>(); // version key → running MD5s
+  /** How many file versions were hashed (x-MD5); a benchmark and test figure. */
   md5Computations = 0;
+  /** How many versions had their running-image MD5 variants computed (only for 304 checks that need them). */
+  variantComputations = 0;
 
   constructor(private readonly options: ImageStoreOptions = defaultImageStoreOptions) {}
 
@@ -60,15 +62,18 @@ export class ImageStore {
    * Opens `path` and returns its current version, analysing it if this version is new. With `withBytes`, also the
    * bytes to serve. The stat and the bytes come from the same open file descriptor, so they belong together.
    */
-  load(path: string, name: string, withBytes: boolean): Promise<LoadedVersion> {
-    // Devices that ask for the same new version at once share one read and one hash.
-    const id = `${withBytes ? 'b' : 'v'}:${path}`;
-    let pending = this.inflight.get(id);
+  async load(path: string, name: string, withBytes: boolean): Promise<LoadedVersion> {
+    // Devices (and the catalog rescan) that ask for the same new version at once share one read and one hash.
+    let pending = this.inflight.get(path);
     if (!pending) {
-      pending = this.read(path, name, withBytes).finally(() => this.inflight.delete(id));
-      this.inflight.set(id, pending);
+      pending = this.read(path, name, withBytes).finally(() => this.inflight.delete(path));
+      this.inflight.set(path, pending);
     }
-    return pending;
+    const loaded = await pending;
+    if (!withBytes) return { version: loaded.version };
+    // The shared load did not need the bytes (a known version): read them now, without hashing again.
+    if (!loaded.bytes && loaded.version.info.kind === 'app') return this.read(path, name, true);
+    return loaded;
   }
 
   private async read(path: string, name: string, withBytes: boolean): Promise<LoadedVersion> {
@@ -94,15 +99,20 @@ export class ImageStore {
           if (attempt < 2) continue;
           return { version: this.unstable(before) };
         }
+        if (known) {
+          // Bytes were evicted from the cache; the version (inode, size, mtime, ctime) is unchanged, so its MD5 is too.
+          if (known.info.kind === 'app' && known.info.complete) this.cache(key, data);
+          return { version: known, bytes: data };
+        }
         this.md5Computations++;
         const md5 = createHash('md5').update(data).digest('hex');
         const info = analyzeImage(data, name);
-        const version = this.remember(key, before, md5, info, info.kind === 'app' ? runningImageMd5s(data, info) : [md5]);
+        const version = this.remember(key, before, md5, info);
         if (info.kind === 'app' && info.complete) {
           this.learn(name, version);
           this.cache(key, data);
         }
-        return { version, bytes: withBytes ? data : undefined };
+        return { version, bytes: data };
       }
     } finally {
       await handle?.close().catch(() => undefined);
@@ -120,8 +130,8 @@ export class ImageStore {
     this.cachedBytes = 0;
   }
 
-  private remember(key: string, stats: Stats, md5: string, info: ImageInfo, runningMd5s: readonly string[] = []) {
-    const version: FileVersion = { key, size: stats.size, mtimeMs: stats.mtimeMs, md5, info, runningMd5s };
+  private remember(key: string, stats: Stats, md5: string, info: ImageInfo) {
+    const version: FileVersion = { key, size: stats.size, mtimeMs: stats.mtimeMs, md5, info };
     this.versions.set(key, version);
     if (this.versions.size > 20_000) this.versions.delete(this.versions.keys().next().value as string);
     return version;
@@ -129,12 +139,28 @@ export class ImageStore {
 
   private unstable(stats: Stats): FileVersion {
     const info: ImageInfo = { kind: 'not-an-image', compressed: false, complete: false, reason: 'incomplete: the file is being written' };
-    return { key: versionKey(stats), size: stats.size, mtimeMs: stats.mtimeMs, md5: '', info, runningMd5s: [] };
+    return { key: versionKey(stats), size: stats.size, mtimeMs: stats.mtimeMs, md5: '', info };
   }
 
-  private learn(name: string, version: FileVersion): void {
+  /**
+   * Every MD5 a device running this version may report (the ESP8266 updater rewrites the flash-mode byte, serial
+   * flashing the size nibble): up to ten passes over the image, so computed on first need and kept per version.
+   */
+  runningMd5s(version: FileVersion, bytes: Buffer, name: string): readonly string[] {
+    let md5s = this.variants.get(version.key);
+    if (!md5s) {
+      this.variantComputations++;
+      md5s = runningImageMd5s(bytes, version.info);
+      this.variants.set(version.key, md5s);
+      if (this.variants.size > 1000) this.variants.delete(this.variants.keys().next().value as string);
+      this.learn(name, version, md5s);
+    }
+    return md5s;
+  }
+
+  private learn(name: string, version: FileVersion, md5s: readonly string[] = [version.md5]): void {
     const image: KnownImage = { name, md5: version.md5, chip: version.info.chip, family: version.info.family };
-    for (const md5 of version.runningMd5s) this.known.set(md5, image);
+    for (const md5 of md5s) this.known.set(md5, image);
     if (version.info.appendedSha256) this.known.set(version.info.appendedSha256, image);
     while (this.known.size > 50_000) this.known.delete(this.known.keys().next().value as string);
   }

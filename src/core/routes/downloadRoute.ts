@@ -6,6 +6,7 @@ import { notOfferedReason } from '../catalog/listing';
 import { readDeviceRequest, type DeviceIdentity } from '../devices/deviceRequest';
 import { decideUpdate } from '../devices/updatePolicy';
 import type { ResponseHead } from '../http/response';
+import type { ImageInfo } from '../firmware/imageInfo';
 
 export type DownloadAnswer =
   | { kind: 'serve'; head: ResponseHead; body: Buffer; device: DeviceIdentity; entry: string; md5: string }
@@ -44,7 +45,10 @@ export async function answerDownload(
     return { kind: 'refuse', status: 403, reason: `${relPath}: ${version.info.reason ?? 'not a complete application image'}`, device, entry: relPath };
   }
   const running = catalog.images.identify(device.sketchSha256) ?? catalog.images.identify(device.sketchMd5);
-  const decision = decideUpdate(device, { name, size: bytes.length, md5: version.md5, info: version.info, runningMd5s: version.runningMd5s }, running, options);
+  const runningMd5s = mayRunVariant(device, version.md5, version.info, bytes)
+    ? catalog.images.runningMd5s(version, bytes, name)
+    : [version.md5];
+  const decision = decideUpdate(device, { name, size: bytes.length, md5: version.md5, info: version.info, runningMd5s }, running, options);
   if (decision.action === 'refuse') return { kind: 'refuse', status: 403, reason: `${relPath}: ${decision.reason}`, device, entry: relPath };
   if (decision.action === 'not-modified') {
     return { kind: 'refuse', status: 304, reason: `${relPath}: ${decision.reason}`, device, entry: relPath, head: { status: 304, headers: [] } };
@@ -60,4 +64,15 @@ export async function answerDownload(
     ],
   };
   return { kind: 'serve', head, body: bytes, device, entry: relPath, md5: version.md5 };
+}
+
+/**
+ * Whether an ESP8266 reporting another MD5 may still run this image (flash-mode or size byte rewritten): only when
+ * its sketch size is the image's length (for gzip, the inflated length in the trailer). Other devices cost nothing.
+ */
+function mayRunVariant(device: DeviceIdentity, md5: string, info: ImageInfo, bytes: Buffer): boolean {
+  if (device.family !== 'esp8266' || !device.sketchMd5 || device.sketchMd5 === md5) return false;
+  if (device.sketchSize === undefined || info.signed) return true;
+  const runningLength = info.compressed && bytes.length >= 4 ? bytes.readUInt32LE(bytes.length - 4) : bytes.length;
+  return device.sketchSize === runningLength;
 }
