@@ -86,6 +86,8 @@ function printBanner(server: UpdateServer, options: CliOptions): void {
     `listening on ${server.host}:${server.port}; devices can reach it at:`,
     ...reachableAddresses(options.bind).map((a) => `  ${a.address}:${server.port}${a.interfaceName ? `  (${a.interfaceName})` : ''}`),
     `in the sketch: AutoConnectUpdate update("${advertisedAddress(options.bind)}", ${server.port});`,
+    ...(images === 0 ? ['no application images yet: drop a .bin built for your board into the catalog',
+      '  (devices show an empty catalog as "Invalid catalog list:InvalidInput")'] : []),
     ...(options.watch.length ? [`publishing builds from: ${options.watch.map((d) => resolve(d)).join(', ')}`] : []),
     'press Ctrl+C to stop',
   ];
