@@ -1,7 +1,7 @@
 // VS Code entry point: wires the controller (server + publisher) to the status bar, views, commands and build hooks.
 
 import * as vscode from 'vscode';
-import { ServerController } from './serverController';
+import { PROJECT_GLOB, ServerController } from './serverController';
 import { StatusBar } from './statusBar';
 import { CatalogView } from './catalogView';
 import { DevicesView } from './devicesView';
@@ -41,6 +41,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ cont
   }));
   owned.push({ dispose: () => clearTimeout(restartTimer) });
   owned.push(vscode.workspace.onDidChangeWorkspaceFolders(() => void active.restartPublisher()));
+  // A project created or cloned into the workspace later: start (or refresh) the publisher for it.
+  const projects = vscode.workspace.createFileSystemWatcher(PROJECT_GLOB, false, true, true);
+  let projectTimer: NodeJS.Timeout | undefined;
+  owned.push(projects, projects.onDidCreate(() => {
+    if (active.publishing) return; // a running publisher discovers new projects by itself
+    clearTimeout(projectTimer);
+    projectTimer = setTimeout(() => void active.restartPublisher(), 500);
+  }), { dispose: () => clearTimeout(projectTimer) });
 
   const note = remoteNote();
   if (note) logger.info(note);

@@ -67,6 +67,11 @@ export class ServerController implements vscode.Disposable {
     return this.server?.catalog;
   }
 
+  /** Whether builds of the workspace are being watched. */
+  get publishing(): boolean {
+    return this.publisher !== undefined;
+  }
+
   get origins(): ReadonlyMap<string, Origin> {
     return this.originsCache;
   }
@@ -111,6 +116,12 @@ export class ServerController implements vscode.Disposable {
     const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
     const catalogDir = this.resolveCatalogDir();
     if (!settings.publishEnabled || roots.length === 0 || !catalogDir) return;
+    // A workspace with no PlatformIO or Arduino project costs one search, not a watcher over the whole tree;
+    // extension.ts starts the publisher when such a project appears.
+    if (!(await hasFirmwareProject()) && settings.publishOutputFolders.length === 0 && settings.publishExtraGlobs.length === 0) {
+      this.logger.debug('no PlatformIO or Arduino project in the workspace: not watching for builds');
+      return;
+    }
     const publisher = new BuildPublisher({
       roots,
       catalogDir,
@@ -301,4 +312,12 @@ export class ServerController implements vscode.Disposable {
     this.devices.dispose();
     for (const emitter of [this.published, this.catalogChanged, this.stateChanged] as Disposable[]) emitter.dispose();
   }
+}
+
+/** Files that mark a firmware project: PlatformIO, Arduino sketches, vscode-arduino. */
+export const PROJECT_GLOB = '**/{platformio.ini,*.ino,.vscode/arduino.json}';
+
+async function hasFirmwareProject(): Promise<boolean> {
+  const found = await vscode.workspace.findFiles(PROJECT_GLOB, '**/node_modules/**', 1);
+  return found.length > 0;
 }
