@@ -38,6 +38,11 @@ export interface BuildPublisherOptions {
   recheckMs?: number;
   /** An image that stays incomplete and unchanged this long is reported as skipped (default 10 s). */
   incompleteTimeoutMs?: number;
+  /**
+   * How often the expected output of every known target is stat'ed as a backstop for a missed watcher event (a file
+   * written into a folder created a moment before can slip past a busy watcher). Default 2000 ms; 0 turns it off.
+   */
+  pollMs?: number;
 }
 
 export interface PublishEvent {
@@ -113,6 +118,8 @@ export class BuildPublisher implements Disposable {
   private readonly handled = new Map<string, FileState>();
   private readonly rechecks = new Map<string, Recheck>();
   private queue: Promise<unknown> = Promise.resolve();
+  private poll?: NodeJS.Timeout;
+  private polling = false;
   private rescans: Promise<void> = Promise.resolve();
   private disposed = false;
   private disposing?: Promise<void>;
@@ -140,6 +147,28 @@ export class BuildPublisher implements Disposable {
     // The catalog folder is created by the first publish, not here: a workspace without projects stays untouched.
     await removeStaleTemps(this.catalogDir);
     await this.rescan();
+    const pollMs = this.options.pollMs ?? 2000;
+    if (pollMs > 0 && !this.disposed) {
+      this.poll = setInterval(() => void this.pollTargets(), pollMs);
+      this.poll.unref();
+    }
+  }
+
+  /** Events are hints: one stat per known target catches an output the watcher did not report. */
+  private async pollTargets(): Promise<void> {
+    if (this.polling || this.disposed) return;
+    this.polling = true;
+    try {
+      for (const target of [...this.knownTargets.values()]) {
+        if (this.disposed || this.rechecks.has(target.file)) continue;
+        const stat = await fs.stat(target.file).catch(() => undefined);
+        if (!stat?.isFile() || sameState(this.handled.get(target.file), { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino })) continue;
+        const output = resolveOutput(this.discovery?.locations ?? [], target.file) ?? { file: target.file, target, compressed: target.file.endsWith('.gz') };
+        void this.enqueue(output, 'build');
+      }
+    } finally {
+      this.polling = false;
+    }
   }
 
   /** Discovers again (new projects, edited platformio.ini / arduino.json), rewatches, and reconciles outputs. */
@@ -169,6 +198,7 @@ export class BuildPublisher implements Disposable {
 
   private async close(): Promise<void> {
     this.disposed = true;
+    clearInterval(this.poll);
     for (const recheck of this.rechecks.values()) clearTimeout(recheck.timer);
     this.rechecks.clear();
     await this.rescans;
