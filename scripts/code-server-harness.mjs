@@ -329,9 +329,11 @@ export class Harness {
    * Workbench URL for a folder; with extensionDevelopmentPath/extensionTestsPath (server paths) it adds the
    * `payload` that makes the workbench start a development extension host and run the test module in it.
    */
-  workbenchUrl({ folder, extensionDevelopmentPath, extensionTestsPath, payload = [] } = {}) {
+  workbenchUrl({ folder, workspace, extensionDevelopmentPath, extensionTestsPath, payload = [] } = {}) {
     const q = [];
     if (folder) q.push(`folder=${encodeURIComponent(path.resolve(folder))}`);
+    // a multi-root workspace: the path of a .code-workspace file
+    if (workspace) q.push(`workspace=${encodeURIComponent(path.resolve(workspace))}`);
     const p = [];
     for (const d of [].concat(extensionDevelopmentPath || [])) p.push(['extensionDevelopmentPath', this.remoteUri(d)]);
     if (extensionTestsPath) p.push(['extensionTestsPath', this.remoteUri(extensionTestsPath)]);
@@ -374,7 +376,7 @@ export class Harness {
    * Waits for `.monaco-workbench` unless wait=false.
    * @returns {Promise<{context, page, url, consoleLines: string[]}>}
    */
-  async openWorkbench({ folder, extensionDevelopmentPath, extensionTestsPath, onLog, onExit, wait = true, timeout = 60000, viewport } = {}) {
+  async openWorkbench({ folder, workspace, extensionDevelopmentPath, extensionTestsPath, onLog, onExit, wait = true, timeout = 60000, viewport } = {}) {
     if (!this.proc) await this.start();
     const { context, page } = await this.launchBrowser({ viewport });
     const consoleLines = [];
@@ -388,7 +390,7 @@ export class Harness {
     await page.exposeFunction('codeAutomationExit', (code) => {
       if (onExit) onExit(code);
     });
-    const url = this.workbenchUrl({ folder, extensionDevelopmentPath, extensionTestsPath });
+    const url = this.workbenchUrl({ folder, workspace, extensionDevelopmentPath, extensionTestsPath });
     const t = Date.now();
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout });
     if (wait) {

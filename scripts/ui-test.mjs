@@ -103,7 +103,10 @@ async function main() {
       if (typeof mod.run !== 'function') throw new Error(`${file} does not export run()`);
       const timeout = Number(mod.timeout) || 90000;
       const workspace = prepareWorkspace(harness.baseDir, name, mod.fixture);
-      win = await harness.openWorkbench({ folder: workspace });
+      // A scenario may name a .code-workspace file inside its fixture to open a multi-root workspace.
+      win = mod.workspaceFile
+        ? await harness.openWorkbench({ workspace: path.join(workspace, mod.workspaceFile) })
+        : await harness.openWorkbench({ folder: workspace });
       const result = withTimeout(
         mod.run({ page: win.page, context: win.context, harness, workspace, artifacts, assert, log: slog, helpers, manifest, extensionId }),
         timeout,
