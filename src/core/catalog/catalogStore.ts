@@ -4,13 +4,14 @@
 // hints) and a cheap folder-mtime check on every catalog request, so a file dropped in is listed at once.
 
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { Emitter, type Event } from '../events';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import type { CatalogEntry } from './catalogEntry';
 import { isFirmwareCandidate } from './catalogEntry';
+import { isSameOrInside } from '../paths';
 import { ImageStore, versionKey } from './imageStore';
 import { buildListing, type Audience, type Listing } from './listing';
 
@@ -248,7 +249,7 @@ export class CatalogStore {
       let stats = await lstat(absPath);
       if (stats.isSymbolicLink()) {
         const target = await realpath(absPath);
-        if (!this.contains(target)) {
+        if (!isSameOrInside(this.rootReal, target)) {
           this.logger.debug(`catalog: ${relPath} is left out: its link leads outside the catalog`);
           return undefined;
         }
@@ -271,11 +272,6 @@ export class CatalogStore {
       if (code === 'ENOENT') return undefined; // removed while we looked
       return { dir: dir.rel, name, relPath, absPath, isDirectory: false, size: 0, mtimeMs: 0, error: `cannot be read (${code ?? 'error'})` };
     }
-  }
-
-  private contains(target: string): boolean {
-    const rel = relative(this.rootReal, target);
-    return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
   }
 
   private removeDir(rel: string): void {

@@ -14,7 +14,9 @@ import { analyzeImage } from '../firmware/analyzeImage';
 import type { ImageInfo } from '../firmware/imageInfo';
 import { readOrigins, writeOrigins } from '../catalog/origins';
 import type { Origin } from '../catalog/origins';
-import { discover, isInside, outputForFile, resolveOutput } from './discover';
+import { discover, outputForFile, resolveOutput } from './discover';
+import { isInside } from '../paths';
+import { errorMessage as describe } from '../errorMessage';
 import type { BuildOutput, BuildTarget, Discovery } from './discover';
 import { BuildWatcher } from './watcher';
 import { baseStem, chooseStem, pruneOrigins, removeStaleTemps, writeSnapshot } from './snapshot';
@@ -451,8 +453,4 @@ function sameState(a: FileState | undefined, b: FileState): boolean {
 
 function signature(targets: readonly BuildTarget[]): string {
   return JSON.stringify([...targets].sort((a, b) => (a.key < b.key ? -1 : 1)));
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -6,6 +6,7 @@
 // Pure Node, read-only: discovery never creates or writes anything.
 
 import { promises as fs } from 'node:fs';
+import { isInside } from '../paths';
 import type { Dirent } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -618,10 +619,6 @@ export function globToRegExp(glob: string): RegExp {
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers
 
-export function isInside(dir: string, file: string): boolean {
-  const rel = path.relative(dir, file);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-}
 
 function relativeParts(dir: string, file: string): string[] | undefined {
   return isInside(dir, file) ? path.relative(dir, file).split(path.sep) : undefined;

@@ -14,7 +14,9 @@ import { promises as fs } from 'node:fs';
 import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { FSWatcher } from 'chokidar';
-import { isInside, scanLocation } from './discover';
+import { scanLocation } from './discover';
+import { isInside } from '../paths';
+import { errorMessage as describe } from '../errorMessage';
 import type { BuildOutput, OutputLocation } from './discover';
 
 export interface WatchPlan {
@@ -227,8 +229,4 @@ async function isDirectory(p: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
