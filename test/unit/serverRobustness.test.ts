@@ -2,7 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rawConversation, rawRequest, slowReader } from '../support/rawHttp';
 import { esp8266CatalogRequest, esp8266DownloadRequest } from '../support/deviceRequests';
@@ -189,6 +190,32 @@ describe('server robustness', () => {
       probe.on('error', () => resolve());
     });
     assert.ok(logs.some((l) => /aborted/.test(l.message)));
+  });
+});
+
+describe('a file finished after it was indexed', () => {
+  it('is served once complete, even before any watcher reports the change', async () => {
+    // No watcher: only the download's own check can see that the file grew (appending does not move the
+    // folder's mtime, so the catalog's folder check cannot see it either).
+    const catalog = mkdtempSync(join(tmpdir(), 'acus-late-'));
+    const { server } = await startServer(catalog, { watchCatalog: false });
+    try {
+      const image = esp8266ArduinoApp({ payloadSize: 400_000, seed: 44 });
+      const cut = 250_000;
+      writeFileSync(join(catalog, 'late.bin'), image.subarray(0, cut));
+      const early = await rawRequest(server.port, esp8266DownloadRequest('/late.bin', roomy));
+      assert.equal(early.status, 403, 'a half-written image is never served');
+      const dirMtime = statSync(catalog).mtimeMs;
+      appendFileSync(join(catalog, 'late.bin'), image.subarray(cut));
+      assert.equal(statSync(catalog).mtimeMs, dirMtime, 'the folder did not change: only the file did');
+      const done = await rawRequest(server.port, esp8266DownloadRequest('/late.bin', roomy));
+      assert.equal(done.status, 200);
+      assert.equal(done.headers.get('x-md5'), md5(image));
+      assert.ok(done.body.equals(image));
+    } finally {
+      await server.stop();
+      rmSync(catalog, { recursive: true, force: true });
+    }
   });
 });
 

@@ -130,6 +130,20 @@ export class CatalogStore {
     return dir?.entries.get(name);
   }
 
+  /**
+   * An entry checked against the disk, for a download. A file completed or rewritten in place does not move its
+   * folder's mtime, and the watcher's event may not have arrived yet: one stat tells, and a changed file is read again
+   * before a device is answered from a stale verdict (e.g. "incomplete" for a build that has just finished writing).
+   */
+  async findCurrent(dirRel: string, name: string): Promise<CatalogEntry | undefined> {
+    const entry = await this.find(dirRel, name);
+    if (!entry?.version) return entry;
+    const stats = await stat(entry.absPath).catch(() => undefined);
+    if (stats && versionKey(stats) === entry.version.key) return entry;
+    await this.refresh(dirRel);
+    return this.dirs.get(dirRel)?.entries.get(name);
+  }
+
   /** Every indexed entry (for views), folders first by path. */
   allEntries(): CatalogEntry[] {
     const result: CatalogEntry[] = [];

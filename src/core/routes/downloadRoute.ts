@@ -30,7 +30,7 @@ export async function answerDownload(
 
   const dir = segments.slice(0, -1).join('/');
   const name = segments[segments.length - 1]!;
-  const entry = await catalog.find(dir, name);
+  const entry = await catalog.findCurrent(dir, name);
   if (!entry) {
     if (await catalog.directory(relPath)) return { kind: 'refuse', status: 403, reason: `${relPath} is a folder`, device, entry: relPath };
     return { kind: 'refuse', status: 404, reason: `${relPath} is not in the catalog`, device, entry: relPath };
