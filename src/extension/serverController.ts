@@ -6,6 +6,7 @@ import { mkdir, writeFile, access } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { ServerStartError, UpdateServer } from '../core/updateServer';
 import { BuildPublisher, type PublishEvent } from '../core/publish/buildPublisher';
+import { hasFirmwareProject } from '../core/publish/discover';
 import { DeviceRegistry } from '../core/devices/deviceRegistry';
 import { readOrigins, type Origin } from '../core/catalog/origins';
 import { advertisedAddress, reachableAddresses } from '../core/net/addresses';
@@ -27,6 +28,8 @@ export class ServerController implements vscode.Disposable {
   private publisherSubscriptions = new DisposableStore();
   private stateValue: ServerState = { kind: 'stopped' };
   private transition: Promise<void> = Promise.resolve();
+  private publisherTransition: Promise<void> = Promise.resolve();
+  private disposed = false;
   /** A port chosen after a conflict: kept for this session only, never written into settings. */
   private portOverride: number | undefined;
   private originsCache = new Map<string, Origin>();
@@ -109,17 +112,28 @@ export class ServerController implements vscode.Disposable {
     await this.restart();
   }
 
-  /** (Re)creates the build publisher from the settings and workspace folders. */
-  async restartPublisher(): Promise<void> {
+  /**
+   * (Re)creates the build publisher from the settings and workspace folders. Serialised: activation, a settings change
+   * and a folder change can ask at once, and two overlapping restarts would leave an orphaned publisher behind.
+   */
+  restartPublisher(): Promise<void> {
+    const run = this.publisherTransition.then(() => this.doRestartPublisher());
+    this.publisherTransition = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doRestartPublisher(): Promise<void> {
     await this.disposePublisher();
+    if (this.disposed) return;
     const settings = this.settings;
     const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
     const catalogDir = this.resolveCatalogDir();
     if (!settings.publishEnabled || roots.length === 0 || !catalogDir) return;
-    // A workspace with no PlatformIO or Arduino project costs one search, not a watcher over the whole tree;
-    // extension.ts starts the publisher when such a project appears.
-    if (!(await hasFirmwareProject()) && settings.publishOutputFolders.length === 0 && settings.publishExtraGlobs.length === 0) {
-      this.logger.debug('no PlatformIO or Arduino project in the workspace: not watching for builds');
+    // A workspace with no PlatformIO or Arduino project costs one bounded walk, not a watcher over the whole tree;
+    // extension.ts starts the publisher when such a project appears. The core's walk, not the editor's file search:
+    // it sees exactly the projects the publisher would, and does not depend on a search service being ready.
+    if (settings.publishOutputFolders.length === 0 && settings.publishExtraGlobs.length === 0 && !(await hasFirmwareProject(roots))) {
+      this.logger.info('no PlatformIO project or Arduino sketch in the workspace: not watching for builds');
       return;
     }
     const publisher = new BuildPublisher({
@@ -307,7 +321,9 @@ export class ServerController implements vscode.Disposable {
 
   /** Stops the server and the publisher (reverse order of creation) and waits for both. */
   async dispose(): Promise<void> {
+    this.disposed = true;
     await this.serialize(() => this.doStop());
+    await this.publisherTransition;
     await this.disposePublisher();
     this.devices.dispose();
     for (const emitter of [this.published, this.catalogChanged, this.stateChanged] as Disposable[]) emitter.dispose();
@@ -316,8 +332,3 @@ export class ServerController implements vscode.Disposable {
 
 /** Files that mark a firmware project: PlatformIO, Arduino sketches, vscode-arduino. */
 export const PROJECT_GLOB = '**/{platformio.ini,*.ino,.vscode/arduino.json}';
-
-async function hasFirmwareProject(): Promise<boolean> {
-  const found = await vscode.workspace.findFiles(PROJECT_GLOB, '**/node_modules/**', 1);
-  return found.length > 0;
-}

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { discover, globToRegExp, parseIni, platformioBuildDir } from '../../src/core/publish/discover';
+import { discover, globToRegExp, hasFirmwareProject, parseIni, platformioBuildDir } from '../../src/core/publish/discover';
 import type { Discovery } from '../../src/core/publish/discover';
 
 const temps: string[] = [];
@@ -199,5 +199,34 @@ describe('search bounds and extra locations', () => {
     assert.ok(!globToRegExp('build/{a,b}/fw?.bin').test('build/c/fw1.bin'));
     assert.ok(globToRegExp('[!x]*.bin').test('y.bin'));
     assert.ok(!globToRegExp('[!x]*.bin').test('x.bin'));
+  });
+});
+
+describe('hasFirmwareProject', () => {
+  it('finds exactly the projects discovery would find, within the same depth', async () => {
+    const cases: Array<[string, Record<string, string>, boolean]> = [
+      ['an empty folder', { 'README.md': '# notes\n' }, false],
+      ['a web project', { 'package.json': '{}', 'src/index.ts': '', 'node_modules/fw/platformio.ini': ini('[env:x]') }, false],
+      ['a PlatformIO project three levels down', { 'a/b/lab/platformio.ini': ini('[env:d1]') }, true],
+      ['a PlatformIO project below the depth limit', { 'a/b/c/d/e/lab/platformio.ini': ini('[env:d1]') }, false],
+      ['a PlatformIO project in a hidden folder', { '.cache/lab/platformio.ini': ini('[env:d1]') }, false],
+      ['an Arduino sketch', { 'Blink/Blink.ino': 'void setup() {}\n' }, true],
+      ['an .ino that is not its folder\'s sketch', { 'misc/notes.ino': '' }, false],
+      ['a vscode-arduino workspace', { '.vscode/arduino.json': '{}' }, true],
+    ];
+    for (const [what, files, expected] of cases) {
+      const root = await tree(files);
+      assert.equal(await hasFirmwareProject([root]), expected, what);
+      const d = await discover({ roots: [root], env: {} });
+      // Something to watch: a build location, or a config file whose edit may add one (arduino.json without "output").
+      assert.equal(d.locations.length > 0 || d.configFiles.length > 0, expected, `${what}: discovery agrees`);
+    }
+  });
+
+  it('looks at every root, and takes a missing root as holding nothing', async () => {
+    const empty = await tree({ 'notes.txt': '' });
+    const lab = await tree({ 'sensor/platformio.ini': ini('[env:d1]') });
+    assert.equal(await hasFirmwareProject([path.join(empty, 'gone'), empty, lab]), true);
+    assert.equal(await hasFirmwareProject([path.join(empty, 'gone'), empty]), false);
   });
 });

@@ -125,6 +125,7 @@ export class BuildPublisher implements Disposable {
   private rescans: Promise<void> = Promise.resolve();
   private disposed = false;
   private disposing?: Promise<void>;
+  private lastWatching = '';
 
   constructor(private readonly options: BuildPublisherOptions) {
     this.catalogDir = path.resolve(options.catalogDir);
@@ -257,7 +258,12 @@ export class BuildPublisher implements Disposable {
     }
     this.watcher = watcher;
     await previous?.dispose();
-    this.log.debug(`watching build outputs from ${watcher.anchors.join(', ') || '(nothing)'}`);
+    // Said once per change of what is watched (rescans after every build would repeat it): the first thing to read
+    // when a build does not show up.
+    const watching = `watching builds of ${plural(found.targets.length, 'target')} from ${watcher.anchors.join(', ') || '(nothing)'}`;
+    if (watching !== this.lastWatching) this.log.info(watching);
+    else this.log.debug(watching);
+    this.lastWatching = watching;
 
     this.setTargets(found.targets);
     await Promise.all(found.outputs.map((output) => this.enqueue(output, 'existing')));
@@ -453,4 +459,8 @@ function sameState(a: FileState | undefined, b: FileState): boolean {
 
 function signature(targets: readonly BuildTarget[]): string {
   return JSON.stringify([...targets].sort((a, b) => (a.key < b.key ? -1 : 1)));
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

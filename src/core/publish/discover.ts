@@ -132,6 +132,28 @@ export async function discover(options: DiscoveryOptions): Promise<Discovery> {
   return d;
 }
 
+/**
+ * Whether any root holds a project that discover() would find (same markers, same depth, same skipped folders),
+ * stopping at the first one: a workspace without firmware costs one bounded walk, never a watcher.
+ */
+export async function hasFirmwareProject(roots: readonly string[], maxDepth = 4): Promise<boolean> {
+  for (const root of unique(roots.map((r) => path.resolve(r)))) {
+    let found = false;
+    await walk(root, maxDepth, async (dir, entries) => {
+      const sketch = `${path.basename(dir)}.ino`;
+      found = entries.some((e) => e.isFile() && (e.name === 'platformio.ini' || e.name === sketch))
+        || (entries.some((e) => e.isDirectory() && e.name === '.vscode') && (await isFile(path.join(dir, '.vscode', 'arduino.json'))));
+      return found ? 'stop' : true;
+    }).catch(() => undefined); // an unreadable root has no project we could watch
+    if (found) return true;
+  }
+  return false;
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return (await fs.stat(file).catch(() => undefined))?.isFile() ?? false;
+}
+
 /** Files under a location that its rule accepts (bounded by the location's depth). */
 export async function scanLocation(location: OutputLocation): Promise<BuildOutput[]> {
   const found: BuildOutput[] = [];
@@ -169,10 +191,13 @@ export function resolveOutput(locations: readonly OutputLocation[], file: string
 // ---------------------------------------------------------------------------------------------------------------
 // Folder walk
 
+/** What a visit decides: descend into the folder's subfolders, skip them, or end the walk. */
+type Visit = boolean | 'stop';
+
 async function walk(
   root: string,
   maxDepth: number,
-  visit: (dir: string, entries: Dirent[]) => Promise<boolean>,
+  visit: (dir: string, entries: Dirent[]) => Promise<Visit>,
 ): Promise<void> {
   let level: string[] = [root];
   for (let depth = 0; depth <= maxDepth && level.length > 0; depth++) {
@@ -185,7 +210,9 @@ async function walk(
         if (dir === root) throw error;
         continue;
       }
-      if (!(await visit(dir, entries))) continue;
+      const decision = await visit(dir, entries);
+      if (decision === 'stop') return;
+      if (!decision) continue;
       // Symlinked folders are not followed (isDirectory() is false for them): no loops, no escaping the root.
       for (const e of entries) if (e.isDirectory() && !skipDir(e.name, false)) next.push(path.join(dir, e.name));
     }
