@@ -466,6 +466,33 @@ export class Harness {
     else await fsp.rm(this.baseDir, { recursive: true, force: true }).catch(() => {});
   }
 
+  /**
+   * The newest log an extension wrote through its LogOutputChannel (the window opened last), or '' when there is none.
+   * Printed with a failure, so that a CI log says what the extension saw without its artifacts.
+   */
+  extensionLog(extensionId) {
+    const logsDir = path.join(this.userDataDir, 'logs');
+    let newest = { file: '', mtimeMs: -1 };
+    const visit = (dir, depth) => {
+      let entries = [];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory() && depth < 4) visit(full, depth + 1);
+        else if (e.isFile() && e.name.endsWith('.log') && path.basename(dir) === extensionId) {
+          const { mtimeMs } = fs.statSync(full);
+          if (mtimeMs > newest.mtimeMs) newest = { file: full, mtimeMs };
+        }
+      }
+    };
+    visit(logsDir, 0);
+    return newest.file ? fs.readFileSync(newest.file, 'utf8') : '';
+  }
+
   /** Copies code-server's log and the server's user-data logs into dir (for CI artifacts). */
   async saveLogs(dir) {
     await fsp.mkdir(dir, { recursive: true });

@@ -126,6 +126,10 @@ async function main() {
       failed++;
       failures.push({ name, error });
       process.stdout.write(`  ✖ ${name} (${secs}s)\n      ${String(error && error.stack ? error.stack : error).split('\n').join('\n      ')}\n`);
+      const extensionLog = harness.extensionLog(extensionId).trimEnd().split('\n').slice(-40);
+      if (extensionLog.length && extensionLog[0]) {
+        process.stdout.write(`      the extension's log (last ${extensionLog.length} lines):\n        ${extensionLog.join('\n        ')}\n`);
+      }
     } else {
       passed++;
       process.stdout.write(`  ✔ ${name} (${secs}s)\n`);
@@ -140,7 +144,11 @@ async function main() {
 }
 
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
-main().catch((e) => {
-  log(`unexpected: ${e && e.stack ? e.stack : e}`);
-  closing(0, 1, 3);
-});
+main()
+  .catch((e) => {
+    log(`unexpected: ${e && e.stack ? e.stack : e}`);
+    closing(0, 1, 3);
+  })
+  // A scenario that failed half-way may leave its own device sockets open (a slow reader never released): the
+  // verdict is written, so do not wait for them.
+  .then(() => process.exit());
