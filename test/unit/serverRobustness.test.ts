@@ -257,6 +257,37 @@ describe('hash work', () => {
     }
   });
 
+  it('hashes each published build once while devices download the build it replaces', async () => {
+    // Publishing replaces an entry by renaming a new file over it. A device that opened the old file just before
+    // sees it unlinked, and the unlink moves its ctime: same bytes, and still no second hash.
+    const f = await standardFixture();
+    try {
+      const builds = Array.from({ length: 20 }, (_, i) => esp8266ArduinoApp({ payloadSize: 200_000, seed: 100 + i }));
+      const expected = new Set(builds.map(md5));
+      writeFileSync(join(f.catalog, 'fw.bin'), builds[0]!);
+      await rawRequest(f.port, esp8266DownloadRequest('/fw.bin', roomy));
+      const before = f.server.catalog.images.md5Computations;
+      let next = 0;
+      const worker = async () => {
+        while (next < 400) {
+          const i = next++;
+          if (i > 0 && i % 20 === 0) {
+            writeFileSync(join(f.catalog, '.fw.bin.tmp'), builds[i / 20]!);
+            renameSync(join(f.catalog, '.fw.bin.tmp'), join(f.catalog, 'fw.bin'));
+          }
+          const response = await rawRequest(f.port, esp8266DownloadRequest('/fw.bin', roomy));
+          assert.equal(response.status, 200);
+          assert.equal(response.headers.get('x-md5'), md5(response.body));
+          assert.ok(expected.has(md5(response.body)));
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      assert.equal(f.server.catalog.images.md5Computations - before, 19, 'one hash per new build');
+    } finally {
+      await f.stop();
+    }
+  });
+
   it('computes the running-image MD5 variants only for a device that may run the image', async () => {
     const f = await standardFixture();
     try {

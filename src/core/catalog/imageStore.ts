@@ -1,4 +1,5 @@
-// One analysis and one MD5 per file version. A version is (device, inode, size, mtime, ctime); its bytes are read
+// One analysis and one MD5 per file version. A version is (device, inode, size, mtime, ctime), and a file that lost its
+// last link is the version it was while linked (the unlink moves ctime, not the bytes). Its bytes are read
 // once, hashed, classified and, for application images, kept in a byte-budgeted cache shared by every download of
 // that version. A download therefore sends exactly the bytes its x-MD5 was computed from, even when the file is
 // replaced or rewritten in place while the download runs.
@@ -36,7 +37,12 @@ export interface ImageStoreOptions {
 export const defaultImageStoreOptions: ImageStoreOptions = { cacheBytes: 64 << 20, maxImageBytes: 32 << 20 };
 
 export function versionKey(stats: Stats): string {
-  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+  return `${contentKey(stats)}:${stats.ctimeMs}`;
+}
+
+/** The version key without ctime: what identifies the bytes of a file that is no longer linked (see linkedKey). */
+function contentKey(stats: Stats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`;
 }
 
 export class ImageStore {
@@ -46,6 +52,7 @@ export class ImageStore {
   private readonly inflight = new Map<string, Promise<LoadedVersion>>();
   private readonly known = new Map<string, KnownImage>(); // md5 or sha256 → image
   private readonly variants = new Map<string, readonly string[]>(); // version key → running MD5s
+  private readonly keyByContent = new Map<string, string>(); // content key → version key, of files while linked
   /** How many file versions were hashed (x-MD5); a benchmark and test figure. */
   md5Computations = 0;
   /** How many versions had their running-image MD5 variants computed (only for 304 checks that need them). */
@@ -83,7 +90,7 @@ export class ImageStore {
       for (let attempt = 0; ; attempt++) {
         const before = await handle.stat();
         if (!before.isFile()) throw new Error('not a regular file');
-        const key = versionKey(before);
+        const key = this.linkedKey(before);
         const known = this.versions.get(key);
         if (known && (!withBytes || this.bytes.has(key))) {
           return { version: known, bytes: withBytes ? this.touch(key) : undefined };
@@ -94,7 +101,7 @@ export class ImageStore {
         }
         const data = await readAll(handle, before.size);
         const after = await handle.stat();
-        if (versionKey(after) !== key || data.length !== before.size) {
+        if (this.linkedKey(after) !== key || data.length !== before.size) {
           // Written to while we read: try again, then report it as incomplete rather than serve a mix.
           if (attempt < 2) continue;
           return { version: this.unstable(before) };
@@ -126,14 +133,30 @@ export class ImageStore {
 
   clear(): void {
     this.versions.clear();
+    this.keyByContent.clear();
     this.bytes.clear();
     this.cachedBytes = 0;
+  }
+
+  /**
+   * The version key of an open file. A file replaced by a rename (how builds are published) or deleted while a device
+   * reads it loses its last link, and the kernel moves its ctime for that: same bytes, new key, and without this a
+   * second hash of an image already known. An unlinked file is therefore taken as the version it was while linked.
+   */
+  private linkedKey(stats: Stats): string {
+    const key = versionKey(stats);
+    if (stats.nlink > 0 || this.versions.has(key)) return key;
+    return this.keyByContent.get(contentKey(stats)) ?? key;
   }
 
   private remember(key: string, stats: Stats, md5: string, info: ImageInfo) {
     const version: FileVersion = { key, size: stats.size, mtimeMs: stats.mtimeMs, md5, info };
     this.versions.set(key, version);
     if (this.versions.size > 20_000) this.versions.delete(this.versions.keys().next().value as string);
+    if (stats.nlink > 0) {
+      this.keyByContent.set(contentKey(stats), key);
+      if (this.keyByContent.size > 20_000) this.keyByContent.delete(this.keyByContent.keys().next().value as string);
+    }
     return version;
   }
 
