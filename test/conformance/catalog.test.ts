@@ -1,7 +1,7 @@
 // protocol.md §7, vectors 1-7: the catalog conversation, byte for byte over raw sockets.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rawConversation, rawRequest, type RawResponse } from '../support/rawHttp';
 import { esp32CatalogRequest, esp8266CatalogRequest } from '../support/deviceRequests';
@@ -115,6 +115,25 @@ describe('catalog conversation (protocol.md §7.1-7.7)', () => {
     const list = entries(await rawRequest(f.port, esp8266CatalogRequest('long')));
     assert.deepEqual(list.map((e) => e.name), [ok]);
     assert.ok(f.logs.some((l) => l.message.includes(tooLong) && /256 bytes/.test(l.message)));
+  });
+
+  it('lists the newest 255 of 262 images, and says in one log line, once, that the 7 oldest are left out', async () => {
+    mkdirSync(join(f.catalog, 'many'));
+    const image = esp8266ArduinoApp({ payloadSize: 2_000, seed: 22 });
+    const names = Array.from({ length: 262 }, (_, i) => `b${String(i).padStart(3, '0')}.bin`);
+    names.forEach((name, i) => {
+      writeFileSync(join(f.catalog, 'many', name), image);
+      utimesSync(join(f.catalog, 'many', name), new Date(2024, 0, 1, 0, i), new Date(2024, 0, 1, 0, i));
+    });
+    const logsBefore = f.logs.length;
+    const list = entries(await rawRequest(f.port, esp8266CatalogRequest('many')));
+    assert.equal(list.filter((e) => e.type === 'bin').length, 255);
+    assert.equal(list[0]!.name, 'b261.bin', 'newest first');
+    assert.ok(!list.some((e) => e.name === 'b006.bin'));
+    await rawRequest(f.port, esp8266CatalogRequest('many'));
+    const lines = f.logs.slice(logsBefore).filter((l) => /not listed/.test(l.message));
+    assert.equal(lines.length, 1, lines.map((l) => l.message).join('\n'));
+    assert.match(lines[0]!.message, /7 entries of many\/ are not listed \(many\/b\d{3}\.bin, .*more than 255 images/);
   });
 
   it('keeps a keep-alive HTTP/1.1 connection open for the next request', async () => {

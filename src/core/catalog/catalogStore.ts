@@ -299,12 +299,22 @@ export class CatalogStore {
     const listing = buildListing([...dir.entries.values()], 'any');
     dir.listings.set('any', listing);
     const now = new Set<string>();
+    const fresh = new Map<string, string[]>(); // reason → names not logged with it before
     for (const { name, reason } of listing.excluded) {
       const key = `${name}\u0000${reason}`;
       now.add(key);
-      if (!dir.logged.has(key)) this.logger.warn(`catalog: ${dir.rel ? `${dir.rel}/` : ''}${name} is not listed: ${reason}`);
+      if (!dir.logged.has(key)) fresh.set(reason, [...(fresh.get(reason) ?? []), name]);
     }
     dir.logged = now;
+    // One line per entry, but one line per reason when many share it (a folder of 1000 builds has 745 over the cap).
+    const where = dir.rel ? `${dir.rel}/` : '';
+    for (const [reason, names] of fresh) {
+      if (names.length <= 3) {
+        for (const name of names) this.logger.warn(`catalog: ${where}${name} is not listed: ${reason}`);
+      } else {
+        this.logger.warn(`catalog: ${names.length} entries of ${where || 'the catalog root'} are not listed (${names.slice(0, 3).map((n) => `${where}${n}`).join(', ')}, …): ${reason}`);
+      }
+    }
   }
 
   private startWatching(): void {
