@@ -25,6 +25,12 @@ export interface CatalogStoreOptions {
   images?: ImageStore;
 }
 
+/** An entry as a download finds it, with the reason the listing leaves it out, if it does. */
+export interface CurrentEntry {
+  entry: CatalogEntry;
+  excluded?: string;
+}
+
 export interface CatalogChange {
   /** Catalog-relative folders whose contents changed. */
   dirs: string[];
@@ -115,7 +121,10 @@ export class CatalogStore {
   /** The listing of a folder for an audience, or undefined when the folder is not in the catalog. */
   async listing(rel: string, audience: Audience): Promise<Listing | undefined> {
     const dir = await this.directory(rel);
-    if (!dir) return undefined;
+    return dir && this.listingOf(dir, audience);
+  }
+
+  private listingOf(dir: DirState, audience: Audience): Listing {
     let listing = dir.listings.get(audience);
     if (!listing) {
       listing = buildListing([...dir.entries.values()], audience);
@@ -124,24 +133,25 @@ export class CatalogStore {
     return listing;
   }
 
-  /** An entry by catalog-relative folder and exact name. */
-  async find(dirRel: string, name: string): Promise<CatalogEntry | undefined> {
-    const dir = await this.directory(dirRel);
-    return dir?.entries.get(name);
-  }
-
   /**
    * An entry checked against the disk, for a download. A file completed or rewritten in place does not move its
    * folder's mtime, and the watcher's event may not have arrived yet: one stat tells, and a changed file is read again
    * before a device is answered from a stale verdict (e.g. "incomplete" for a build that has just finished writing).
    */
-  async findCurrent(dirRel: string, name: string): Promise<CatalogEntry | undefined> {
-    const entry = await this.find(dirRel, name);
-    if (!entry?.version) return entry;
-    const stats = await stat(entry.absPath).catch(() => undefined);
-    if (stats && versionKey(stats) === entry.version.key) return entry;
-    await this.refresh(dirRel);
-    return this.dirs.get(dirRel)?.entries.get(name);
+  async findCurrent(dirRel: string, name: string): Promise<CurrentEntry | undefined> {
+    let dir = await this.directory(dirRel);
+    let entry = dir?.entries.get(name);
+    if (entry?.version) {
+      const stats = await stat(entry.absPath).catch(() => undefined);
+      if (!stats || versionKey(stats) !== entry.version.key) {
+        await this.refresh(dirRel);
+        dir = this.dirs.get(dirRel);
+        entry = dir?.entries.get(name);
+      }
+    }
+    if (!dir || !entry) return undefined;
+    // The entry and why the listing leaves it out come from the same scan.
+    return { entry, excluded: this.listingOf(dir, 'any').excluded.find((item) => item.name === name)?.reason };
   }
 
   /** Every indexed entry (for views), folders first by path. */
@@ -232,7 +242,6 @@ export class CatalogStore {
         changed = true;
       }
     }
-    if (next.size !== dir.entries.size) changed = true;
     for (const name of dir.entries.keys()) {
       if (!next.has(name)) {
         changed = true;
@@ -296,8 +305,7 @@ export class CatalogStore {
 
   /** Logs each left-out entry once per reason, not on every rescan. */
   private logExclusions(dir: DirState): void {
-    const listing = buildListing([...dir.entries.values()], 'any');
-    dir.listings.set('any', listing);
+    const listing = this.listingOf(dir, 'any');
     const now = new Set<string>();
     const fresh = new Map<string, string[]>(); // reason → names not logged with it before
     for (const { name, reason } of listing.excluded) {

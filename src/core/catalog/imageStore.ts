@@ -60,11 +60,6 @@ export class ImageStore {
 
   constructor(private readonly options: ImageStoreOptions = defaultImageStoreOptions) {}
 
-  /** The version for a key, if analysed before (no I/O). */
-  peek(key: string): FileVersion | undefined {
-    return this.versions.get(key);
-  }
-
   /**
    * Opens `path` and returns its current version, analysing it if this version is new. With `withBytes`, also the
    * bytes to serve. The stat and the bytes come from the same open file descriptor, so they belong together.
@@ -129,13 +124,6 @@ export class ImageStore {
   /** What the server knows of an image with this MD5 or SHA-256 (lower-case hex). */
   identify(hash: string | undefined): KnownImage | undefined {
     return hash ? this.known.get(hash) : undefined;
-  }
-
-  clear(): void {
-    this.versions.clear();
-    this.keyByContent.clear();
-    this.bytes.clear();
-    this.cachedBytes = 0;
   }
 
   /**

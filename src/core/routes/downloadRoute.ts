@@ -30,15 +30,15 @@ export async function answerDownload(
 
   const dir = segments.slice(0, -1).join('/');
   const name = segments[segments.length - 1]!;
-  const entry = await catalog.findCurrent(dir, name);
-  if (!entry) {
+  const found = await catalog.findCurrent(dir, name);
+  if (!found) {
     if (await catalog.directory(relPath)) return { kind: 'refuse', status: 403, reason: `${relPath} is a folder`, device, entry: relPath };
     return { kind: 'refuse', status: 404, reason: `${relPath} is not in the catalog`, device, entry: relPath };
   }
+  const { entry, excluded } = found;
   const notOffered = notOfferedReason(entry, 'any');
   if (notOffered) return { kind: 'refuse', status: 403, reason: `${relPath}: ${notOffered}`, device, entry: relPath };
-  const excluded = (await catalog.listing(dir, 'any'))?.excluded.find((item) => item.name === name);
-  if (excluded) return { kind: 'refuse', status: 403, reason: `${relPath} is not offered: ${excluded.reason}`, device, entry: relPath };
+  if (excluded) return { kind: 'refuse', status: 403, reason: `${relPath} is not offered: ${excluded}`, device, entry: relPath };
 
   const { version, bytes } = await catalog.images.load(entry.absPath, name, true);
   if (version.info.kind !== 'app' || !version.info.complete || !bytes) {
