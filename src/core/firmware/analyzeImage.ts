@@ -9,6 +9,7 @@ import type { ImageInfo, ImageKind } from './imageInfo';
 import { analyzeMerged, mergedBootloaderOffset } from './mergedImage';
 import { analyzePartitionTable, filesystemType, isFat, isOtaData } from './otherImages';
 import { trailingKind } from './trailing';
+import { errorMessage } from '../errorMessage';
 
 export function analyzeImage(bytes: Buffer, fileName: string): ImageInfo {
   let info: ImageInfo;
@@ -16,7 +17,7 @@ export function analyzeImage(bytes: Buffer, fileName: string): ImageInfo {
     info = analyzeContent(bytes, true);
   } catch (e) {
     // Never throw on a file from disk; a bug here must not take the catalog down.
-    info = notAnImage(`could not be analysed (${e instanceof Error ? e.message : String(e)})`);
+    info = notAnImage(`could not be analysed (${errorMessage(e)})`);
   }
   return applyNameRules(info, fileName);
 }

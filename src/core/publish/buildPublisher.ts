@@ -14,8 +14,8 @@ import { analyzeImage } from '../firmware/analyzeImage';
 import type { ImageInfo } from '../firmware/imageInfo';
 import { readOrigins, writeOrigins } from '../catalog/origins';
 import type { Origin } from '../catalog/origins';
-import { discover, outputForFile, resolveOutput } from './discover';
-import { isInside } from '../paths';
+import { DEFAULT_MAX_DEPTH, discover, outputForFile, resolveOutput } from './discover';
+import { isInside, isSameOrInside } from '../paths';
 import { errorMessage as describe } from '../errorMessage';
 import type { BuildOutput, BuildTarget, Discovery } from './discover';
 import { BuildWatcher } from './watcher';
@@ -229,7 +229,7 @@ export class BuildPublisher implements Disposable {
     // (which a clean build would also wipe). A catalog inside a sketch folder or a glob's base is fine: the watcher
     // ignores the catalog's own files.
     found.locations = found.locations.filter((location) => {
-      const inside = location.dir === this.catalogDir || isInside(location.dir, this.catalogDir);
+      const inside = isSameOrInside(location.dir, this.catalogDir);
       if (!inside || (!location.buildOwned && location.dir !== this.catalogDir)) return true;
       this.error(`not watching ${location.dir}: the catalog folder ${this.catalogDir} is inside this build folder`);
       return false;
@@ -239,7 +239,7 @@ export class BuildPublisher implements Disposable {
 
     // New watcher first, then close the old one: no window without a watcher. Duplicate events are debounced.
     const previous = this.watcher;
-    const maxDepth = this.options.maxDepth ?? 4;
+    const maxDepth = this.options.maxDepth ?? DEFAULT_MAX_DEPTH;
     const watcher = await BuildWatcher.start(
       { roots: this.options.roots.map((r) => path.resolve(r)), maxDepth, configFiles: found.configFiles, locations: found.locations, ignore: [this.catalogDir] },
       {

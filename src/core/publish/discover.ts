@@ -7,6 +7,7 @@
 
 import { promises as fs } from 'node:fs';
 import { isInside } from '../paths';
+import { errorMessage } from '../errorMessage';
 import type { Dirent } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -85,27 +86,28 @@ const SKIP_DIRS = new Set(['node_modules', 'bower_components', '__pycache__']);
 /** IDE 1.x / arduino-cli `<sketch>.ino.<x>.bin` files that are known not to be app images (peers.md §3.6). */
 const NON_APP_SUFFIXES = new Set(['bootloader', 'partitions', 'merged', 'factory', 'with_bootloader', 'littlefs', 'spiffs']);
 const GLOB_MAX_DEPTH = 8;
+/** Folder levels below a root searched for projects, unless told otherwise. */
+export const DEFAULT_MAX_DEPTH = 4;
 
 export async function discover(options: DiscoveryOptions): Promise<Discovery> {
   const env = options.env ?? process.env;
-  const maxDepth = options.maxDepth ?? 4;
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   const d: Discovery = { targets: [], locations: [], configFiles: [], outputs: [], warnings: [], errors: [] };
 
   for (const root of unique(options.roots.map((r) => path.resolve(r)))) {
     await walk(root, maxDepth, async (dir, entries) => {
-      const names = new Set(entries.map((e) => e.name));
-      if (names.has('.vscode')) await addVscodeArduino(dir, d);
-      if (names.has('platformio.ini')) {
+      const markers = projectMarkers(dir, entries);
+      if (markers.vscode) await addVscodeArduino(dir, d);
+      if (markers.platformio) {
         await addPlatformIO(dir, env, d);
         return false; // a PlatformIO project is a leaf: its lib/, src/, .pio/ hold no other projects worth the cost
       }
-      const sketch = path.basename(dir);
-      if (entries.some((e) => e.isFile() && e.name === `${sketch}.ino`)) {
+      if (markers.sketch) {
         addSketch(dir, d);
         return false;
       }
       return true;
-    }).catch((error: unknown) => d.errors.push(`cannot search ${root} for builds: ${reason(error)}`));
+    }).catch((error: unknown) => d.errors.push(`cannot search ${root} for builds: ${errorMessage(error)}`));
   }
   for (const dir of unique((options.extraOutputDirs ?? []).map((p) => path.resolve(p)))) addOutputDir(dir, d);
   for (const glob of options.extraGlobs ?? []) {
@@ -136,18 +138,28 @@ export async function discover(options: DiscoveryOptions): Promise<Discovery> {
  * Whether any root holds a project that discover() would find (same markers, same depth, same skipped folders),
  * stopping at the first one: a workspace without firmware costs one bounded walk, never a watcher.
  */
-export async function hasFirmwareProject(roots: readonly string[], maxDepth = 4): Promise<boolean> {
+export async function hasFirmwareProject(roots: readonly string[], maxDepth = DEFAULT_MAX_DEPTH): Promise<boolean> {
   for (const root of unique(roots.map((r) => path.resolve(r)))) {
     let found = false;
     await walk(root, maxDepth, async (dir, entries) => {
-      const sketch = `${path.basename(dir)}.ino`;
-      found = entries.some((e) => e.isFile() && (e.name === 'platformio.ini' || e.name === sketch))
-        || (entries.some((e) => e.isDirectory() && e.name === '.vscode') && (await isFile(path.join(dir, '.vscode', 'arduino.json'))));
+      const markers = projectMarkers(dir, entries);
+      found = markers.platformio || markers.sketch || (markers.vscode && (await isFile(path.join(dir, '.vscode', 'arduino.json'))));
       return found ? 'stop' : true;
     }).catch(() => undefined); // an unreadable root has no project we could watch
     if (found) return true;
   }
   return false;
+}
+
+/** What marks a folder as a project: the one rule of discover() and hasFirmwareProject(). */
+function projectMarkers(dir: string, entries: readonly Dirent[]): { platformio: boolean; sketch: boolean; vscode: boolean } {
+  const names = new Set(entries.map((e) => e.name));
+  const sketch = `${path.basename(dir)}.ino`;
+  return {
+    platformio: names.has('platformio.ini'),
+    sketch: entries.some((e) => e.isFile() && e.name === sketch),
+    vscode: names.has('.vscode'),
+  };
 }
 
 async function isFile(file: string): Promise<boolean> {
@@ -236,7 +248,7 @@ async function addPlatformIO(projectDir: string, env: NodeJS.ProcessEnv, d: Disc
   try {
     config = parseIni(await fs.readFile(iniPath, 'utf8'));
   } catch (error) {
-    d.warnings.push(`cannot read ${iniPath}: ${reason(error)}`);
+    d.warnings.push(`cannot read ${iniPath}: ${errorMessage(error)}`);
     return;
   }
   // extra_configs can declare more [env:...] sections; PlatformIO lets the main file win on conflicts.
@@ -250,7 +262,7 @@ async function addPlatformIO(projectDir: string, env: NodeJS.ProcessEnv, d: Disc
         config.set(section, mine);
       }
     } catch (error) {
-      d.warnings.push(`cannot read ${extra}: ${reason(error)}`);
+      d.warnings.push(`cannot read ${extra}: ${errorMessage(error)}`);
     }
   }
 
@@ -496,7 +508,7 @@ async function addVscodeArduino(workspaceDir: string, d: Discovery): Promise<voi
   try {
     settings = JSON.parse(stripJsonComments(text));
   } catch (error) {
-    d.warnings.push(`cannot parse ${settingsPath}: ${reason(error)}`);
+    d.warnings.push(`cannot parse ${settingsPath}: ${errorMessage(error)}`);
     return;
   }
   const { output, sketch, board } = (settings ?? {}) as Record<string, unknown>;
@@ -670,6 +682,3 @@ function unique<T>(items: T[]): T[] {
   return [...new Set(items)];
 }
 
-function reason(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

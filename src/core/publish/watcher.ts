@@ -15,7 +15,7 @@ import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { FSWatcher } from 'chokidar';
 import { scanLocation } from './discover';
-import { isInside } from '../paths';
+import { isInside, isSameOrInside } from '../paths';
 import { errorMessage as describe } from '../errorMessage';
 import type { BuildOutput, OutputLocation } from './discover';
 
@@ -118,7 +118,7 @@ export class BuildWatcher {
       // A folder (re)appeared in a build tree: a file created in the instant between chokidar reading the new
       // folder and attaching its watch would raise no event, so look at the location once things settle.
       for (const { location } of this.anchored) {
-        if (p === location.dir || isInside(location.dir, p) || isInside(p, location.dir)) this.debounceScan(location);
+        if (isSameOrInside(location.dir, p) || isInside(p, location.dir)) this.debounceScan(location);
       }
     } else if (event === 'unlinkDir') {
       if (this.anchored.some((a) => a.anchor === p)) this.handlers.onRescan(`watched folder removed: ${p}`);
@@ -176,7 +176,7 @@ export class BuildWatcher {
     if (this.isIgnored(p)) return false;
     for (const { location, anchor } of this.anchored) {
       const { dir, depth } = location;
-      if (p === anchor || (isInside(anchor, p) && (p === dir || isInside(p, dir)))) return true;
+      if (p === anchor || (isInside(anchor, p) && isSameOrInside(p, dir))) return true;
       if (!isInside(dir, p)) continue;
       const level = path.relative(dir, p).split(path.sep).length;
       const couldBeDir = !stats || stats.isDirectory();
@@ -202,7 +202,7 @@ export class BuildWatcher {
   }
 
   private isIgnored(p: string): boolean {
-    return this.plan.ignore.some((dir) => p === dir || isInside(dir, p));
+    return this.plan.ignore.some((dir) => isSameOrInside(dir, p));
   }
 
   private underRoot(file: string): boolean {
@@ -213,7 +213,7 @@ export class BuildWatcher {
 /** The folder to hand to chokidar: the location's stable folder if the build folder is inside it, else the nearest existing ancestor. */
 export async function stableAnchor(location: OutputLocation): Promise<string> {
   const { dir, stableDir } = location;
-  if ((dir === stableDir || isInside(stableDir, dir)) && (await isDirectory(stableDir))) return stableDir;
+  if (isSameOrInside(stableDir, dir) && (await isDirectory(stableDir))) return stableDir;
   let p = dir;
   while (!(await isDirectory(p))) {
     const parent = path.dirname(p);
