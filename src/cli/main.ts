@@ -6,6 +6,7 @@ import { ServerStartError, UpdateServer } from '../core/updateServer';
 import { BuildPublisher } from '../core/publish/buildPublisher';
 import { parseCli, usage, type CliOptions } from './options';
 import { stderrLogger } from './logLines';
+import { errorMessage } from '../core/errorMessage';
 
 declare const PACKAGE_VERSION: string | undefined;
 const version = typeof PACKAGE_VERSION === 'string' ? PACKAGE_VERSION : 'dev';
@@ -54,7 +55,7 @@ async function run(options: CliOptions): Promise<number> {
     try {
       await publisher.start();
     } catch (error) {
-      logger.error(`--watch: ${(error as Error).message}`);
+      logger.error(`--watch: ${errorMessage(error)}`);
     }
   }
 

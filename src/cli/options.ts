@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { parsePythonLogLevel, type LogLevel } from '../core/log';
 import { parseCidr } from '../core/net/addresses';
+import { errorMessage } from '../core/errorMessage';
 
 export interface CliOptions {
   port: number;
@@ -57,7 +58,7 @@ export function parseCli(argv: readonly string[], cwd: string): CliCommand {
       },
     });
   } catch (error) {
-    return { kind: 'error', message: (error as Error).message };
+    return { kind: 'error', message: errorMessage(error) };
   }
   const values = parsed.values;
   if (values.help) return { kind: 'help' };

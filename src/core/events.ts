@@ -54,3 +54,16 @@ export class DisposableStore implements Disposable {
     }
   }
 }
+
+/**
+ * Runs steps one after another: each starts when the previous one has settled, a failed step does not stop the next,
+ * and its caller still sees the failure.
+ */
+export function serialQueue(): (step: () => Promise<void>) => Promise<void> {
+  let tail: Promise<void> = Promise.resolve();
+  return (step) => {
+    const run = tail.then(step);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}

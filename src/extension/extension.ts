@@ -1,7 +1,7 @@
 // VS Code entry point: wires the controller (server + publisher) to the status bar, views, commands and build hooks.
 
 import * as vscode from 'vscode';
-import { PROJECT_GLOB, ServerController } from './serverController';
+import { ServerController } from './serverController';
 import { StatusBar } from './statusBar';
 import { CatalogView } from './catalogView';
 import { DevicesView } from './devicesView';
@@ -10,6 +10,9 @@ import { BuildHooks } from './buildHooks';
 import { channelLogger } from './logChannel';
 import { publishSettingsChanged, readSettings, serverSettingsChanged } from './config';
 import { remoteNote } from './remoteInfo';
+
+/** Files whose creation may mean a new firmware project (a hint: the core's walk decides). */
+const PROJECT_GLOB = '**/{platformio.ini,*.ino,.vscode/arduino.json}';
 
 let controller: ServerController | undefined;
 let channel: vscode.LogOutputChannel | undefined;

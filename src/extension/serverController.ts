@@ -10,8 +10,9 @@ import { hasFirmwareProject } from '../core/publish/discover';
 import { DeviceRegistry } from '../core/devices/deviceRegistry';
 import { readOrigins, type Origin } from '../core/catalog/origins';
 import { advertisedAddress, reachableAddresses } from '../core/net/addresses';
-import { Emitter, DisposableStore, type Disposable } from '../core/events';
+import { Emitter, DisposableStore, serialQueue, type Disposable } from '../core/events';
 import type { Logger } from '../core/log';
+import { errorMessage } from '../core/errorMessage';
 import { readSettings, type Settings } from './config';
 import { ContextKey } from './commandIds';
 
@@ -27,8 +28,10 @@ export class ServerController implements vscode.Disposable {
   private publisher: BuildPublisher | undefined;
   private publisherSubscriptions = new DisposableStore();
   private stateValue: ServerState = { kind: 'stopped' };
-  private transition: Promise<void> = Promise.resolve();
-  private publisherTransition: Promise<void> = Promise.resolve();
+  /** Start, stop and restart of the server, one at a time. */
+  private readonly serialize = serialQueue();
+  /** Publisher restarts, one at a time: two overlapping ones would leave an orphaned publisher behind. */
+  private readonly serializePublisher = serialQueue();
   private disposed = false;
   /** A port chosen after a conflict: kept for this session only, never written into settings. */
   private portOverride: number | undefined;
@@ -112,14 +115,9 @@ export class ServerController implements vscode.Disposable {
     await this.restart();
   }
 
-  /**
-   * (Re)creates the build publisher from the settings and workspace folders. Serialised: activation, a settings change
-   * and a folder change can ask at once, and two overlapping restarts would leave an orphaned publisher behind.
-   */
+  /** (Re)creates the build publisher from the settings and workspace folders (activation, settings, folders). */
   restartPublisher(): Promise<void> {
-    const run = this.publisherTransition.then(() => this.doRestartPublisher());
-    this.publisherTransition = run.catch(() => undefined);
-    return run;
+    return this.serializePublisher(() => this.doRestartPublisher());
   }
 
   private async doRestartPublisher(): Promise<void> {
@@ -154,7 +152,7 @@ export class ServerController implements vscode.Disposable {
     try {
       await publisher.start();
     } catch (error) {
-      this.logger.error(`publishing builds: ${(error as Error).message}`);
+      this.logger.error(`publishing builds: ${errorMessage(error)}`);
     }
   }
 
@@ -189,11 +187,6 @@ export class ServerController implements vscode.Disposable {
     }
   }
 
-  private serialize(step: () => Promise<void>): Promise<void> {
-    this.transition = this.transition.then(step, step);
-    return this.transition;
-  }
-
   private async doStart(): Promise<void> {
     if (this.server) return;
     const settings = this.settings;
@@ -223,7 +216,7 @@ export class ServerController implements vscode.Disposable {
         `devices use ${advertised}:${server.port} (${reachableAddresses(settings.bindAddress || undefined).map((a) => `${a.address} ${a.interfaceName}`.trim()).join(', ')})`);
       this.setState({ kind: 'running', port: server.port, host: server.host, advertised, catalogDir: server.catalog.root });
     } catch (error) {
-      const message = error instanceof ServerStartError ? error.message : `cannot start the update server: ${(error as Error).message}`;
+      const message = error instanceof ServerStartError ? error.message : `cannot start the update server: ${errorMessage(error)}`;
       this.fail(message, error instanceof ServerStartError ? error : undefined);
     }
   }
@@ -323,12 +316,8 @@ export class ServerController implements vscode.Disposable {
   async dispose(): Promise<void> {
     this.disposed = true;
     await this.serialize(() => this.doStop());
-    await this.publisherTransition;
-    await this.disposePublisher();
+    await this.serializePublisher(() => this.disposePublisher());
     this.devices.dispose();
     for (const emitter of [this.published, this.catalogChanged, this.stateChanged] as Disposable[]) emitter.dispose();
   }
 }
-
-/** Files that mark a firmware project: PlatformIO, Arduino sketches, vscode-arduino. */
-export const PROJECT_GLOB = '**/{platformio.ini,*.ino,.vscode/arduino.json}';

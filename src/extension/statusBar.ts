@@ -10,6 +10,8 @@ export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private readonly subscriptions: vscode.Disposable[] = [];
   private pending: NodeJS.Timeout | undefined;
+  /** Downloads in flight as last drawn: the only device figure the item shows. */
+  private shownActive = 0;
 
   constructor(private readonly controller: ServerController) {
     this.item = vscode.window.createStatusBarItem('autoconnect.status', vscode.StatusBarAlignment.Left, 50);
@@ -17,13 +19,16 @@ export class StatusBar implements vscode.Disposable {
     this.subscriptions.push(
       controller.onDidChangeState(() => this.update()),
       controller.onDidChangeCatalog(() => this.update()),
-      controller.devices.onDidChange(() => this.schedule()),
+      // Progress events come several times a second per download and change nothing shown here.
+      controller.devices.onDidChange(() => {
+        if (controller.devices.activeDownloads !== this.shownActive) this.schedule();
+      }),
     );
     this.update();
     this.item.show();
   }
 
-  /** Download progress fires often; the item is redrawn at most a few times a second. */
+  /** Downloads start and end in bursts; the item is redrawn at most a few times a second. */
   private schedule(): void {
     this.pending ??= setTimeout(() => {
       this.pending = undefined;
@@ -33,6 +38,7 @@ export class StatusBar implements vscode.Disposable {
 
   private update(): void {
     const state = this.controller.state;
+    this.shownActive = this.controller.devices.activeDownloads;
     const tooltip = new vscode.MarkdownString(undefined, true);
     this.item.backgroundColor = undefined;
     switch (state.kind) {
