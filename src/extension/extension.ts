@@ -28,15 +28,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ cont
   owned.push(...registerCommands(active, channel, () => devicesView.refresh()));
 
   let restartTimer: NodeJS.Timeout | undefined;
+  let serverChanged = false;
+  let publishChanged = false;
   owned.push(vscode.workspace.onDidChangeConfiguration((event) => {
-    const server = serverSettingsChanged(event);
-    const publish = publishSettingsChanged(event);
-    if (!server && !publish) return;
-    // Several settings often change together (settings sync, a JSON edit): restart once.
+    // Several settings often change together (settings sync, a JSON edit): restart once, for all of them.
+    serverChanged ||= serverSettingsChanged(event);
+    publishChanged ||= publishSettingsChanged(event);
+    if (!serverChanged && !publishChanged) return;
     clearTimeout(restartTimer);
     restartTimer = setTimeout(() => {
-      if (publish) void active.restartPublisher();
-      if (server && active.state.kind === 'running') {
+      const restartServer = serverChanged;
+      const restartPublisher = publishChanged;
+      serverChanged = publishChanged = false;
+      if (restartPublisher) void active.restartPublisher();
+      if (restartServer && active.state.kind === 'running') {
         logger.info('settings changed: restarting the update server');
         void active.restart();
       }
