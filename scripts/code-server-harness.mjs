@@ -293,6 +293,8 @@ export class Harness {
     this.proc = proc;
     this.exited = new Promise((resolve) => proc.once('exit', (code, sig) => resolve({ code, sig })));
     proc.once('error', (e) => log(`code-server spawn error: ${e.message}`));
+    // one listener, however many start attempts (a port race retries): stop() removes it, keep:true keeps the dir
+    process.removeListener('exit', this._onSignal);
     process.once('exit', this._onSignal);
     let dead = null;
     this.exited.then((r) => (dead = r));
@@ -399,11 +401,13 @@ export class Harness {
       // code-server 4.100 now and then opens a .code-workspace with none of its folders ("NO FOLDER OPENED"; seen in
       // 2 of 6 windows on an idle machine), and the extension host then starts with no workspace folders either. That
       // is the test host's race, not the extension's: open the window again, as a user would.
-      for (let attempt = 1; workspace && !(await workspaceFoldersShown(page, workspace)); attempt++) {
-        if (attempt > 3) throw new Error(`the workbench opened ${path.basename(workspace)} without its folders ${attempt - 1} times`);
-        log(`the workbench opened ${path.basename(workspace)} without its folders; reloading (attempt ${attempt})`);
-        await page.reload({ waitUntil: 'domcontentloaded', timeout });
-        await waitForWorkbench(page, { timeout });
+      if (workspace) {
+        for (let attempt = 1; !(await workspaceFoldersShown(page, workspace)); attempt++) {
+          if (attempt > 3) throw new Error(`the workbench opened ${path.basename(workspace)} without its folders ${attempt - 1} times`);
+          log(`the workbench opened ${path.basename(workspace)} without its folders; reloading (attempt ${attempt})`);
+          await page.reload({ waitUntil: 'domcontentloaded', timeout });
+          await waitForWorkbench(page, { timeout });
+        }
       }
     }
     return { context, page, url, consoleLines };
@@ -480,26 +484,13 @@ export class Harness {
    * Printed with a failure, so that a CI log says what the extension saw without its artifacts.
    */
   extensionLog(extensionId) {
+    // logs/<session>/exthost<N>/<extension id>/<channel>.log
     const logsDir = path.join(this.userDataDir, 'logs');
-    let newest = { file: '', mtimeMs: -1 };
-    const visit = (dir, depth) => {
-      let entries = [];
-      try {
-        entries = fs.readdirSync(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const e of entries) {
-        const full = path.join(dir, e.name);
-        if (e.isDirectory() && depth < 4) visit(full, depth + 1);
-        else if (e.isFile() && e.name.endsWith('.log') && path.basename(dir) === extensionId) {
-          const { mtimeMs } = fs.statSync(full);
-          if (mtimeMs > newest.mtimeMs) newest = { file: full, mtimeMs };
-        }
-      }
-    };
-    visit(logsDir, 0);
-    return newest.file ? fs.readFileSync(newest.file, 'utf8') : '';
+    const files = (fs.existsSync(logsDir) ? fs.readdirSync(logsDir, { recursive: true }) : [])
+      .filter((f) => f.endsWith('.log') && path.basename(path.dirname(f)) === extensionId)
+      .map((f) => path.join(logsDir, f))
+      .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+    return files.length ? fs.readFileSync(files[0], 'utf8') : '';
   }
 
   /** Copies code-server's log and the server's user-data logs into dir (for CI artifacts). */
@@ -538,14 +529,11 @@ async function workspaceFoldersShown(page, workspaceFile, { timeout = 10000 } = 
   }
   if (!first) return true;
   const explorer = page.locator('#workbench\\.view\\.explorer');
-  const end = Date.now() + timeout;
-  while (Date.now() < end) {
-    if (!(await explorer.isVisible().catch(() => false))) return true;
-    const text = (await explorer.textContent().catch(() => '')) || '';
-    if (text.toLowerCase().includes(first.toLowerCase())) return true;
-    await sleep(200);
-  }
-  return false;
+  return waitFor(
+    async () => !(await explorer.isVisible().catch(() => false))
+      || ((await explorer.textContent().catch(() => '')) || '').toLowerCase().includes(first.toLowerCase()),
+    { timeout, interval: 200 },
+  ).then(() => true, () => false);
 }
 
 /** Escapes an element id for a CSS `#id` selector (ids like `pub.ext.item` contain dots). */

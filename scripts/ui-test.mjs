@@ -126,9 +126,10 @@ async function main() {
       failed++;
       failures.push({ name, error });
       process.stdout.write(`  ✖ ${name} (${secs}s)\n      ${String(error && error.stack ? error.stack : error).split('\n').join('\n      ')}\n`);
-      const extensionLog = harness.extensionLog(extensionId).trimEnd().split('\n').slice(-40);
-      if (extensionLog.length && extensionLog[0]) {
-        process.stdout.write(`      the extension's log (last ${extensionLog.length} lines):\n        ${extensionLog.join('\n        ')}\n`);
+      const extensionLog = harness.extensionLog(extensionId).trimEnd();
+      if (extensionLog) {
+        const tail = extensionLog.split('\n').slice(-40);
+        process.stdout.write(`      the extension's log (last ${tail.length} lines):\n        ${tail.join('\n        ')}\n`);
       }
     } else {
       passed++;
