@@ -50,7 +50,6 @@ export class UpdateServer {
   readonly catalog: CatalogStore;
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
-  private nextConnectionId = 1;
   private nextDownloadId = 1;
   private readonly active = new Map<number, DownloadStartedEvent>();
   private boundPort = 0;
@@ -165,7 +164,7 @@ export class UpdateServer {
       socket.setTimeout(2000, () => socket.destroy());
       return;
     }
-    const connection = new Connection(socket, this.nextConnectionId++, (request) => this.route(request), {
+    const connection = new Connection(socket, (request) => this.route(request), {
       timeouts: this.timeouts,
       onBadRequest: (address, status, reason) => this.logger.warn(`${address}: ${status} ${reason}`),
     });

@@ -2,14 +2,13 @@
 // the timeouts that free the socket of a dead or hostile client. Requests on one connection are answered in order.
 
 import type { Socket } from 'node:net';
-import { defaultHeadLimits, findHeadEnd, isHeadError, parseHead, type HeadLimits, type RequestHead } from './requestHead';
+import { defaultHeadLimits, findHeadEnd, isHeadError, parseHead, type RequestHead } from './requestHead';
 import { serializeHead, textResponse, type ResponseHead } from './response';
+import { normalizeAddress } from '../net/addresses';
 
 export interface HttpRequest {
   head: RequestHead;
   remoteAddress: string;
-  /** Connection id, unique per server, for logs. */
-  connectionId: number;
 }
 
 export interface BodyResult {
@@ -53,7 +52,6 @@ const FIRST_SLICE = 64 * 1024;
 
 export interface ConnectionOptions {
   timeouts: ConnectionTimeouts;
-  limits?: HeadLimits;
   onBadRequest?: (remoteAddress: string, status: number, reason: string) => void;
 }
 
@@ -64,16 +62,13 @@ export class Connection {
   private closed = false;
   private headersTimer: NodeJS.Timeout | undefined;
   private readonly remoteAddress: string;
-  private readonly limits: HeadLimits;
 
   constructor(
     private readonly socket: Socket,
-    private readonly connectionId: number,
     private readonly handler: RequestHandler,
     private readonly options: ConnectionOptions,
   ) {
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
-    this.limits = options.limits ?? defaultHeadLimits;
     socket.setNoDelay(true);
     socket.setTimeout(options.timeouts.idleMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -101,7 +96,7 @@ export class Connection {
     if (this.closed) return;
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     if (!this.busy) this.processBuffer();
-    else if (this.buffer.length > this.limits.maxHeaderBytes * 2) this.socket.pause(); // pipelined flood
+    else if (this.buffer.length > defaultHeadLimits.maxHeaderBytes * 2) this.socket.pause(); // pipelined flood
   }
 
   private processBuffer(): void {
@@ -114,7 +109,7 @@ export class Connection {
       this.headersTimer = setTimeout(() => this.failAndClose(408, 'request head not received in time'),
         this.options.timeouts.headersMs);
     }
-    const end = findHeadEnd(this.buffer, this.limits);
+    const end = findHeadEnd(this.buffer, defaultHeadLimits);
     if (isHeadError(end)) return this.failAndClose(end.status, end.reason);
     if (end === -1) {
       if (this.clientEnded) this.failAndClose(400, 'connection ended inside a request head');
@@ -123,7 +118,7 @@ export class Connection {
     this.clearHeadersTimer();
     const headBytes = this.buffer.subarray(0, end);
     this.buffer = this.buffer.subarray(end);
-    const head = parseHead(headBytes, this.limits);
+    const head = parseHead(headBytes, defaultHeadLimits);
     if (isHeadError(head)) return this.failAndClose(head.status, head.reason);
     void this.handle(head);
   }
@@ -133,7 +128,7 @@ export class Connection {
     this.socket.pause();
     let reply: Reply;
     try {
-      reply = await this.handler({ head, remoteAddress: this.remoteAddress, connectionId: this.connectionId });
+      reply = await this.handler({ head, remoteAddress: this.remoteAddress });
     } catch (error) {
       reply = textResponse(500, 'internal error');
       this.options.onBadRequest?.(this.remoteAddress, 500, `internal error: ${String(error)}`);
@@ -244,9 +239,4 @@ export class Connection {
     if (this.headersTimer) clearTimeout(this.headersTimer);
     this.headersTimer = undefined;
   }
-}
-
-/** `::ffff:192.168.1.5` → `192.168.1.5` */
-export function normalizeAddress(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

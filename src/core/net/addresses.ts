@@ -96,7 +96,7 @@ export class ClientFilter {
   }
 
   allows(address: string): boolean {
-    const plain = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+    const plain = normalizeAddress(address);
     const family = isIP(plain);
     if (family === 0) return false;
     return this.list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
@@ -113,4 +113,9 @@ export function parseCidr(text: string): { address: string; prefix: number; type
     return undefined;
   }
   return { address, prefix, type: family === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** `::ffff:192.168.1.5` → `192.168.1.5` */
+export function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
