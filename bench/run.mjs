@@ -25,7 +25,9 @@ if (argv.includes('-h') || argv.includes('--help')) {
 const unknown = argv.filter((a) => !a.startsWith('--') && !PARTS.includes(a));
 const badFlags = argv.filter((a) => a.startsWith('--') && a !== '--quick');
 if (unknown.length || badFlags.length) {
-  process.stderr.write(`bench: unknown argument(s) ${[...unknown, ...badFlags].join(' ')}; parts: ${PARTS.join(', ')}; flag: --quick\n`);
+  process.stderr.write(
+    `bench: unknown argument(s) ${[...unknown, ...badFlags].join(' ')}; parts: ${PARTS.join(', ')}; flag: --quick\n`,
+  );
   process.exit(2);
 }
 const quick = argv.includes('--quick');
@@ -61,7 +63,11 @@ function newestMtime(dir) {
 
 function npm(script) {
   log(`npm run ${script}`);
-  const r = spawnSync('npm', ['run', '-s', script], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
+  const r = spawnSync('npm', ['run', '-s', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 300_000,
+  });
   return r.status === 0;
 }
 
@@ -72,9 +78,16 @@ function build(notes) {
   if (!existsSync(cli) || statSync(cli).mtimeMs < srcNewest) {
     if (!npm('build')) throw new Error('npm run build failed');
   }
-  const outFiles = ['out/test/support/images.js', 'out/test/support/deviceRequests.js', 'out/src/core/updateServer.js'].map((f) => join(ROOT, f));
+  const outFiles = [
+    'out/test/support/images.js',
+    'out/test/support/deviceRequests.js',
+    'out/src/core/updateServer.js',
+  ].map((f) => join(ROOT, f));
   const missing = outFiles.some((f) => !existsSync(f));
-  const stale = !missing && Math.min(...outFiles.map((f) => statSync(f).mtimeMs)) < Math.max(srcNewest, newestMtime(join(ROOT, 'test/support')));
+  const stale =
+    !missing &&
+    Math.min(...outFiles.map((f) => statSync(f).mtimeMs)) <
+      Math.max(srcNewest, newestMtime(join(ROOT, 'test/support')));
   if (missing || stale) {
     if (!npm('build:test')) {
       if (outFiles.some((f) => !existsSync(f))) throw new Error('npm run build:test failed');
@@ -121,7 +134,17 @@ async function main() {
       notes.push(...(result.notes ?? []));
     } catch (error) {
       log(`${part} FAILED: ${error.stack ?? error}`);
-      rows.push([part, 'FAILED', String(error.message ?? error).split('\n')[0].slice(0, 160), '', '', '', 'ERROR']);
+      rows.push([
+        part,
+        'FAILED',
+        String(error.message ?? error)
+          .split('\n')[0]
+          .slice(0, 160),
+        '',
+        '',
+        '',
+        'ERROR',
+      ]);
     }
     log(`${part} took ${((performance.now() - t) / 1000).toFixed(0)} s`);
   }

@@ -84,7 +84,8 @@ export function findCodeServer() {
     return fromEnv;
   }
   const cacheRoot = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  const dest = process.env.VSCODE_TEST_HOST_DIR || path.join(cacheRoot, 'vscode-test-host', `code-server-${CS_VERSION}`);
+  const dest =
+    process.env.VSCODE_TEST_HOST_DIR || path.join(cacheRoot, 'vscode-test-host', `code-server-${CS_VERSION}`);
   const bin = path.join(dest, 'node_modules', '.bin', 'code-server');
   if (fs.existsSync(path.join(dest, '.complete')) && fs.existsSync(bin) && fs.existsSync(CHROMIUM_PATH)) return bin;
   log('code-server not installed yet: running scripts/install-test-host.sh');
@@ -274,8 +275,10 @@ export class Harness {
     this.url = `http://127.0.0.1:${this.port}`;
     const args = [
       ...this._csArgs(),
-      '--bind-addr', `127.0.0.1:${this.port}`,
-      '--auth', 'none',
+      '--bind-addr',
+      `127.0.0.1:${this.port}`,
+      '--auth',
+      'none',
       '--disable-telemetry',
       '--disable-update-check',
       '--disable-workspace-trust',
@@ -350,7 +353,9 @@ export class Harness {
    */
   async launchBrowser({ viewport = { width: 1440, height: 900 }, headless = process.env.HEADED !== '1' } = {}) {
     if (!fs.existsSync(CHROMIUM_PATH)) {
-      const e = new Error(`chromium not found at ${CHROMIUM_PATH}: run scripts/install-test-host.sh (or set CHROMIUM_PATH)`);
+      const e = new Error(
+        `chromium not found at ${CHROMIUM_PATH}: run scripts/install-test-host.sh (or set CHROMIUM_PATH)`,
+      );
       e.exitCode = 3;
       throw e;
     }
@@ -378,7 +383,17 @@ export class Harness {
    * Waits for `.monaco-workbench` unless wait=false.
    * @returns {Promise<{context, page, url, consoleLines: string[]}>}
    */
-  async openWorkbench({ folder, workspace, extensionDevelopmentPath, extensionTestsPath, onLog, onExit, wait = true, timeout = 60000, viewport } = {}) {
+  async openWorkbench({
+    folder,
+    workspace,
+    extensionDevelopmentPath,
+    extensionTestsPath,
+    onLog,
+    onExit,
+    wait = true,
+    timeout = 60000,
+    viewport,
+  } = {}) {
     if (!this.proc) await this.start();
     const { context, page } = await this.launchBrowser({ viewport });
     const consoleLines = [];
@@ -403,7 +418,10 @@ export class Harness {
       // is the test host's race, not the extension's: open the window again, as a user would.
       if (workspace) {
         for (let attempt = 1; !(await workspaceFoldersShown(page, workspace)); attempt++) {
-          if (attempt > 3) throw new Error(`the workbench opened ${path.basename(workspace)} without its folders ${attempt - 1} times`);
+          if (attempt > 3)
+            throw new Error(
+              `the workbench opened ${path.basename(workspace)} without its folders ${attempt - 1} times`,
+            );
           log(`the workbench opened ${path.basename(workspace)} without its folders; reloading (attempt ${attempt})`);
           await page.reload({ waitUntil: 'domcontentloaded', timeout });
           await waitForWorkbench(page, { timeout });
@@ -431,8 +449,16 @@ export class Harness {
    */
   async closeWindow({ context, page }, { timeout = 10000 } = {}) {
     const before = new Set(this.extensionHostPids());
-    if (page && !page.isClosed()) await withTimeout(page.goto('about:blank').catch(() => {}), 10000);
-    if (context) await withTimeout(context.close().catch(() => {}), 10000);
+    if (page && !page.isClosed())
+      await withTimeout(
+        page.goto('about:blank').catch(() => {}),
+        10000,
+      );
+    if (context)
+      await withTimeout(
+        context.close().catch(() => {}),
+        10000,
+      );
     if (context) this.contexts.delete(context);
     if (before.size === 0) return;
     // the window's host is the one that goes away; others (older windows) are not ours to wait for
@@ -458,7 +484,10 @@ export class Harness {
   /** Closes every browser, SIGTERMs code-server's process group (SIGKILL after 5 s), removes the temp dir unless keep. */
   async stop({ keep = process.env.KEEP_TEST_DIRS === '1' } = {}) {
     for (const c of [...this.contexts]) {
-      await withTimeout(c.close().catch(() => {}), 10000);
+      await withTimeout(
+        c.close().catch(() => {}),
+        10000,
+      );
     }
     this.contexts.clear();
     if (this.proc) {
@@ -497,7 +526,9 @@ export class Harness {
   async saveLogs(dir) {
     await fsp.mkdir(dir, { recursive: true });
     await fsp.copyFile(this.logFile, path.join(dir, 'code-server.log')).catch(() => {});
-    await fsp.cp(path.join(this.userDataDir, 'logs'), path.join(dir, 'user-data-logs'), { recursive: true }).catch(() => {});
+    await fsp
+      .cp(path.join(this.userDataDir, 'logs'), path.join(dir, 'user-data-logs'), { recursive: true })
+      .catch(() => {});
   }
 }
 
@@ -530,10 +561,14 @@ async function workspaceFoldersShown(page, workspaceFile, { timeout = 10000 } = 
   if (!first) return true;
   const explorer = page.locator('#workbench\\.view\\.explorer');
   return waitFor(
-    async () => !(await explorer.isVisible().catch(() => false))
-      || ((await explorer.textContent().catch(() => '')) || '').toLowerCase().includes(first.toLowerCase()),
+    async () =>
+      !(await explorer.isVisible().catch(() => false)) ||
+      ((await explorer.textContent().catch(() => '')) || '').toLowerCase().includes(first.toLowerCase()),
     { timeout, interval: 200 },
-  ).then(() => true, () => false);
+  ).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Escapes an element id for a CSS `#id` selector (ids like `pub.ext.item` contain dots). */
@@ -541,20 +576,32 @@ export function idSelector(id) {
   return `#${id.replace(/([^\w-])/g, '\\$1')}`;
 }
 
-const norm = (s) => String(s ?? '').replace(/\s+/g, ' ').trim();
+const norm = (s) =>
+  String(s ?? '')
+    .replace(/\s+/g, ' ')
+    .trim();
 
 async function openPalette(page, timeout) {
   const end = Date.now() + timeout;
   for (let attempt = 0; Date.now() < end; attempt++) {
     // close a leftover quick input / menu first, then give the workbench focus
-    if (await page.locator(QUICK_INPUT).isVisible().catch(() => false)) await page.keyboard.press('Escape');
+    if (
+      await page
+        .locator(QUICK_INPUT)
+        .isVisible()
+        .catch(() => false)
+    )
+      await page.keyboard.press('Escape');
     await page.keyboard.press(attempt % 2 === 0 ? 'F1' : 'Control+Shift+P');
     try {
       await page.waitForSelector(QUICK_INPUT_BOX, { state: 'visible', timeout: 2000 });
       return;
     } catch {
       // the first key press after load is sometimes swallowed while the workbench still restores its parts
-      await page.locator('#workbench\\.parts\\.statusbar').click({ position: { x: 2, y: 2 }, timeout: 1000 }).catch(() => {});
+      await page
+        .locator('#workbench\\.parts\\.statusbar')
+        .click({ position: { x: 2, y: 2 }, timeout: 1000 })
+        .catch(() => {});
     }
   }
   throw new Error('the command palette did not open (F1 / Ctrl+Shift+P)');
@@ -604,7 +651,10 @@ export async function runCommand(page, title, { timeout = 15000 } = {}) {
   // a command may open its own quick pick / input box; only wait for the palette's own text to go away
   await waitFor(
     async () => {
-      const visible = await page.locator(QUICK_INPUT).isVisible().catch(() => false);
+      const visible = await page
+        .locator(QUICK_INPUT)
+        .isVisible()
+        .catch(() => false);
       if (!visible) return true;
       const v = await input.inputValue().catch(() => '');
       return v !== `>${title}`;
@@ -659,11 +709,13 @@ export async function statusBarText(page, elementId, { match, timeout = 20000 } 
 
 /** Activity bar entries as {label, active}. */
 export async function activityBarItems(page) {
-  return page.$$eval('#workbench\\.parts\\.activitybar .action-item a.action-label, .activitybar .action-item a.action-label', (as) =>
-    [...new Set(as)].map((a) => ({
-      label: a.getAttribute('aria-label') || '',
-      active: a.parentElement?.classList.contains('checked') || a.getAttribute('aria-pressed') === 'true',
-    })),
+  return page.$$eval(
+    '#workbench\\.parts\\.activitybar .action-item a.action-label, .activitybar .action-item a.action-label',
+    (as) =>
+      [...new Set(as)].map((a) => ({
+        label: a.getAttribute('aria-label') || '',
+        active: a.parentElement?.classList.contains('checked') || a.getAttribute('aria-pressed') === 'true',
+      })),
   );
 }
 
@@ -724,13 +776,19 @@ export async function openView(page, nameOrId, { timeout = 20000, manifest } = {
     });
     if (hit) {
       if (!hit.active) {
-        await page.locator(`.activitybar .action-item a.action-label[aria-label="${hit.label.replace(/"/g, '\\"')}"]`).first().click();
+        await page
+          .locator(`.activitybar .action-item a.action-label[aria-label="${hit.label.replace(/"/g, '\\"')}"]`)
+          .first()
+          .click();
       }
       await waitFor(async () => (await activityBarItems(page)).some((i) => i.label === hit.label && i.active), {
         timeout: Math.max(1000, end - Date.now()),
         what: `activity bar entry "${hit.label}" to be active`,
       });
-      await page.waitForSelector('#workbench\\.parts\\.sidebar', { state: 'visible', timeout: Math.max(1000, end - Date.now()) });
+      await page.waitForSelector('#workbench\\.parts\\.sidebar', {
+        state: 'visible',
+        timeout: Math.max(1000, end - Date.now()),
+      });
       return;
     }
     // 2. a view pane already rendered with that title: expand it if collapsed
@@ -783,7 +841,9 @@ export async function findViewPane(page, nameOrId, { manifest } = {}) {
     const info = await p
       .evaluate((el) => {
         const body = el.querySelector('.pane-body');
-        const ids = [el.id, body?.id, el.getAttribute('data-view-id'), body?.getAttribute('data-view-id')].filter(Boolean);
+        const ids = [el.id, body?.id, el.getAttribute('data-view-id'), body?.getAttribute('data-view-id')].filter(
+          Boolean,
+        );
         // the header's title, or (single-view container) the composite title "CONTAINER: VIEW" / "VIEW"
         const title = (el.querySelector('.pane-header h3.title')?.textContent || '').trim();
         const cls = [...el.classList, ...(body ? [...body.classList] : [])];
@@ -791,7 +851,8 @@ export async function findViewPane(page, nameOrId, { manifest } = {}) {
       })
       .catch(() => null);
     if (!info || !info.visible) continue;
-    const idHit = info.ids.some((id) => id.toLowerCase() === want || id.toLowerCase().endsWith(`.${want}`)) ||
+    const idHit =
+      info.ids.some((id) => id.toLowerCase() === want || id.toLowerCase().endsWith(`.${want}`)) ||
       info.cls.some((c) => c.toLowerCase() === want);
     if (idHit || info.title.toLowerCase() === want) return p;
   }

@@ -25,7 +25,9 @@ const LABEL = process.env.E2E_LABEL || 'exthost';
 const TIMEOUT = Number(process.env.TEST_TIMEOUT_MS) || 180000;
 const vsix = process.env.INSTALL_VSIX ? path.resolve(process.env.INSTALL_VSIX) : '';
 const devPath = path.resolve(process.env.E2E_EXTENSION_DEV_PATH || REPO_ROOT);
-const testsPath = path.resolve(process.env.E2E_TESTS_PATH || path.join(REPO_ROOT, 'out', 'test', 'e2e', 'suite', 'index'));
+const testsPath = path.resolve(
+  process.env.E2E_TESTS_PATH || path.join(REPO_ROOT, 'out', 'test', 'e2e', 'suite', 'index'),
+);
 const mode = vsix ? 'vsix' : 'dev';
 const artifacts = path.join(REPO_ROOT, '.test-artifacts', `${LABEL}-${mode}`);
 
@@ -41,7 +43,8 @@ function formatLog(args) {
 }
 
 /** The workbench's own chatter, also sent through codeAutomationLog (kept in the raw log only). */
-const NOISE = /^(Resolving connection token|Resolved connection token|Creating a socket|Ignoring fetching additional builtin|Updating additional builtin|\[Service Worker\]|ChatSessionStore|Started local extension host|Extension host with pid)/;
+const NOISE =
+  /^(Resolving connection token|Resolved connection token|Creating a socket|Ignoring fetching additional builtin|Updating additional builtin|\[Service Worker\]|ChatSessionStore|Started local extension host|Extension host with pid)/;
 
 function readManifestId(dir) {
   try {
@@ -73,7 +76,12 @@ async function main() {
     log(`INSTALL_VSIX=${vsix} does not exist: run \`npm run package\` first`);
     return closing(0, 1, 3);
   }
-  if (!vsix && manifest.main && !fs.existsSync(path.resolve(devPath, manifest.main)) && !fs.existsSync(path.resolve(devPath, `${manifest.main}.js`))) {
+  if (
+    !vsix &&
+    manifest.main &&
+    !fs.existsSync(path.resolve(devPath, manifest.main)) &&
+    !fs.existsSync(path.resolve(devPath, `${manifest.main}.js`))
+  ) {
     log(`${path.resolve(devPath, manifest.main)} not found: run \`npm run build\` first`);
     return closing(0, 1, 3);
   }
@@ -94,13 +102,19 @@ async function main() {
     fs.mkdirSync(extensionDevelopmentPath, { recursive: true });
     fs.writeFileSync(
       path.join(extensionDevelopmentPath, 'package.json'),
-      JSON.stringify({ name: 'e2e-runner-stub', publisher: 'e2e-test', version: '0.0.0', engines: { vscode: '*' } }, null, 2),
+      JSON.stringify(
+        { name: 'e2e-runner-stub', publisher: 'e2e-test', version: '0.0.0', engines: { vscode: '*' } },
+        null,
+        2,
+      ),
     );
   }
   harness.setEnv({
     VSCODE_TEST_RESULTS: resultsFile,
     E2E_MODE: mode,
-    ...(extId ? { E2E_EXPECT_EXTENSION_ID: extId, E2E_EXPECT_EXTENSION_UNDER: vsix ? harness.extensionsDir : devPath } : {}),
+    ...(extId
+      ? { E2E_EXPECT_EXTENSION_ID: extId, E2E_EXPECT_EXTENSION_UNDER: vsix ? harness.extensionsDir : devPath }
+      : {}),
   });
 
   const rawLog = [];
@@ -156,7 +170,8 @@ async function main() {
       code = 6;
     } else {
       code = exitCode === 0 && summary.failed === 0 ? 0 : 1;
-      if (exitCode !== 0 && summary.failed === 0) log(`runner reported no failures but the host exit code is ${exitCode}`);
+      if (exitCode !== 0 && summary.failed === 0)
+        log(`runner reported no failures but the host exit code is ${exitCode}`);
     }
   } catch (e) {
     log(`driver error: ${e && e.stack ? e.stack : e}`);
@@ -171,7 +186,8 @@ async function main() {
       fs.writeFileSync(path.join(artifacts, 'host-console.log'), rawLog.join('\n') + '\n');
       if (fs.existsSync(resultsFile)) fs.copyFileSync(resultsFile, path.join(artifacts, 'results.json'));
       log(`artifacts in ${path.relative(process.cwd(), artifacts) || artifacts}`);
-      if (code === 6 || code === 2 || code === 3 || code === 4) process.stderr.write(`--- code-server log (tail) ---\n${harness.tailLog(30)}\n`);
+      if (code === 6 || code === 2 || code === 3 || code === 4)
+        process.stderr.write(`--- code-server log (tail) ---\n${harness.tailLog(30)}\n`);
     } catch {
       /* best effort */
     }

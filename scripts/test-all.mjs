@@ -2,13 +2,14 @@
 // `npm test`: builds, then runs every suite and prints one combined closing line `all: N passed, N failed`.
 //   1. npm run build           (fail fast)
 //   2. npm run build:test      (fail fast)
+//   2b. npm run lint           (ESLint layer rules + Prettier; counts as one test)
 //   3. unit + conformance      node --test out/test/unit out/test/conformance (spec to the console, TAP counted)
 //   4. npm run package         (the .vsix; if it fails the suites that need it count as failed, the rest still run)
 //   5. test host               bash scripts/install-test-host.sh (apt deps + code-server; missing ⇒ FAIL, never skip)
 //   6. ext-host suite, dev     node scripts/ext-host-test.mjs
 //   7. ext-host suite, vsix    INSTALL_VSIX=autoconnect-update-server.vsix node scripts/ext-host-test.mjs
 //   8. UI scenarios            node scripts/ui-test.mjs
-// Exit code 0 only when every suite passed. Env: TEST_ONLY=unit,exthost,vsix,ui (comma list) to run a subset.
+// Exit code 0 only when every suite passed. Env: TEST_ONLY=lint,unit,exthost,vsix,ui (comma list) to run a subset.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,7 +18,10 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const VSIX = path.join(ROOT, 'autoconnect-update-server.vsix');
-const only = (process.env.TEST_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean);
+const only = (process.env.TEST_ONLY || '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const wanted = (k) => only.length === 0 || only.includes(k);
 const T0 = Date.now();
 const results = []; // { name, passed, failed, secs, note }
@@ -109,7 +113,9 @@ function finish() {
   process.stdout.write(`\n===== summary (${secs(T0)}s) =====\n`);
   for (const r of results) {
     const mark = r.failed ? '✖' : '✔';
-    process.stdout.write(`${mark} ${r.name.padEnd(28)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed  ${r.secs.padStart(6)}s${r.note ? `  (${r.note})` : ''}\n`);
+    process.stdout.write(
+      `${mark} ${r.name.padEnd(28)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed  ${r.secs.padStart(6)}s${r.note ? `  (${r.note})` : ''}\n`,
+    );
   }
   process.stdout.write(`all: ${passed} passed, ${failed} failed\n`);
   process.exitCode = failed > 0 ? 1 : 0;
@@ -142,7 +148,15 @@ async function unitTests() {
   const perFile = Number(process.env.UNIT_TEST_TIMEOUT_MS) || 90000;
   const { code, out } = await run(
     process.execPath,
-    ['--test', `--test-timeout=${perFile}`, '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...dirs],
+    [
+      '--test',
+      `--test-timeout=${perFile}`,
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tap}`,
+      ...dirs,
+    ],
     { timeoutMs: 8 * 60 * 1000 },
   );
   const text = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
@@ -157,7 +171,9 @@ async function unitTests() {
     // killed before the summary: count the spec reporter's leaf results (suites print ▶ name … ✔ name)
     const suites = new Set([...out.matchAll(/^(\s*)▶ (.*)$/gm)].map((m) => `${m[1]}${m[2]}`));
     const leaf = (mark) =>
-      [...out.matchAll(new RegExp(`^(\\s*)${mark} (.*?)(?: \\([\\d.]+ms\\))?(?: # .*)?$`, 'gm'))].filter((m) => !suites.has(`${m[1]}${m[2]}`)).length;
+      [...out.matchAll(new RegExp(`^(\\s*)${mark} (.*?)(?: \\([\\d.]+ms\\))?(?: # .*)?$`, 'gm'))].filter(
+        (m) => !suites.has(`${m[1]}${m[2]}`),
+      ).length;
     passed = leaf('✔');
     failed = leaf('✖');
     note = `${note}, no summary (killed)`;
@@ -176,6 +192,12 @@ async function main() {
   // 1-2: a broken build makes every later number meaningless: stop here
   if (!(await buildStep('build', 'build'))) return finish();
   if (!(await buildStep('build:test', 'build:test'))) return finish();
+  if (wanted('lint')) {
+    const t = Date.now();
+    banner('lint');
+    const { code } = await run('npm', ['run', '--silent', 'lint'], { capture: false, timeoutMs: 5 * 60 * 1000 });
+    record('lint (eslint + prettier)', code === 0 ? 1 : 0, code === 0 ? 0 : 1, t, code === 0 ? '' : `exit ${code}`);
+  }
 
   // 3
   if (wanted('unit')) await unitTests();
@@ -193,7 +215,9 @@ async function main() {
   if (wanted('exthost') || wanted('vsix') || wanted('ui')) {
     const t = Date.now();
     banner('test host (code-server + chromium)');
-    const { code, out } = await run('bash', [path.join(ROOT, 'scripts', 'install-test-host.sh')], { timeoutMs: 15 * 60 * 1000 });
+    const { code, out } = await run('bash', [path.join(ROOT, 'scripts', 'install-test-host.sh')], {
+      timeoutMs: 15 * 60 * 1000,
+    });
     codeServer = out.trim().split('\n').pop() || '';
     if (code !== 0 || !codeServer || !fs.existsSync(codeServer)) {
       record('test host', 0, 1, t, `install failed (exit ${code}): extension-host and UI suites cannot run`);
@@ -207,18 +231,30 @@ async function main() {
 
   // 6-8
   if (wanted('exthost')) {
-    if (codeServer) await suite('ext-host suite (dev folder)', 'exthost', process.execPath, ['scripts/ext-host-test.mjs'], { env: { ...hostEnv, INSTALL_VSIX: '' }, timeoutMs: 6 * 60 * 1000 });
+    if (codeServer)
+      await suite('ext-host suite (dev folder)', 'exthost', process.execPath, ['scripts/ext-host-test.mjs'], {
+        env: { ...hostEnv, INSTALL_VSIX: '' },
+        timeoutMs: 6 * 60 * 1000,
+      });
     else noHost('ext-host suite (dev folder)');
   }
   if (wanted('vsix')) {
     if (!codeServer) noHost('ext-host suite (.vsix)');
     else if (!haveVsix) record('ext-host suite (.vsix)', 0, 1, Date.now(), 'no .vsix (package failed)');
-    else await suite('ext-host suite (.vsix)', 'exthost', process.execPath, ['scripts/ext-host-test.mjs'], { env: { ...hostEnv, INSTALL_VSIX: VSIX }, timeoutMs: 6 * 60 * 1000 });
+    else
+      await suite('ext-host suite (.vsix)', 'exthost', process.execPath, ['scripts/ext-host-test.mjs'], {
+        env: { ...hostEnv, INSTALL_VSIX: VSIX },
+        timeoutMs: 6 * 60 * 1000,
+      });
   }
   if (wanted('ui')) {
     if (!codeServer) noHost('ui scenarios');
     else if (!haveVsix) record('ui scenarios', 0, 1, Date.now(), 'no .vsix (package failed)');
-    else await suite('ui scenarios', 'ui', process.execPath, ['scripts/ui-test.mjs'], { env: { ...hostEnv, INSTALL_VSIX: VSIX }, timeoutMs: 8 * 60 * 1000 });
+    else
+      await suite('ui scenarios', 'ui', process.execPath, ['scripts/ui-test.mjs'], {
+        env: { ...hostEnv, INSTALL_VSIX: VSIX },
+        timeoutMs: 8 * 60 * 1000,
+      });
   }
   finish();
 }

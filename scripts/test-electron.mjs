@@ -65,8 +65,13 @@ async function main() {
   }
 
   // outside the repo, next to the code-server install of scripts/install-test-host.sh
-  const cachePath = process.env.VSCODE_TEST_CACHE ||
-    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'vscode-test-host', 'vscode-test-electron');
+  const cachePath =
+    process.env.VSCODE_TEST_CACHE ||
+    path.join(
+      process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'),
+      'vscode-test-host',
+      'vscode-test-electron',
+    );
   let vscodeExecutablePath;
   try {
     log(`downloading VS Code ${version} (cached in ${cachePath})`);
@@ -84,12 +89,22 @@ async function main() {
   let extensionDevelopmentPath = ROOT;
   if (vsix) {
     const [cli, ...cliArgs] = te.resolveCliArgsFromVSCodeExecutablePath(vscodeExecutablePath);
-    const r = spawnSync(cli, [...cliArgs.filter((a) => !/^--(extensions|user-data)-dir/.test(a)),
-      `--extensions-dir=${extensionsDir}`, `--user-data-dir=${userDataDir}`, '--install-extension', vsix, '--force'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      shell: process.platform === 'win32',
-    });
+    const r = spawnSync(
+      cli,
+      [
+        ...cliArgs.filter((a) => !/^--(extensions|user-data)-dir/.test(a)),
+        `--extensions-dir=${extensionsDir}`,
+        `--user-data-dir=${userDataDir}`,
+        '--install-extension',
+        vsix,
+        '--force',
+      ],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        shell: process.platform === 'win32',
+      },
+    );
     if (r.status !== 0) {
       log(`installing ${vsix} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
       return closing(0, 1, 3);

@@ -108,7 +108,18 @@ async function main() {
         ? await harness.openWorkbench({ workspace: path.join(workspace, mod.workspaceFile) })
         : await harness.openWorkbench({ folder: workspace });
       const result = withTimeout(
-        mod.run({ page: win.page, context: win.context, harness, workspace, artifacts, assert, log: slog, helpers, manifest, extensionId }),
+        mod.run({
+          page: win.page,
+          context: win.context,
+          harness,
+          workspace,
+          artifacts,
+          assert,
+          log: slog,
+          helpers,
+          manifest,
+          extensionId,
+        }),
         timeout,
         Symbol.for('timeout'),
       );
@@ -125,11 +136,17 @@ async function main() {
     if (error) {
       failed++;
       failures.push({ name, error });
-      process.stdout.write(`  ✖ ${name} (${secs}s)\n      ${String(error && error.stack ? error.stack : error).split('\n').join('\n      ')}\n`);
+      process.stdout.write(
+        `  ✖ ${name} (${secs}s)\n      ${String(error && error.stack ? error.stack : error)
+          .split('\n')
+          .join('\n      ')}\n`,
+      );
       const extensionLog = harness.extensionLog(extensionId).trimEnd();
       if (extensionLog) {
         const tail = extensionLog.split('\n').slice(-40);
-        process.stdout.write(`      the extension's log (last ${tail.length} lines):\n        ${tail.join('\n        ')}\n`);
+        process.stdout.write(
+          `      the extension's log (last ${tail.length} lines):\n        ${tail.join('\n        ')}\n`,
+        );
       }
     } else {
       passed++;
@@ -140,7 +157,9 @@ async function main() {
 
   if (failed) await harness.saveLogs(path.join(artifactsRoot, '_host')).catch(() => {});
   await harness.stop();
-  log(`ui scenarios done in ${((Date.now() - t0) / 1000).toFixed(1)}s; artifacts in ${path.relative(process.cwd(), artifactsRoot)}`);
+  log(
+    `ui scenarios done in ${((Date.now() - t0) / 1000).toFixed(1)}s; artifacts in ${path.relative(process.cwd(), artifactsRoot)}`,
+  );
   closing(passed, failed, failed ? 1 : 0);
 }
 

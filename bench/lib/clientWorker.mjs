@@ -14,15 +14,20 @@ const jobs = {
   /** N devices start at once, each reading at `rate` B/s; times relative to the common start. */
   async fleet({ port, request, n, rate, readSize, timeoutMs }) {
     const t0 = performance.now();
-    const results = await Promise.all(Array.from({ length: n }, () =>
-      httpExchange({ port, request, rate, readSize, hash: true, timeoutMs })));
+    const results = await Promise.all(
+      Array.from({ length: n }, () => httpExchange({ port, request, rate, readSize, hash: true, timeoutMs })),
+    );
     const tAll = performance.now() - t0;
     return {
       tAll,
       devices: results.map((r) => ({
         ok: r.ok && r.status === 200 && r.md5 !== undefined && r.md5 === r.headers.get('x-md5'),
         status: r.status,
-        error: r.error ?? (r.ok && r.md5 !== r.headers.get('x-md5') ? `body md5 ${r.md5} != x-MD5 ${r.headers.get('x-md5')}` : undefined),
+        error:
+          r.error ??
+          (r.ok && r.md5 !== r.headers.get('x-md5')
+            ? `body md5 ${r.md5} != x-MD5 ${r.headers.get('x-md5')}`
+            : undefined),
         bytes: r.bodyBytes,
         head: r.tHead - t0,
         end: r.tEnd - t0,
@@ -42,17 +47,34 @@ const jobs = {
     const deadline = t0 + durationMs;
     const loop = async () => {
       while (performance.now() < deadline) {
-        const r = await httpExchange({ port, request, buffer, deadline, timeoutMs: durationMs + 10_000, onBytes: (n) => { bytes += n; } });
+        const r = await httpExchange({
+          port,
+          request,
+          buffer,
+          deadline,
+          timeoutMs: durationMs + 10_000,
+          onBytes: (n) => {
+            bytes += n;
+          },
+        });
         if (r.cut) break;
         if (r.ok && r.status === 200 && r.contentLength === expectLength) complete++;
-        else if (errors.length < 5) errors.push(r.error ?? `status ${r.status}, ${r.bodyBytes}/${r.contentLength} bytes`);
+        else if (errors.length < 5)
+          errors.push(r.error ?? `status ${r.status}, ${r.bodyBytes}/${r.contentLength} bytes`);
         else errors.push('');
       }
     };
     await Promise.all(Array.from({ length: conns }, loop));
     const elapsed = Math.max(durationMs, performance.now() - t0);
     const cpu = process.cpuUsage(cpu0);
-    return { bytes, complete, errors: errors.length, firstErrors: errors.filter(Boolean).slice(0, 3), elapsed, clientCpuMs: (cpu.user + cpu.system) / 1000 };
+    return {
+      bytes,
+      complete,
+      errors: errors.length,
+      firstErrors: errors.filter(Boolean).slice(0, 3),
+      elapsed,
+      clientCpuMs: (cpu.user + cpu.system) / 1000,
+    };
   },
 
   /** `count` requests one after the other, each on a new connection; latency from connect to the last body byte. */
@@ -107,13 +129,19 @@ let background;
 jobs.slowStart = async ({ port, requests, n, rate, readSize, jitterMs = 0, headsTimeoutMs = 30_000 }) => {
   const state = { running: true, completed: 0, errors: 0, firstError: undefined, bytes: 0, heads: 0 };
   let headsSeen;
-  const allHeads = new Promise((resolve) => { headsSeen = resolve; });
+  const allHeads = new Promise((resolve) => {
+    headsSeen = resolve;
+  });
   const device = async (i) => {
     let first = true;
     if (jitterMs) await sleep(Math.random() * jitterMs); // spread the starts: a steady stream, not one burst
     while (state.running) {
       const r = await httpExchange({
-        port, request: requests[i % requests.length], rate, readSize, timeoutMs: 120_000,
+        port,
+        request: requests[i % requests.length],
+        rate,
+        readSize,
+        timeoutMs: 120_000,
         onBytes: (bytes) => {
           state.bytes += bytes;
           if (first) {

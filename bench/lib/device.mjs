@@ -110,7 +110,9 @@ export function httpExchange(opts) {
       }
       if (chunk.length) onBody(chunk);
       if (contentLength >= 0 && bodyBytes >= contentLength) {
-        finish(bodyBytes > contentLength ? `body longer than Content-Length (${bodyBytes} > ${contentLength})` : undefined);
+        finish(
+          bodyBytes > contentLength ? `body longer than Content-Length (${bodyBytes} > ${contentLength})` : undefined,
+        );
         return false;
       }
       if (opts.deadline !== undefined && performance.now() >= opts.deadline) {
@@ -141,8 +143,19 @@ export function httpExchange(opts) {
       else if (contentLength < 0) {
         contentLength = bodyBytes; // close-delimited body
         finish(undefined);
-      } else finish(bodyBytes < contentLength ? `connection closed after ${bodyBytes} of ${contentLength} body bytes` : undefined);
+      } else
+        finish(
+          bodyBytes < contentLength ? `connection closed after ${bodyBytes} of ${contentLength} body bytes` : undefined,
+        );
     });
-    socket.on('close', () => finish(head === null ? 'connection closed before a response head' : bodyBytes < contentLength ? 'connection closed early' : undefined));
+    socket.on('close', () =>
+      finish(
+        head === null
+          ? 'connection closed before a response head'
+          : bodyBytes < contentLength
+            ? 'connection closed early'
+            : undefined,
+      ),
+    );
   });
 }

@@ -25,7 +25,10 @@ export async function waitForPort(port, timeoutMs = 10_000) {
   for (;;) {
     const ok = await new Promise((resolve) => {
       const s = connect({ port, host: '127.0.0.1' });
-      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -53,7 +56,10 @@ export async function startOurServer({ catalogDir, watch = [], logFile, startTim
   closeSync(logFd);
   let out = '';
   const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within ${startTimeoutMs} ms; log: ${tail(logFile)}`)), startTimeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start within ${startTimeoutMs} ms; log: ${tail(logFile)}`)),
+      startTimeoutMs,
+    );
     child.stdout.on('data', (chunk) => {
       out += chunk;
       const m = /listening on ([\d.]+):(\d+)/.exec(out);

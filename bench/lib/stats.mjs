@@ -43,7 +43,11 @@ export function mbps(bytesPerSec) {
 export function renderTable(header, rows) {
   const all = [header, ...rows.map((r) => r.map((c) => (c === undefined || c === null ? '' : String(c))))];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const line = (cells) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells) =>
+    cells
+      .map((c, i) => (c ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(all[0]), rule, ...all.slice(1).map(line)].join('\n');
 }

@@ -34,18 +34,41 @@ export async function catalog({ quick, log, nginx }) {
       try {
         const r = await measure({ dir, size, count, reps, smallSize, log, nginx, client });
         const p = (s) => `p50 ${ms(percentile(s, 50))} / p99 ${ms(percentile(s, 99))}`;
-        const k = (a, b) => (b ? `${ratio(percentile(a, 50) / percentile(b, 50), 1)} / ${ratio(percentile(a, 99) / percentile(b, 99), 1)}` : '—');
+        const k = (a, b) =>
+          b
+            ? `${ratio(percentile(a, 50) / percentile(b, 50), 1)} / ${ratio(percentile(a, 99) / percentile(b, 99), 1)}`
+            : '—';
         const target = size === 1000;
-        const verdict = (s, errors) => (target ? (percentile(s, 99) < 20 && !errors ? 'MET' : 'MISSED') : errors ? 'ERRORS' : '');
+        const verdict = (s, errors) =>
+          target ? (percentile(s, 99) < 20 && !errors ? 'MET' : 'MISSED') : errors ? 'ERRORS' : '';
         const what = `${size} images (${r.listed} listed, ${(r.length / 1024).toFixed(1)} KB)`;
-        rows.push(['catalog', `${what}, warm`, p(r.warm.samples) + err(r.warm),
-          r.nginxWarm ? `nginx ${p(r.nginxWarm.samples)}` : 'nginx missing', k(r.warm.samples, r.nginxWarm?.samples),
-          target ? 'p99 < 20 ms' : '', verdict(r.warm.samples, r.warm.errors)]);
-        rows.push(['catalog', `${size} images, right after add/remove`, `${p(r.change.samples)}, ${r.change.fresh}/${reps} fresh${err(r.change)}`,
-          r.nginxWarm ? `nginx warm ${p(r.nginxWarm.samples)}` : '', k(r.change.samples, r.nginxWarm?.samples), '', r.change.errors ? 'ERRORS' : '']);
-        rows.push(['catalog', `${size} images, during ${SLOW_DEVICES} slow downloads`, p(r.loaded.samples) + err(r.loaded),
-          r.nginxLoaded ? `nginx ${p(r.nginxLoaded.samples)}` : 'nginx missing', k(r.loaded.samples, r.nginxLoaded?.samples),
-          target ? 'p99 < 20 ms' : '', verdict(r.loaded.samples, r.loaded.errors)]);
+        rows.push([
+          'catalog',
+          `${what}, warm`,
+          p(r.warm.samples) + err(r.warm),
+          r.nginxWarm ? `nginx ${p(r.nginxWarm.samples)}` : 'nginx missing',
+          k(r.warm.samples, r.nginxWarm?.samples),
+          target ? 'p99 < 20 ms' : '',
+          verdict(r.warm.samples, r.warm.errors),
+        ]);
+        rows.push([
+          'catalog',
+          `${size} images, right after add/remove`,
+          `${p(r.change.samples)}, ${r.change.fresh}/${reps} fresh${err(r.change)}`,
+          r.nginxWarm ? `nginx warm ${p(r.nginxWarm.samples)}` : '',
+          k(r.change.samples, r.nginxWarm?.samples),
+          '',
+          r.change.errors ? 'ERRORS' : '',
+        ]);
+        rows.push([
+          'catalog',
+          `${size} images, during ${SLOW_DEVICES} slow downloads`,
+          p(r.loaded.samples) + err(r.loaded),
+          r.nginxLoaded ? `nginx ${p(r.nginxLoaded.samples)}` : 'nginx missing',
+          k(r.loaded.samples, r.nginxLoaded?.samples),
+          target ? 'p99 < 20 ms' : '',
+          verdict(r.loaded.samples, r.loaded.errors),
+        ]);
         notes.push(...r.notes);
       } finally {
         removeDir(dir);
@@ -54,7 +77,9 @@ export async function catalog({ quick, log, nginx }) {
   } finally {
     await client.stop();
   }
-  notes.push(`catalog: ratio column is ours/nginx at p50 / p99; ${count} requests per figure (${GAP_MS} ms apart) after 10 warm-up requests, ${reps} changes (every 300 ms)`);
+  notes.push(
+    `catalog: ratio column is ours/nginx at p50 / p99; ${count} requests per figure (${GAP_MS} ms apart) after 10 warm-up requests, ${reps} changes (every 300 ms)`,
+  );
   return { rows, notes };
 }
 
@@ -65,8 +90,13 @@ function err(r) {
 async function withSlowDevices(port, requests, fn) {
   const background = startClient();
   try {
-    const started = await background.run('slowStart', { port, requests, n: SLOW_DEVICES, rate: RATE, readSize: 4096, jitterMs: 1600 }, 60_000);
-    if (started.heads < SLOW_DEVICES) throw new Error(`only ${started.heads} of ${SLOW_DEVICES} slow downloads started`);
+    const started = await background.run(
+      'slowStart',
+      { port, requests, n: SLOW_DEVICES, rate: RATE, readSize: 4096, jitterMs: 1600 },
+      60_000,
+    );
+    if (started.heads < SLOW_DEVICES)
+      throw new Error(`only ${started.heads} of ${SLOW_DEVICES} slow downloads started`);
     const result = await fn();
     const bg = await background.run('slowStop', {}, 10_000);
     return { result, bg };
@@ -80,7 +110,8 @@ async function measure({ dir, size, count, reps, smallSize, log, nginx, client }
   const staticDir = join(dir, 'static');
   mkdirSync(catalogDir);
   mkdirSync(staticDir);
-  for (let i = 1; i <= size; i++) writeFileSync(join(catalogDir, `img-${String(i).padStart(4, '0')}.bin`), esp8266Image(smallSize, i));
+  for (let i = 1; i <= size; i++)
+    writeFileSync(join(catalogDir, `img-${String(i).padStart(4, '0')}.bin`), esp8266Image(smallSize, i));
   const notes = [];
 
   const logFile = join(dir, 'server.log');
@@ -93,7 +124,9 @@ async function measure({ dir, size, count, reps, smallSize, log, nginx, client }
     const request = deviceCatalog(server.port);
     const first = await httpExchange({ port: server.port, request, keepBody: true, timeoutMs: 10_000 });
     if (!first.ok || first.status !== 200) throw new Error(`catalog request failed: ${first.error ?? first.status}`);
-    const bins = JSON.parse(first.body.toString('utf8')).filter((e) => e.type === 'bin').map((e) => e.name);
+    const bins = JSON.parse(first.body.toString('utf8'))
+      .filter((e) => e.type === 'bin')
+      .map((e) => e.name);
     const listed = bins.length;
     writeFileSync(join(staticDir, 'catalog.json'), first.body);
     // nginx serves the same files: copies (a hard link would change the originals' ctime, a new version to our server)
@@ -103,15 +136,32 @@ async function measure({ dir, size, count, reps, smallSize, log, nginx, client }
     const warm = await client.run('latency', { port: server.port, request, count, gapMs: GAP_MS }, 120_000);
     log(`catalog ${size}: warm p50 ${ms(percentile(warm.samples, 50))} p99 ${ms(percentile(warm.samples, 99))}`);
     const linesBefore = logLines(logFile).length;
-    const change = await client.run('changeLatency', { port: server.port, request, catalogDir, reps, gapMs: 300, imageSize: smallSize }, reps * 2000 + 30_000);
+    const change = await client.run(
+      'changeLatency',
+      { port: server.port, request, catalogDir, reps, gapMs: 300, imageSize: smallSize },
+      reps * 2000 + 30_000,
+    );
     const changeLines = logLines(logFile).length - linesBefore;
-    const slowest = change.samples.map((v, i) => [v, i]).sort((x, y) => y[0] - x[0]).slice(0, 3).map(([v, i]) => `#${i + 1} ${ms(v)}`);
-    log(`catalog ${size}: after change p50 ${ms(percentile(change.samples, 50))} p99 ${ms(percentile(change.samples, 99))}, ${change.fresh}/${reps} fresh, ${changeLines} log lines; slowest: ${slowest.join(', ')}`);
-    const { result: loaded, bg } = await withSlowDevices(server.port, bins.map((b) => deviceDownload(`/${b}`, server.port)),
-      () => client.run('latency', { port: server.port, request, count, gapMs: GAP_MS }, 120_000));
-    log(`catalog ${size}: under load p50 ${ms(percentile(loaded.samples, 50))} p99 ${ms(percentile(loaded.samples, 99))} (slow devices: ${bg.completed} downloads done, ${bg.errors} errors${bg.firstError ? `: ${bg.firstError}` : ''})`);
+    const slowest = change.samples
+      .map((v, i) => [v, i])
+      .sort((x, y) => y[0] - x[0])
+      .slice(0, 3)
+      .map(([v, i]) => `#${i + 1} ${ms(v)}`);
+    log(
+      `catalog ${size}: after change p50 ${ms(percentile(change.samples, 50))} p99 ${ms(percentile(change.samples, 99))}, ${change.fresh}/${reps} fresh, ${changeLines} log lines; slowest: ${slowest.join(', ')}`,
+    );
+    const { result: loaded, bg } = await withSlowDevices(
+      server.port,
+      bins.map((b) => deviceDownload(`/${b}`, server.port)),
+      () => client.run('latency', { port: server.port, request, count, gapMs: GAP_MS }, 120_000),
+    );
+    log(
+      `catalog ${size}: under load p50 ${ms(percentile(loaded.samples, 50))} p99 ${ms(percentile(loaded.samples, 99))} (slow devices: ${bg.completed} downloads done, ${bg.errors} errors${bg.firstError ? `: ${bg.firstError}` : ''})`,
+    );
     if (bg.errors) notes.push(`catalog ${size}: ${bg.errors} slow download(s) failed on our server: ${bg.firstError}`);
-    notes.push(`catalog ${size}: server start (index ${size} images) ${startMs.toFixed(0)} ms; log lines: ${linesAtStart} at start, ${changeLines} during ${reps} changes`);
+    notes.push(
+      `catalog ${size}: server start (index ${size} images) ${startMs.toFixed(0)} ms; log lines: ${linesAtStart} at start, ${changeLines} during ${reps} changes`,
+    );
 
     let nginxWarm;
     let nginxLoaded;
@@ -119,10 +169,17 @@ async function measure({ dir, size, count, reps, smallSize, log, nginx, client }
       ng = await startNginx(nginx.path, staticDir);
       const nreq = plainGet('/catalog.json', ng.port, '1.1');
       nginxWarm = await client.run('latency', { port: ng.port, request: nreq, count, gapMs: GAP_MS }, 120_000);
-      const nl = await withSlowDevices(ng.port, bins.map((b) => plainGet(`/${b}`, ng.port)), () => client.run('latency', { port: ng.port, request: nreq, count, gapMs: GAP_MS }, 120_000));
+      const nl = await withSlowDevices(
+        ng.port,
+        bins.map((b) => plainGet(`/${b}`, ng.port)),
+        () => client.run('latency', { port: ng.port, request: nreq, count, gapMs: GAP_MS }, 120_000),
+      );
       nginxLoaded = nl.result;
-      if (nl.bg.errors) notes.push(`catalog ${size}: ${nl.bg.errors} slow download(s) failed on nginx: ${nl.bg.firstError}`);
-      log(`catalog ${size}: nginx warm p99 ${ms(percentile(nginxWarm.samples, 99))}, under load p99 ${ms(percentile(nginxLoaded.samples, 99))}`);
+      if (nl.bg.errors)
+        notes.push(`catalog ${size}: ${nl.bg.errors} slow download(s) failed on nginx: ${nl.bg.firstError}`);
+      log(
+        `catalog ${size}: nginx warm p99 ${ms(percentile(nginxWarm.samples, 99))}, under load p99 ${ms(percentile(nginxLoaded.samples, 99))}`,
+      );
     }
     return { listed, length: first.body.length, warm, change, loaded, nginxWarm, nginxLoaded, notes };
   } finally {

@@ -35,15 +35,32 @@ export async function fleet({ quick, log }) {
         const peakReset = resetPeak(server.pid);
         const sampler = sampleMemory(server.pid, 50);
         log(`fleet: ${n} device(s) × ${sizeText(image.length)} at ${rate / 1024} KB/s (ideal ${secs(idealMs)})`);
-        const r = await client.run('fleet', { port: server.port, request, n, rate, readSize: 4096, timeoutMs: idealMs * 3 + 60_000 }, idealMs * 3 + 90_000);
+        const r = await client.run(
+          'fleet',
+          { port: server.port, request, n, rate, readSize: 4096, timeoutMs: idealMs * 3 + 60_000 },
+          idealMs * 3 + 90_000,
+        );
         const mem = sampler.stop();
         const peak = Math.max(mem.maxRss, peakReset ? mem.hwm : 0);
         const ok = r.devices.filter((d) => d.ok).length;
         const firstError = r.devices.find((d) => !d.ok)?.error;
         const heads = r.devices.map((d) => d.head);
         const warnings = logLines(server.logFile).length;
-        runs.push({ n, tAll: r.tAll, ok, firstError, idle, peak, peakReset, lastHead: Math.max(...heads), warnings, kernelTcp: mem.maxKernelTcp });
-        log(`fleet: N=${n}: all done in ${secs(r.tAll)}, ${ok}/${n} ok, last response head after ${Math.max(...heads).toFixed(0)} ms, RSS idle ${mb(idle)} peak ${mb(peak)}`);
+        runs.push({
+          n,
+          tAll: r.tAll,
+          ok,
+          firstError,
+          idle,
+          peak,
+          peakReset,
+          lastHead: Math.max(...heads),
+          warnings,
+          kernelTcp: mem.maxKernelTcp,
+        });
+        log(
+          `fleet: N=${n}: all done in ${secs(r.tAll)}, ${ok}/${n} ok, last response head after ${Math.max(...heads).toFixed(0)} ms, RSS idle ${mb(idle)} peak ${mb(peak)}`,
+        );
       } finally {
         await server.stop();
       }
@@ -61,7 +78,8 @@ export async function fleet({ quick, log }) {
     const target = targets[r.n];
     const okText = r.ok === r.n ? '' : ` — ${r.n - r.ok} FAILED: ${r.firstError}`;
     rows.push([
-      'fleet', `N=${r.n} × ${sizeText(image.length)} @40 KB/s, all done`,
+      'fleet',
+      `N=${r.n} × ${sizeText(image.length)} @40 KB/s, all done`,
       `${secs(r.tAll)} (${r.ok}/${r.n} ok)${okText}`,
       r.n === 1 ? `ideal ${secs(idealMs)}` : `N=1: ${secs(one)}`,
       r.n === 1 ? '1.00×' : ratio(k, 3),
@@ -73,14 +91,19 @@ export async function fleet({ quick, log }) {
     const over = r.peak - r.idle;
     const target = r.n === 300 ? 64 * MB : undefined;
     rows.push([
-      'fleet RSS', `N=${r.n}: server peak RSS${r.peakReset ? '' : ' (sampled)'}`,
-      mb(r.peak), `idle ${mb(r.idle)}`, `+${mb(over)}`,
+      'fleet RSS',
+      `N=${r.n}: server peak RSS${r.peakReset ? '' : ' (sampled)'}`,
+      mb(r.peak),
+      `idle ${mb(r.idle)}`,
+      `+${mb(over)}`,
       target ? '< idle + 64 MB' : '',
       target ? (over < target ? 'MET' : 'MISSED') : '',
     ]);
   }
   const notes = [];
-  notes.push(`fleet: kernel TCP buffer memory at its peak (whole machine, /proc/net/sockstat): ${runs.map((r) => `N=${r.n} ${mb(r.kernelTcp)}`).join(', ')} — on loopback the kernel takes in most of each ${sizeText(image.length)} response at once, so the server's own buffers stay small either way (see bench/README.md)`);
+  notes.push(
+    `fleet: kernel TCP buffer memory at its peak (whole machine, /proc/net/sockstat): ${runs.map((r) => `N=${r.n} ${mb(r.kernelTcp)}`).join(', ')} — on loopback the kernel takes in most of each ${sizeText(image.length)} response at once, so the server's own buffers stay small either way (see bench/README.md)`,
+  );
   for (const r of runs) if (r.warnings) notes.push(`fleet N=${r.n}: the server logged ${r.warnings} warning line(s)`);
   return { rows, notes, raw: runs };
 }

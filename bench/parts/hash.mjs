@@ -86,11 +86,18 @@ export async function hash({ quick, log }) {
   const since = () => ({ passes: meter.passes - mark.passes, bytes: meter.bytes - mark.bytes });
   const row = (what, r, computations, versions, imageBytes, work) => {
     const pyBytes = TOTAL * imageBytes;
-    rows.push(['hash', what,
+    rows.push([
+      'hash',
+      what,
       `${computations} MD5 for ${versions} version${versions > 1 ? 's' : ''}; ${(work.bytes / MB).toFixed(0)} MB hashed in ${work.passes} passes${r.errors ? ` — ${r.errors} ERRORS (${r.firstError})` : ''}`,
-      `updateserver.py ${TOTAL} MD5, ${(pyBytes / MB).toFixed(0)} MB`, `${(work.bytes / pyBytes).toFixed(3)}×`, '1 per file version',
-      computations <= versions && !r.errors ? 'MET' : 'MISSED']);
-    log(`hash: ${what}: ${computations} MD5 computation(s) for ${versions} version(s), ${work.passes} MD5 passes over ${(work.bytes / MB).toFixed(1)} MB, ${r.errors} errors`);
+      `updateserver.py ${TOTAL} MD5, ${(pyBytes / MB).toFixed(0)} MB`,
+      `${(work.bytes / pyBytes).toFixed(3)}×`,
+      '1 per file version',
+      computations <= versions && !r.errors ? 'MET' : 'MISSED',
+    ]);
+    log(
+      `hash: ${what}: ${computations} MD5 computation(s) for ${versions} version(s), ${work.passes} MD5 passes over ${(work.bytes / MB).toFixed(1)} MB, ${r.errors} errors`,
+    );
   };
   try {
     // A and B: one image.
@@ -104,16 +111,28 @@ export async function hash({ quick, log }) {
       const atIndex = count();
       let c0 = count();
       const ra = await downloads(server.port, () => request, new Set([md5Of(builds[0])]));
-      row(`${TOTAL} downloads of one ${sizeText(size)} image (incl. indexing)`, ra, count() - c0 + atIndex, 1, size, since());
+      row(
+        `${TOTAL} downloads of one ${sizeText(size)} image (incl. indexing)`,
+        ra,
+        count() - c0 + atIndex,
+        1,
+        size,
+        since(),
+      );
       // Replace it (write aside, rename over: how publishing replaces entries) every 100 downloads.
       c0 = count();
       mark = { ...meter };
-      const rb = await downloads(server.port, () => request, new Set(builds.map(md5Of)), (i) => {
-        if (i % 100 === 50) {
-          writeFileSync(join(a, '.fw.bin.tmp'), builds[1 + Math.floor(i / 100)]);
-          renameSync(join(a, '.fw.bin.tmp'), join(a, 'fw.bin'));
-        }
-      });
+      const rb = await downloads(
+        server.port,
+        () => request,
+        new Set(builds.map(md5Of)),
+        (i) => {
+          if (i % 100 === 50) {
+            writeFileSync(join(a, '.fw.bin.tmp'), builds[1 + Math.floor(i / 100)]);
+            renameSync(join(a, '.fw.bin.tmp'), join(a, 'fw.bin'));
+          }
+        },
+      );
       row(`${TOTAL} downloads, image replaced by a new build 10×`, rb, count() - c0, 10, size, since());
     });
     // C: many images, more bytes than the default image cache.
@@ -132,12 +151,21 @@ export async function hash({ quick, log }) {
       const atIndex = count();
       const c0 = count();
       const rc = await downloads(server.port, (i) => deviceDownload(`/${names[i % images]}`, server.port), expected);
-      row(`${TOTAL} downloads over ${images} × 1 MB images (incl. indexing)`, rc, count() - c0 + atIndex, images, 1024 * 1024, since());
+      row(
+        `${TOTAL} downloads over ${images} × 1 MB images (incl. indexing)`,
+        rc,
+        count() - c0 + atIndex,
+        images,
+        1024 * 1024,
+        since(),
+      );
     });
   } finally {
     meter.restore();
     removeDir(dir);
   }
-  const notes = [`hash: in-process UpdateServer (out/src/core) with default options, ${CONCURRENCY} devices downloading at once`];
+  const notes = [
+    `hash: in-process UpdateServer (out/src/core) with default options, ${CONCURRENCY} devices downloading at once`,
+  ];
   return { rows, notes };
 }

@@ -38,7 +38,10 @@ export async function publish({ quick, log }) {
   const buildDir = join(project, '.pio', 'build', ENV);
   mkdirSync(catalogDir);
   mkdirSync(buildDir, { recursive: true });
-  writeFileSync(join(project, 'platformio.ini'), `[env:${ENV}]\nplatform = espressif8266\nboard = d1_mini\nframework = arduino\n`);
+  writeFileSync(
+    join(project, 'platformio.ini'),
+    `[env:${ENV}]\nplatform = espressif8266\nboard = d1_mini\nframework = arduino\n`,
+  );
   const server = await startOurServer({ catalogDir, watch: [join(dir, 'watch')], logFile: join(dir, 'server.log') });
   const samples = [];
   const failures = [];
@@ -57,7 +60,8 @@ export async function publish({ quick, log }) {
         polls++;
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
         if (r.status === 200 && r.headers.get('x-md5') === md5) {
-          if (!r.ok || r.md5 !== md5) failures.push(`build ${i + 1}: 200 with the right x-MD5 but the body does not match (${r.error ?? r.md5})`);
+          if (!r.ok || r.md5 !== md5)
+            failures.push(`build ${i + 1}: 200 with the right x-MD5 but the body does not match (${r.error ?? r.md5})`);
           got = r.tHead - t0;
           break;
         }
@@ -75,14 +79,22 @@ export async function publish({ quick, log }) {
   removeDir(dir);
   const med = median(samples);
   const DEBOUNCE_MS = 300; // BuildPublisher's default quiet time, which the CLI keeps: the floor of this figure
-  const rows = [[
-    'publish', `build written → device gets it (${samples.length}/${builds} builds)`,
-    `median ${ms(med)} / p95 ${ms(percentile(samples, 95))} (max ${ms(Math.max(...samples))})${failures.length ? ` — ${failures.length} FAILED` : ''}`,
-    `debounce floor ${DEBOUNCE_MS} ms`, ratio(med / DEBOUNCE_MS),
-    'median < 1 s', med < 1000 && failures.length === 0 ? 'MET' : 'MISSED',
-  ]];
-  const notes = [`publish: ${polls} device polls, statuses ${[...statuses].map(([s, n]) => `${s}×${n}`).join(', ')}; the CLI's publisher waits ${DEBOUNCE_MS} ms of quiet after the last file event (debounce) before it reads a build`];
+  const rows = [
+    [
+      'publish',
+      `build written → device gets it (${samples.length}/${builds} builds)`,
+      `median ${ms(med)} / p95 ${ms(percentile(samples, 95))} (max ${ms(Math.max(...samples))})${failures.length ? ` — ${failures.length} FAILED` : ''}`,
+      `debounce floor ${DEBOUNCE_MS} ms`,
+      ratio(med / DEBOUNCE_MS),
+      'median < 1 s',
+      med < 1000 && failures.length === 0 ? 'MET' : 'MISSED',
+    ],
+  ];
+  const notes = [
+    `publish: ${polls} device polls, statuses ${[...statuses].map(([s, n]) => `${s}×${n}`).join(', ')}; the CLI's publisher waits ${DEBOUNCE_MS} ms of quiet after the last file event (debounce) before it reads a build`,
+  ];
   notes.push(...failures.map((f) => `publish: ${f}`));
-  if (warnings.length) notes.push(`publish: the server logged ${warnings.length} warning/error line(s), e.g. ${warnings[0]}`);
+  if (warnings.length)
+    notes.push(`publish: the server logged ${warnings.length} warning/error line(s), e.g. ${warnings[0]}`);
   return { rows, notes };
 }

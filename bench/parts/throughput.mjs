@@ -4,7 +4,6 @@
 // are HTTP/1.0, one connection per download. Servers alternate within each round so drift hits both alike.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir, removeDir } from '../lib/cleanup.mjs';
 import { startClient } from '../lib/clients.mjs';
@@ -24,7 +23,6 @@ export async function throughput({ quick, log, nginx }) {
   mkdirSync(catalog);
   mkdirSync(static_);
   const image = esp8266Image(size, 11);
-  const md5 = createHash('md5').update(image).digest('hex');
   writeFileSync(join(catalog, 'fw.bin'), image);
   writeFileSync(join(static_, 'fw.bin'), image);
 
@@ -42,22 +40,43 @@ export async function throughput({ quick, log, nginx }) {
   try {
     // Correctness first: the bytes and (for ours) the x-MD5 must be the image's.
     for (const s of servers) {
-      const r = await client.run('fleet', { port: s.port, request: s.request, n: 1, rate: 0, readSize: 65536, timeoutMs: 20_000 }, 30_000);
+      const r = await client.run(
+        'fleet',
+        { port: s.port, request: s.request, n: 1, rate: 0, readSize: 65536, timeoutMs: 20_000 },
+        30_000,
+      );
       const d = r.devices[0];
       if (s.name === 'nginx' && d.status === 200 && d.bytes === image.length) continue; // fleet checks x-MD5; nginx has none
       if (!d.ok) throw new Error(`${s.name}: check download failed: ${d.error ?? `status ${d.status}`}`);
     }
     for (const s of servers) {
-      await client.run('throughput', { port: s.port, request: s.request, conns: 4, durationMs: 1000, expectLength: image.length }, 30_000);
+      await client.run(
+        'throughput',
+        { port: s.port, request: s.request, conns: 4, durationMs: 1000, expectLength: image.length },
+        30_000,
+      );
     }
     for (const c of levels) {
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? servers : [...servers].reverse();
         for (const s of order) {
           const cpu0 = cpuMs(s.pid);
-          const split = c === 1 ? [[client, 1]] : [[client, Math.ceil(c / 2)], [client2, Math.floor(c / 2)]];
-          const parts = await Promise.all(split.map(([cl, conns]) =>
-            cl.run('throughput', { port: s.port, request: s.request, conns, durationMs, expectLength: image.length }, durationMs + 60_000)));
+          const split =
+            c === 1
+              ? [[client, 1]]
+              : [
+                  [client, Math.ceil(c / 2)],
+                  [client2, Math.floor(c / 2)],
+                ];
+          const parts = await Promise.all(
+            split.map(([cl, conns]) =>
+              cl.run(
+                'throughput',
+                { port: s.port, request: s.request, conns, durationMs, expectLength: image.length },
+                durationMs + 60_000,
+              ),
+            ),
+          );
           const r = {
             bytes: parts.reduce((a, p) => a + p.bytes, 0),
             complete: parts.reduce((a, p) => a + p.complete, 0),
@@ -67,9 +86,20 @@ export async function throughput({ quick, log, nginx }) {
             clientCpuMs: parts.reduce((a, p) => a + p.clientCpuMs, 0),
           };
           const serverCpu = (cpuMs(s.pid) - cpu0) / r.elapsed;
-          const entry = { rate: (r.bytes / r.elapsed) * 1000, bytes: r.bytes, serverCpuMs: cpuMs(s.pid) - cpu0, downloads: r.complete, serverCpu, clientCpu: r.clientCpuMs / r.elapsed, errors: r.errors, firstErrors: r.firstErrors };
+          const entry = {
+            rate: (r.bytes / r.elapsed) * 1000,
+            bytes: r.bytes,
+            serverCpuMs: cpuMs(s.pid) - cpu0,
+            downloads: r.complete,
+            serverCpu,
+            clientCpu: r.clientCpuMs / r.elapsed,
+            errors: r.errors,
+            firstErrors: r.firstErrors,
+          };
           (results.get(`${s.name}:${c}`) ?? results.set(`${s.name}:${c}`, []).get(`${s.name}:${c}`)).push(entry);
-          log(`throughput: ${s.name} c=${c}: ${mbps(entry.rate)}, ${r.complete} downloads, server CPU ${(serverCpu * 100).toFixed(0)}%, client CPU ${(entry.clientCpu * 100).toFixed(0)}%${r.errors ? `, ${r.errors} errors: ${r.firstErrors.join('; ')}` : ''}`);
+          log(
+            `throughput: ${s.name} c=${c}: ${mbps(entry.rate)}, ${r.complete} downloads, server CPU ${(serverCpu * 100).toFixed(0)}%, client CPU ${(entry.clientCpu * 100).toFixed(0)}%${r.errors ? `, ${r.errors} errors: ${r.firstErrors.join('; ')}` : ''}`,
+          );
         }
       }
     }
@@ -104,27 +134,36 @@ export async function throughput({ quick, log, nginx }) {
     // Paired: each round measured both servers back to back, so the ratio of a pair shares the machine's mood.
     const k = n ? median(o.list.map((e, i) => e.rate / (n.list[i]?.rate ?? NaN))) : NaN;
     rows.push([
-      'throughput', `${mb(size, 0)} image, ${c} client${c > 1 ? 's' : ''} at full speed`,
+      'throughput',
+      `${mb(size, 0)} image, ${c} client${c > 1 ? 's' : ''} at full speed`,
       `${mbps(o.rate)}${o.errors ? ` ${o.errors} ERRORS` : ''}`,
       n ? `nginx ${mbps(n.rate)}${n.errors ? ` ${n.errors} ERRORS` : ''}` : 'nginx missing',
       ratio(k),
       c === 64 ? '≥ 0.80×' : '',
       c === 64 && n ? (k >= 0.8 && !o.errors ? 'MET' : 'MISSED') : '',
     ]);
-    notes.push(`throughput c=${c}: MB/s per round ours ${o.list.map((e) => (e.rate / MB).toFixed(0)).join(' ')} | nginx ${n ? n.list.map((e) => (e.rate / MB).toFixed(0)).join(' ') : '—'}; client CPU ${(o.clientCpu * 100).toFixed(0)}% / ${n ? (n.clientCpu * 100).toFixed(0) : '—'}% of a core (${c === 1 ? 'one process' : 'two processes together'})`);
+    notes.push(
+      `throughput c=${c}: MB/s per round ours ${o.list.map((e) => (e.rate / MB).toFixed(0)).join(' ')} | nginx ${n ? n.list.map((e) => (e.rate / MB).toFixed(0)).join(' ') : '—'}; client CPU ${(o.clientCpu * 100).toFixed(0)}% / ${n ? (n.clientCpu * 100).toFixed(0) : '—'}% of a core (${c === 1 ? 'one process' : 'two processes together'})`,
+    );
   }
   for (const c of levels) {
     const o = summary('ours', c);
     const n = ng ? summary('nginx', c) : undefined;
     rows.push([
-      'throughput CPU', `server CPU time per GB served, ${c} client${c > 1 ? 's' : ''}`,
+      'throughput CPU',
+      `server CPU time per GB served, ${c} client${c > 1 ? 's' : ''}`,
       `${o.cpuPerGB.toFixed(0)} ms/GB (${(o.serverCpu * 100).toFixed(0)}% of a core)`,
       n ? `nginx ${n.cpuPerGB.toFixed(0)} ms/GB (${(n.serverCpu * 100).toFixed(0)}%)` : 'nginx missing',
-      n ? ratio(o.cpuPerGB / n.cpuPerGB, 1) : '', '', '',
+      n ? ratio(o.cpuPerGB / n.cpuPerGB, 1) : '',
+      '',
+      '',
     ]);
   }
   const unexpected = warnings.filter((l) => !/aborted after \d+ of \d+ bytes: connection closed by the client/.test(l));
-  notes.push(`throughput: median of ${rounds} round${rounds > 1 ? 's' : ''} of ${durationMs / 1000} s per server and level, the two servers back to back in alternating order; ratio = median of the paired ratios`);
-  if (unexpected.length) notes.push(`throughput: the server logged ${unexpected.length} unexpected warning line(s), e.g. ${unexpected[0]}`);
+  notes.push(
+    `throughput: median of ${rounds} round${rounds > 1 ? 's' : ''} of ${durationMs / 1000} s per server and level, the two servers back to back in alternating order; ratio = median of the paired ratios`,
+  );
+  if (unexpected.length)
+    notes.push(`throughput: the server logged ${unexpected.length} unexpected warning line(s), e.g. ${unexpected[0]}`);
   return { rows, notes };
 }

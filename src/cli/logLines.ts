@@ -2,9 +2,18 @@
 
 import { levelLogger, type LogLevel, type Logger } from '../core/log';
 
-const names: Record<LogLevel, string> = { trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR' };
+const names: Record<LogLevel, string> = {
+  trace: 'DEBUG',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARNING',
+  error: 'ERROR',
+};
 
-export function stderrLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+export function stderrLogger(
+  level: LogLevel,
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): Logger {
   return levelLogger(level, (at, message) => write(`${timestamp(new Date())} ${names[at]} ${message}\n`));
 }
 

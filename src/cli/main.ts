@@ -50,7 +50,12 @@ async function run(options: CliOptions): Promise<number> {
   // One publisher for every --watch folder: it serialises its writes into the catalog.
   let publisher: BuildPublisher | undefined;
   if (options.watch.length > 0) {
-    publisher = new BuildPublisher({ roots: options.watch.map((dir) => resolve(dir)), catalogDir: server.catalog.root, keep: options.keep, logger });
+    publisher = new BuildPublisher({
+      roots: options.watch.map((dir) => resolve(dir)),
+      catalogDir: server.catalog.root,
+      keep: options.keep,
+      logger,
+    });
     publisher.onDidError((error) => logger.error(`publish: ${error.message}`));
     try {
       await publisher.start();
@@ -80,15 +85,23 @@ async function run(options: CliOptions): Promise<number> {
 }
 
 function printBanner(server: UpdateServer, options: CliOptions): void {
-  const images = server.catalog.allEntries().filter((e) => e.version?.info.kind === 'app' && e.version.info.complete).length;
+  const images = server.catalog
+    .allEntries()
+    .filter((e) => e.version?.info.kind === 'app' && e.version.info.complete).length;
   const lines = [
     `AutoConnect update server ${version}`,
     `catalog: ${server.catalog.root} (${images} application image${images === 1 ? '' : 's'})`,
     `listening on ${server.host}:${server.port}; devices can reach it at:`,
-    ...reachableAddresses(options.bind).map((a) => `  ${a.address}:${server.port}${a.interfaceName ? `  (${a.interfaceName})` : ''}`),
+    ...reachableAddresses(options.bind).map(
+      (a) => `  ${a.address}:${server.port}${a.interfaceName ? `  (${a.interfaceName})` : ''}`,
+    ),
     `in the sketch: AutoConnectUpdate update("${advertisedAddress(options.bind)}", ${server.port});`,
-    ...(images === 0 ? ['no application images yet: drop a .bin built for your board into the catalog',
-      '  (devices show an empty catalog as "Invalid catalog list:InvalidInput")'] : []),
+    ...(images === 0
+      ? [
+          'no application images yet: drop a .bin built for your board into the catalog',
+          '  (devices show an empty catalog as "Invalid catalog list:InvalidInput")',
+        ]
+      : []),
     ...(options.watch.length ? [`publishing builds from: ${options.watch.map((d) => resolve(d)).join(', ')}`] : []),
     'press Ctrl+C to stop',
   ];

@@ -17,7 +17,8 @@ export interface CliOptions {
   answerNotModified: boolean;
 }
 
-export type CliCommand = { kind: 'run'; options: CliOptions } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
+export type CliCommand =
+  { kind: 'run'; options: CliOptions } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
 export const usage = `usage: autoconnect-update-server [-h] [--port PORT] [--bind IP_ADDRESS] [--catalog CATALOG] [--log LOG_LEVEL]
                                  [--allow CIDR] [--watch DIR] [--keep N] [--no-304] [--version]
@@ -69,12 +70,17 @@ export function parseCli(argv: readonly string[], cwd: string): CliCommand {
     return { kind: 'error', message: `argument --port/-p: invalid port: '${values.port}'` };
   }
   const logLevel = parsePythonLogLevel(values.log ?? 'INFO');
-  if (!logLevel) return { kind: 'error', message: `argument --log/-l: unknown level '${values.log}' (DEBUG, INFO, WARNING, ERROR, CRITICAL)` };
+  if (!logLevel)
+    return {
+      kind: 'error',
+      message: `argument --log/-l: unknown level '${values.log}' (DEBUG, INFO, WARNING, ERROR, CRITICAL)`,
+    };
   const allow = values.allow ?? [];
   const badCidr = allow.find((cidr) => !parseCidr(cidr));
   if (badCidr !== undefined) return { kind: 'error', message: `argument --allow: not a CIDR range: '${badCidr}'` };
   const keep = values.keep === undefined ? 3 : Number(values.keep);
-  if (!Number.isInteger(keep) || keep < 0) return { kind: 'error', message: `argument --keep: not a count: '${values.keep}'` };
+  if (!Number.isInteger(keep) || keep < 0)
+    return { kind: 'error', message: `argument --keep: not a count: '${values.keep}'` };
 
   return {
     kind: 'run',

@@ -13,7 +13,12 @@ import { ClientFilter } from './net/addresses';
 import { answerCatalog } from './routes/catalogRoute';
 import { answerDownload } from './routes/downloadRoute';
 import type {
-  CatalogServedEvent, DownloadFinishedEvent, DownloadProgressEvent, DownloadStartedEvent, RefusedEvent, RequestSummary,
+  CatalogServedEvent,
+  DownloadFinishedEvent,
+  DownloadProgressEvent,
+  DownloadStartedEvent,
+  RefusedEvent,
+  RequestSummary,
 } from './serverEvents';
 import type { CatalogChange } from './catalog/catalogStore';
 
@@ -41,7 +46,11 @@ export type ServerErrorCode = 'EADDRINUSE' | 'EACCES' | 'EADDRNOTAVAIL' | 'CATAL
 
 /** Why the server could not start, in words a person can act on. */
 export class ServerStartError extends Error {
-  constructor(message: string, readonly code: ServerErrorCode, readonly port?: number) {
+  constructor(
+    message: string,
+    readonly code: ServerErrorCode,
+    readonly port?: number,
+  ) {
     super(message);
   }
 }
@@ -80,8 +89,16 @@ export class UpdateServer {
       throw new ServerStartError((error as Error).message, 'BADOPTION');
     }
     this.timeouts = { ...defaultTimeouts, ...options.timeouts };
-    const images = new ImageStore({ ...defaultImageStoreOptions, ...(options.cacheBytes ? { cacheBytes: options.cacheBytes } : {}) });
-    this.catalog = new CatalogStore({ root: options.catalogDir, logger: this.logger, watch: options.watchCatalog, images });
+    const images = new ImageStore({
+      ...defaultImageStoreOptions,
+      ...(options.cacheBytes ? { cacheBytes: options.cacheBytes } : {}),
+    });
+    this.catalog = new CatalogStore({
+      root: options.catalogDir,
+      logger: this.logger,
+      watch: options.watchCatalog,
+      images,
+    });
     this.onDidChangeCatalog = this.catalog.onDidChange;
     // allowHalfOpen: a client may shut its sending side after the request and still read the whole response.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
@@ -124,7 +141,8 @@ export class UpdateServer {
       for (const connection of this.connections) connection.destroy();
       await closed;
       await this.catalog.dispose();
-      for (const emitter of [this.catalogServed, this.refused, this.started, this.progressed, this.finished]) emitter.dispose();
+      for (const emitter of [this.catalogServed, this.refused, this.started, this.progressed, this.finished])
+        emitter.dispose();
     })();
     return this.stopping;
   }
@@ -190,8 +208,16 @@ export class UpdateServer {
       const answer = await answerCatalog(this.catalog, target.query, summary.userAgent);
       if (!answer.ok) return this.refuse(summary, answer.status, answer.reason);
       const offered = answer.listing.entries.filter((e) => e.type === 'bin').map((e) => e.name);
-      this.logger.info(`${summary.remoteAddress} ${summary.method} ${summary.target} 200: ${offered.length} image(s) for ${answer.listing.audience === 'any' ? 'any chip' : answer.listing.audience}`);
-      this.catalogServed.fire({ request: summary, path: answer.path, audience: answer.listing.audience, offered, at: Date.now() });
+      this.logger.info(
+        `${summary.remoteAddress} ${summary.method} ${summary.target} 200: ${offered.length} image(s) for ${answer.listing.audience === 'any' ? 'any chip' : answer.listing.audience}`,
+      );
+      this.catalogServed.fire({
+        request: summary,
+        path: answer.path,
+        audience: answer.listing.audience,
+        offered,
+        at: Date.now(),
+      });
       return { head: answer.head, body: answer.body };
     }
 
@@ -209,14 +235,20 @@ export class UpdateServer {
   }
 
   private download(
-    summary: RequestSummary, device: DownloadStartedEvent['device'], entry: string, md5: string,
-    head: Reply['head'], body: Buffer,
+    summary: RequestSummary,
+    device: DownloadStartedEvent['device'],
+    entry: string,
+    md5: string,
+    head: Reply['head'],
+    body: Buffer,
   ): Reply {
     const id = this.nextDownloadId++;
     const startedAt = Date.now();
     const start: DownloadStartedEvent = { id, request: summary, device, entry, size: body.length, md5, at: startedAt };
     this.active.set(id, start);
-    this.logger.info(`download #${id} ${entry} to ${who(summary, device.staMac)} started: ${body.length} bytes, md5 ${md5}`);
+    this.logger.info(
+      `download #${id} ${entry} to ${who(summary, device.staMac)} started: ${body.length} bytes, md5 ${md5}`,
+    );
     this.started.fire(start);
     const interval = this.options.progressIntervalMs ?? 250;
     let lastProgress = 0;
@@ -235,20 +267,37 @@ export class UpdateServer {
         const outcome = result.complete ? 'done' : 'aborted';
         if (result.complete) {
           const rate = durationMs > 0 ? ` (${Math.round(body.length / durationMs)} KB/s)` : '';
-          this.logger.info(`download #${id} ${entry} to ${who(summary, device.staMac)} done: ${body.length} bytes in ${(durationMs / 1000).toFixed(1)} s${rate}`);
+          this.logger.info(
+            `download #${id} ${entry} to ${who(summary, device.staMac)} done: ${body.length} bytes in ${(durationMs / 1000).toFixed(1)} s${rate}`,
+          );
         } else {
-          this.logger.warn(`download #${id} ${entry} to ${who(summary, device.staMac)} aborted after ${result.sent} of ${body.length} bytes: ${result.error ?? 'connection lost'}`);
+          this.logger.warn(
+            `download #${id} ${entry} to ${who(summary, device.staMac)} aborted after ${result.sent} of ${body.length} bytes: ${result.error ?? 'connection lost'}`,
+          );
         }
         this.finished.fire({
-          id, device, entry, outcome, sent: result.sent, total: body.length, durationMs, reason: result.error, at: Date.now(),
+          id,
+          device,
+          entry,
+          outcome,
+          sent: result.sent,
+          total: body.length,
+          durationMs,
+          reason: result.error,
+          at: Date.now(),
         });
       },
     };
   }
 
   private refuse(
-    summary: RequestSummary, status: number, reason: string, extra: Array<[string, string | number]> = [],
-    device?: RefusedEvent['device'], entry?: string, head?: Reply['head'],
+    summary: RequestSummary,
+    status: number,
+    reason: string,
+    extra: Array<[string, string | number]> = [],
+    device?: RefusedEvent['device'],
+    entry?: string,
+    head?: Reply['head'],
   ): Reply {
     const line = `${who(summary, device?.staMac)} ${summary.method} ${summary.target} ${status}: ${reason}`;
     if (status === 304) this.logger.info(line);
@@ -266,11 +315,23 @@ function who(summary: RequestSummary, mac: string | undefined): string {
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): ServerStartError {
   switch (error.code) {
     case 'EADDRINUSE':
-      return new ServerStartError(`port ${port} is already in use on ${host}; stop the other server or choose another port`, 'EADDRINUSE', port);
+      return new ServerStartError(
+        `port ${port} is already in use on ${host}; stop the other server or choose another port`,
+        'EADDRINUSE',
+        port,
+      );
     case 'EACCES':
-      return new ServerStartError(`no permission to listen on port ${port} (ports below 1024 need privileges)`, 'EACCES', port);
+      return new ServerStartError(
+        `no permission to listen on port ${port} (ports below 1024 need privileges)`,
+        'EACCES',
+        port,
+      );
     case 'EADDRNOTAVAIL':
-      return new ServerStartError(`address ${host} does not belong to this machine; choose another bind address`, 'EADDRNOTAVAIL', port);
+      return new ServerStartError(
+        `address ${host} does not belong to this machine; choose another bind address`,
+        'EADDRNOTAVAIL',
+        port,
+      );
     default:
       return new ServerStartError(`cannot listen on ${host}:${port}: ${error.message}`, 'OTHER', port);
   }

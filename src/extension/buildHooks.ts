@@ -23,7 +23,11 @@ export class BuildHooks implements vscode.Disposable {
 
   private async onTaskEnded(event: vscode.TaskProcessEndEvent): Promise<void> {
     const task = event.execution.task;
-    if (event.exitCode !== 0 || !isFirmwareBuildTask({ source: task.source, name: task.name, definition: task.definition })) return;
+    if (
+      event.exitCode !== 0 ||
+      !isFirmwareBuildTask({ source: task.source, name: task.name, definition: task.definition })
+    )
+      return;
     await this.controller.rescanBuilds();
     await this.startIfAfterBuild();
   }
@@ -33,7 +37,12 @@ export class BuildHooks implements vscode.Disposable {
     const settings = this.controller.settings;
     const state = this.controller.state;
     const where = state.kind === 'running' ? ` Devices update from ${state.advertised}:${state.port}.` : '';
-    const what = [chipLabel(event.info), event.info.app?.version ? `v${event.info.app.version.replace(/^v/, '')}` : undefined].filter(Boolean).join(', ');
+    const what = [
+      chipLabel(event.info),
+      event.info.app?.version ? `v${event.info.app.version.replace(/^v/, '')}` : undefined,
+    ]
+      .filter(Boolean)
+      .join(', ');
     const text = `AutoConnect: published ${event.name}${what ? ` (${what})` : ''}.${where}`;
     const now = Date.now();
     if (!settings.notifyOnPublish || now - this.lastNotice < NOTIFY_INTERVAL_MS) {
@@ -43,12 +52,16 @@ export class BuildHooks implements vscode.Disposable {
     this.lastNotice = now;
     const choice = await vscode.window.showInformationMessage(text, 'Copy Address', "Don't Notify");
     if (choice === 'Copy Address') await vscode.commands.executeCommand(CommandId.CopyAddress);
-    if (choice === "Don't Notify") await vscode.workspace.getConfiguration('autoconnect').update('publish.notify', false, vscode.ConfigurationTarget.Global);
+    if (choice === "Don't Notify")
+      await vscode.workspace
+        .getConfiguration('autoconnect')
+        .update('publish.notify', false, vscode.ConfigurationTarget.Global);
   }
 
   private async startIfAfterBuild(): Promise<void> {
     const kind = this.controller.state.kind;
-    if (this.controller.settings.startMode === 'afterBuild' && (kind === 'stopped' || kind === 'failed')) await this.controller.start();
+    if (this.controller.settings.startMode === 'afterBuild' && (kind === 'stopped' || kind === 'failed'))
+      await this.controller.start();
   }
 
   dispose(): void {

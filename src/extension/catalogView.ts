@@ -11,7 +11,10 @@ import { chipLabel, formatAgo, formatBytes, formatFlash } from './format';
 type Node = FolderNode | EntryNode;
 
 class FolderNode extends vscode.TreeItem {
-  constructor(readonly rel: string, name: string) {
+  constructor(
+    readonly rel: string,
+    name: string,
+  ) {
     super(name, vscode.TreeItemCollapsibleState.Expanded);
     this.id = `folder:${rel}`;
     this.iconPath = vscode.ThemeIcon.Folder;
@@ -21,7 +24,11 @@ class FolderNode extends vscode.TreeItem {
 }
 
 export class EntryNode extends vscode.TreeItem {
-  constructor(readonly entry: CatalogEntry, notOffered: string | undefined, origin: Origin | undefined) {
+  constructor(
+    readonly entry: CatalogEntry,
+    notOffered: string | undefined,
+    origin: Origin | undefined,
+  ) {
     super(entry.name, vscode.TreeItemCollapsibleState.None);
     this.id = `entry:${entry.relPath}`;
     this.resourceUri = vscode.Uri.file(entry.absPath);
@@ -47,7 +54,11 @@ export class EntryNode extends vscode.TreeItem {
   }
 }
 
-function tooltipFor(entry: CatalogEntry, notOffered: string | undefined, origin: Origin | undefined): vscode.MarkdownString {
+function tooltipFor(
+  entry: CatalogEntry,
+  notOffered: string | undefined,
+  origin: Origin | undefined,
+): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   const info = entry.version?.info;
   md.appendMarkdown(`**${entry.relPath}** · ${formatBytes(entry.size)}\n\n`);
@@ -55,7 +66,9 @@ function tooltipFor(entry: CatalogEntry, notOffered: string | undefined, origin:
   if (info?.kind === 'app') {
     const lines = [
       `Chip: ${chipLabel(info) ?? 'unknown'}${info.compressed ? ' (gzip)' : ''}`,
-      info.flashSize ? `Flash: ${formatFlash(info.flashSize)}${info.flashMode ? `, ${info.flashMode}` : ''}` : undefined,
+      info.flashSize
+        ? `Flash: ${formatFlash(info.flashSize)}${info.flashMode ? `, ${info.flashMode}` : ''}`
+        : undefined,
       info.app?.version ? `Version: ${info.app.version}` : undefined,
       info.app?.projectName ? `Project: ${info.app.projectName}` : undefined,
       info.app?.idfVersion ? `ESP-IDF: ${info.app.idfVersion}` : undefined,
@@ -67,7 +80,9 @@ function tooltipFor(entry: CatalogEntry, notOffered: string | undefined, origin:
   md.appendMarkdown(`Modified: ${new Date(entry.mtimeMs).toLocaleString()}\n\n`);
   if (origin) {
     const from = [origin.project, origin.environment ?? origin.board].filter(Boolean).join(' / ');
-    md.appendMarkdown(`Published from **${from}** at ${new Date(origin.publishedAt).toLocaleString()}  \n\`${origin.source}\`\n\n`);
+    md.appendMarkdown(
+      `Published from **${from}** at ${new Date(origin.publishedAt).toLocaleString()}  \n\`${origin.source}\`\n\n`,
+    );
   }
   return md;
 }
@@ -89,7 +104,8 @@ export class CatalogView implements vscode.TreeDataProvider<Node>, vscode.Dispos
 
   refresh(): void {
     const count = this.controller.catalog?.allEntries().filter((e) => !e.isDirectory).length ?? 0;
-    this.view.description = this.controller.state.kind === 'running' ? `${count} file${count === 1 ? '' : 's'}` : undefined;
+    this.view.description =
+      this.controller.state.kind === 'running' ? `${count} file${count === 1 ? '' : 's'}` : undefined;
     this.changed.fire(undefined);
   }
 
@@ -105,10 +121,15 @@ export class CatalogView implements vscode.TreeDataProvider<Node>, vscode.Dispos
     const entries = catalog.allEntries().filter((e) => e.dir === dir);
     const excluded = new Map(buildListing(entries, 'any').excluded.map((x) => [x.name, x.reason]));
     const folders = entries.filter((e) => e.isDirectory).sort((a, b) => a.name.localeCompare(b.name));
-    const files = entries.filter((e) => !e.isDirectory).sort((a, b) => b.mtimeMs - a.mtimeMs || a.name.localeCompare(b.name));
+    const files = entries
+      .filter((e) => !e.isDirectory)
+      .sort((a, b) => b.mtimeMs - a.mtimeMs || a.name.localeCompare(b.name));
     return [
       ...folders.map((e) => new FolderNode(e.relPath, e.name)),
-      ...files.map((e) => new EntryNode(e, notOfferedReason(e, 'any') ?? excluded.get(e.name), this.controller.origins.get(e.name))),
+      ...files.map(
+        (e) =>
+          new EntryNode(e, notOfferedReason(e, 'any') ?? excluded.get(e.name), this.controller.origins.get(e.name)),
+      ),
     ];
   }
 

@@ -9,8 +9,13 @@ import { CommandId } from './commandIds';
 import { EntryNode } from './catalogView';
 import { sketchSnippet } from './format';
 
-export function registerCommands(controller: ServerController, channel: vscode.LogOutputChannel, refreshDevices: () => void): vscode.Disposable[] {
-  const address = () => `${controller.advertisedHost}:${controller.state.kind === 'running' ? controller.state.port : controller.port}`;
+export function registerCommands(
+  controller: ServerController,
+  channel: vscode.LogOutputChannel,
+  refreshDevices: () => void,
+): vscode.Disposable[] {
+  const address = () =>
+    `${controller.advertisedHost}:${controller.state.kind === 'running' ? controller.state.port : controller.port}`;
 
   const copy = async (text: string, what: string) => {
     await vscode.env.clipboard.writeText(text);
@@ -26,13 +31,19 @@ export function registerCommands(controller: ServerController, channel: vscode.L
       void vscode.window.showInformationMessage('AutoConnect: the catalog is empty (or the server is stopped).');
       return undefined;
     }
-    const picked = await vscode.window.showQuickPick(entries.map((e) => ({ label: e.relPath, entry: e })), { title: 'AutoConnect: catalog entry' });
+    const picked = await vscode.window.showQuickPick(
+      entries.map((e) => ({ label: e.relPath, entry: e })),
+      { title: 'AutoConnect: catalog entry' },
+    );
     return picked?.entry;
   };
 
   const revealPath = async (uri: vscode.Uri) => {
     const inWorkspace = vscode.workspace.getWorkspaceFolder(uri) !== undefined;
-    await vscode.commands.executeCommand(inWorkspace && vscode.env.remoteName ? 'revealInExplorer' : 'revealFileInOS', uri);
+    await vscode.commands.executeCommand(
+      inWorkspace && vscode.env.remoteName ? 'revealInExplorer' : 'revealFileInOS',
+      uri,
+    );
   };
 
   const handlers: Record<CommandId, (...args: unknown[]) => unknown> = {
@@ -41,13 +52,17 @@ export function registerCommands(controller: ServerController, channel: vscode.L
       const state = controller.state;
       if (state.kind === 'running') {
         // Not awaited: the command is done when the server runs, not when the toast is dismissed.
-        void vscode.window.showInformationMessage(
-          `AutoConnect update server is running. Devices use ${state.advertised}:${state.port}.`, 'Copy Address', 'Copy Sketch Snippet',
-        ).then((choice) => {
-          if (choice === 'Copy Address') return vscode.commands.executeCommand(CommandId.CopyAddress);
-          if (choice === 'Copy Sketch Snippet') return vscode.commands.executeCommand(CommandId.CopySketchSnippet);
-          return undefined;
-        });
+        void vscode.window
+          .showInformationMessage(
+            `AutoConnect update server is running. Devices use ${state.advertised}:${state.port}.`,
+            'Copy Address',
+            'Copy Sketch Snippet',
+          )
+          .then((choice) => {
+            if (choice === 'Copy Address') return vscode.commands.executeCommand(CommandId.CopyAddress);
+            if (choice === 'Copy Sketch Snippet') return vscode.commands.executeCommand(CommandId.CopySketchSnippet);
+            return undefined;
+          });
       }
     },
     [CommandId.StopServer]: () => controller.stop(),
@@ -78,7 +93,11 @@ export function registerCommands(controller: ServerController, channel: vscode.L
     [CommandId.RemoveFromCatalog]: async (node) => {
       const entry = await pickEntry(node);
       if (!entry) return;
-      const answer = await vscode.window.showWarningMessage(`Remove ${entry.relPath} from the catalog? The file is deleted.`, { modal: true }, 'Remove');
+      const answer = await vscode.window.showWarningMessage(
+        `Remove ${entry.relPath} from the catalog? The file is deleted.`,
+        { modal: true },
+        'Remove',
+      );
       if (answer !== 'Remove') return;
       await rm(entry.absPath, { force: true });
       await controller.catalog?.rescanAll();

@@ -41,12 +41,14 @@ export function readSettings(): Settings {
 
 /** Settings whose change needs the server restarted. */
 export function serverSettingsChanged(event: vscode.ConfigurationChangeEvent): boolean {
-  return ['server.port', 'server.bindAddress', 'server.allow', 'server.answerNotModified', 'catalog.folder']
-    .some((key) => event.affectsConfiguration(`${SECTION}.${key}`));
+  return ['server.port', 'server.bindAddress', 'server.allow', 'server.answerNotModified', 'catalog.folder'].some(
+    (key) => event.affectsConfiguration(`${SECTION}.${key}`),
+  );
 }
 
 /** Settings whose change needs the build publisher recreated. */
 export function publishSettingsChanged(event: vscode.ConfigurationChangeEvent): boolean {
-  return ['publish.enabled', 'publish.keep', 'publish.extraGlobs', 'publish.outputFolders', 'catalog.folder']
-    .some((key) => event.affectsConfiguration(`${SECTION}.${key}`));
+  return ['publish.enabled', 'publish.keep', 'publish.extraGlobs', 'publish.outputFolders', 'catalog.folder'].some(
+    (key) => event.affectsConfiguration(`${SECTION}.${key}`),
+  );
 }

@@ -50,12 +50,24 @@ class DownloadNode extends vscode.TreeItem {
     switch (record.state) {
       case 'running': {
         const percent = record.total > 0 ? Math.floor((record.sent * 100) / record.total) : 0;
-        this.description = [`${percent}%`, `${formatBytes(record.sent)} of ${formatBytes(record.total)}`, formatRate(record.sent, elapsed)].filter(Boolean).join(' · ');
+        this.description = [
+          `${percent}%`,
+          `${formatBytes(record.sent)} of ${formatBytes(record.total)}`,
+          formatRate(record.sent, elapsed),
+        ]
+          .filter(Boolean)
+          .join(' · ');
         this.iconPath = new vscode.ThemeIcon('cloud-download');
         break;
       }
       case 'done':
-        this.description = ['done', `${formatBytes(record.total)} in ${(elapsed / 1000).toFixed(1)} s`, formatRate(record.total, elapsed)].filter(Boolean).join(' · ');
+        this.description = [
+          'done',
+          `${formatBytes(record.total)} in ${(elapsed / 1000).toFixed(1)} s`,
+          formatRate(record.total, elapsed),
+        ]
+          .filter(Boolean)
+          .join(' · ');
         this.iconPath = new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed'));
         break;
       case 'aborted':
@@ -88,7 +100,10 @@ export class DevicesView implements vscode.TreeDataProvider<Node>, vscode.Dispos
 
   constructor(private readonly controller: ServerController) {
     this.view = vscode.window.createTreeView('autoconnect.devices', { treeDataProvider: this });
-    this.subscriptions.push(this.view, controller.devices.onDidChange(() => this.schedule()));
+    this.subscriptions.push(
+      this.view,
+      controller.devices.onDidChange(() => this.schedule()),
+    );
     void vscode.commands.executeCommand('setContext', ContextKey.NoDevices, true);
   }
 

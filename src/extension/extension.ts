@@ -30,33 +30,39 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ cont
   let restartTimer: NodeJS.Timeout | undefined;
   let serverChanged = false;
   let publishChanged = false;
-  owned.push(vscode.workspace.onDidChangeConfiguration((event) => {
-    // Several settings often change together (settings sync, a JSON edit): restart once, for all of them.
-    serverChanged ||= serverSettingsChanged(event);
-    publishChanged ||= publishSettingsChanged(event);
-    if (!serverChanged && !publishChanged) return;
-    clearTimeout(restartTimer);
-    restartTimer = setTimeout(() => {
-      const restartServer = serverChanged;
-      const restartPublisher = publishChanged;
-      serverChanged = publishChanged = false;
-      if (restartPublisher) void active.restartPublisher();
-      if (restartServer && active.state.kind === 'running') {
-        logger.info('settings changed: restarting the update server');
-        void active.restart();
-      }
-    }, 300);
-  }));
+  owned.push(
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      // Several settings often change together (settings sync, a JSON edit): restart once, for all of them.
+      serverChanged ||= serverSettingsChanged(event);
+      publishChanged ||= publishSettingsChanged(event);
+      if (!serverChanged && !publishChanged) return;
+      clearTimeout(restartTimer);
+      restartTimer = setTimeout(() => {
+        const restartServer = serverChanged;
+        const restartPublisher = publishChanged;
+        serverChanged = publishChanged = false;
+        if (restartPublisher) void active.restartPublisher();
+        if (restartServer && active.state.kind === 'running') {
+          logger.info('settings changed: restarting the update server');
+          void active.restart();
+        }
+      }, 300);
+    }),
+  );
   owned.push({ dispose: () => clearTimeout(restartTimer) });
   owned.push(vscode.workspace.onDidChangeWorkspaceFolders(() => void active.restartPublisher()));
   // A project created or cloned into the workspace later: start (or refresh) the publisher for it.
   const projects = vscode.workspace.createFileSystemWatcher(PROJECT_GLOB, false, true, true);
   let projectTimer: NodeJS.Timeout | undefined;
-  owned.push(projects, projects.onDidCreate(() => {
-    if (active.publishing) return; // a running publisher discovers new projects by itself
-    clearTimeout(projectTimer);
-    projectTimer = setTimeout(() => void active.restartPublisher(), 500);
-  }), { dispose: () => clearTimeout(projectTimer) });
+  owned.push(
+    projects,
+    projects.onDidCreate(() => {
+      if (active.publishing) return; // a running publisher discovers new projects by itself
+      clearTimeout(projectTimer);
+      projectTimer = setTimeout(() => void active.restartPublisher(), 500);
+    }),
+    { dispose: () => clearTimeout(projectTimer) },
+  );
 
   const note = remoteNote();
   if (note) logger.info(note);

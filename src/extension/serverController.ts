@@ -124,13 +124,19 @@ export class ServerController implements vscode.Disposable {
     await this.disposePublisher();
     if (this.disposed) return;
     const settings = this.settings;
-    const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+    const roots = (vscode.workspace.workspaceFolders ?? [])
+      .filter((f) => f.uri.scheme === 'file')
+      .map((f) => f.uri.fsPath);
     const catalogDir = this.resolveCatalogDir();
     if (!settings.publishEnabled || roots.length === 0 || !catalogDir) return;
     // A workspace with no PlatformIO or Arduino project costs one bounded walk, not a watcher over the whole tree;
     // extension.ts starts the publisher when such a project appears. The core's walk, not the editor's file search:
     // it sees exactly the projects the publisher would, and does not depend on a search service being ready.
-    if (settings.publishOutputFolders.length === 0 && settings.publishExtraGlobs.length === 0 && !(await hasFirmwareProject(roots))) {
+    if (
+      settings.publishOutputFolders.length === 0 &&
+      settings.publishExtraGlobs.length === 0 &&
+      !(await hasFirmwareProject(roots))
+    ) {
       this.logger.info('no PlatformIO project or Arduino sketch in the workspace: not watching for builds');
       return;
     }
@@ -142,11 +148,13 @@ export class ServerController implements vscode.Disposable {
       extraOutputDirs: settings.publishOutputFolders.map((p) => (isAbsolute(p) ? p : join(roots[0]!, p))),
       logger: this.logger,
     });
-    this.publisherSubscriptions.add(publisher.onDidPublish((event) => {
-      this.originsCache.set(event.name, event.origin);
-      // The first publish creates the catalog folder; keep built firmware out of git from then on.
-      void this.ensureCatalogFolder(catalogDir).then(() => this.published.fire(event));
-    }));
+    this.publisherSubscriptions.add(
+      publisher.onDidPublish((event) => {
+        this.originsCache.set(event.name, event.origin);
+        // The first publish creates the catalog folder; keep built firmware out of git from then on.
+        void this.ensureCatalogFolder(catalogDir).then(() => this.published.fire(event));
+      }),
+    );
     this.publisherSubscriptions.add(publisher.onDidError((error) => this.logger.error(`publish: ${error.message}`)));
     this.publisher = publisher;
     try {
@@ -212,11 +220,22 @@ export class ServerController implements vscode.Disposable {
       this.serverSubscriptions.add(server.onDidChangeCatalog(() => void this.refreshCatalog()));
       await this.refreshCatalog();
       const advertised = this.advertisedHost;
-      this.logger.info(`update server listening on ${server.host}:${server.port}, catalog ${server.catalog.root}; ` +
-        `devices use ${advertised}:${server.port} (${reachableAddresses(settings.bindAddress || undefined).map((a) => `${a.address} ${a.interfaceName}`.trim()).join(', ')})`);
-      this.setState({ kind: 'running', port: server.port, host: server.host, advertised, catalogDir: server.catalog.root });
+      this.logger.info(
+        `update server listening on ${server.host}:${server.port}, catalog ${server.catalog.root}; ` +
+          `devices use ${advertised}:${server.port} (${reachableAddresses(settings.bindAddress || undefined)
+            .map((a) => `${a.address} ${a.interfaceName}`.trim())
+            .join(', ')})`,
+      );
+      this.setState({
+        kind: 'running',
+        port: server.port,
+        host: server.host,
+        advertised,
+        catalogDir: server.catalog.root,
+      });
     } catch (error) {
-      const message = error instanceof ServerStartError ? error.message : `cannot start the update server: ${errorMessage(error)}`;
+      const message =
+        error instanceof ServerStartError ? error.message : `cannot start the update server: ${errorMessage(error)}`;
       this.fail(message, error instanceof ServerStartError ? error : undefined);
     }
   }
@@ -250,7 +269,8 @@ export class ServerController implements vscode.Disposable {
           title: 'AutoConnect: port for this session',
           prompt: `Port ${error.port} is taken. Devices must use the new port too (AutoConnectUpdate's second argument).`,
           value: String((error.port ?? 8000) + 1),
-          validateInput: (text) => (/^\d+$/.test(text) && Number(text) > 0 && Number(text) < 65536 ? undefined : 'a port from 1 to 65535'),
+          validateInput: (text) =>
+            /^\d+$/.test(text) && Number(text) > 0 && Number(text) < 65536 ? undefined : 'a port from 1 to 65535',
         });
         if (value) await this.useAnotherPort(Number(value));
       } else if (choice === 'Show Log') {
@@ -259,7 +279,8 @@ export class ServerController implements vscode.Disposable {
       return;
     }
     const choice = await vscode.window.showErrorMessage(`AutoConnect: ${message}`, 'Open Settings', 'Show Log');
-    if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', 'autoconnect');
+    if (choice === 'Open Settings')
+      await vscode.commands.executeCommand('workbench.action.openSettings', 'autoconnect');
     else if (choice === 'Show Log') await vscode.commands.executeCommand('autoconnect.showLog');
   }
 

@@ -46,13 +46,20 @@ export class StatusBar implements vscode.Disposable {
         const active = this.controller.devices.activeDownloads;
         this.item.text = `$(radio-tower) ${state.advertised}:${state.port}${active > 0 ? `  $(cloud-download) ${active}` : ''}`;
         this.item.command = CommandId.CopyAddress;
-        const entries = this.controller.catalog?.allEntries().filter((e) => e.version?.info.kind === 'app' && e.version.info.complete).length ?? 0;
-        const bound = state.host === '0.0.0.0'
-          ? reachableAddresses(undefined).map((a) => `${a.address}${a.interfaceName ? ` (${a.interfaceName})` : ''}`).join(', ')
-          : state.host;
+        const entries =
+          this.controller.catalog?.allEntries().filter((e) => e.version?.info.kind === 'app' && e.version.info.complete)
+            .length ?? 0;
+        const bound =
+          state.host === '0.0.0.0'
+            ? reachableAddresses(undefined)
+                .map((a) => `${a.address}${a.interfaceName ? ` (${a.interfaceName})` : ''}`)
+                .join(', ')
+            : state.host;
         tooltip.appendMarkdown(`**AutoConnect update server** on port ${state.port}\n\n`);
         tooltip.appendMarkdown(`Devices use \`${state.advertised}:${state.port}\` (click to copy)\n\n`);
-        tooltip.appendMarkdown(`Catalog: \`${state.catalogDir}\` (${entries} application image${entries === 1 ? '' : 's'})\n\n`);
+        tooltip.appendMarkdown(
+          `Catalog: \`${state.catalogDir}\` (${entries} application image${entries === 1 ? '' : 's'})\n\n`,
+        );
         tooltip.appendMarkdown(`Listening on: ${bound}\n\n`);
         if (active > 0) tooltip.appendMarkdown(`Downloads in flight: ${active}\n\n`);
         const note = remoteNote();

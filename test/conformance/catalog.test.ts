@@ -39,7 +39,12 @@ describe('catalog conversation (protocol.md §7.1-7.7)', () => {
   it('7.1 writes python json.dumps form: field order, separators, MM/DD/YY and HH:MM:SS local time', async () => {
     const response = await rawRequest(f.port, esp8266CatalogRequest());
     const body = response.body.toString();
-    assert.ok(body.includes(`{"name": "a.bin", "type": "bin", "date": "02/22/23", "time": "18:55:00", "size": ${f.files['a.bin']!.length}}`), body);
+    assert.ok(
+      body.includes(
+        `{"name": "a.bin", "type": "bin", "date": "02/22/23", "time": "18:55:00", "size": ${f.files['a.bin']!.length}}`,
+      ),
+      body,
+    );
     assert.ok(body.includes('{"name": "sub", "type": "directory"}'), body);
   });
 
@@ -69,13 +74,18 @@ describe('catalog conversation (protocol.md §7.1-7.7)', () => {
 
   it('7.2 shows every app image to an unknown agent, newest first', async () => {
     const response = await rawRequest(f.port, 'GET /_catalog?op=list&path=. HTTP/1.0\r\n\r\n');
-    const bins = entries(response).filter((e) => e.type === 'bin').map((e) => e.name);
+    const bins = entries(response)
+      .filter((e) => e.type === 'bin')
+      .map((e) => e.name);
     assert.deepEqual(bins, ['s3.bin', 'esp32.bin', 'a.bin', 'd.bin.gz']);
   });
 
   it('7.3 lists a subfolder, and an empty path like "."', async () => {
     const sub = entries(await rawRequest(f.port, esp8266CatalogRequest('sub')));
-    assert.deepEqual(sub.map((e) => [e.name, e.type]), [['a.bin', 'bin']]);
+    assert.deepEqual(
+      sub.map((e) => [e.name, e.type]),
+      [['a.bin', 'bin']],
+    );
     const empty = await rawRequest(f.port, esp8266CatalogRequest(''));
     const dot = await rawRequest(f.port, esp8266CatalogRequest('.'));
     assert.deepEqual(empty.body, dot.body);
@@ -84,7 +94,17 @@ describe('catalog conversation (protocol.md §7.1-7.7)', () => {
   });
 
   it('7.4 refuses catalog paths outside the catalog (no sibling-prefix bypass, no links)', async () => {
-    for (const path of ['../..', '..', '..%2F..', `../${catalogName(f.catalog)}-x`, 'sub/../..', '..\\..', 'outlink', '/etc', '%2Fetc']) {
+    for (const path of [
+      '../..',
+      '..',
+      '..%2F..',
+      `../${catalogName(f.catalog)}-x`,
+      'sub/../..',
+      '..\\..',
+      'outlink',
+      '/etc',
+      '%2Fetc',
+    ]) {
       const response = await rawRequest(f.port, esp8266CatalogRequest(path));
       assert.ok([403, 404].includes(response.status), `${path}: ${response.status}`);
       assert.equal(Number(response.headers.get('content-length')), response.body.length);
@@ -113,7 +133,10 @@ describe('catalog conversation (protocol.md §7.1-7.7)', () => {
     writeFileSync(join(f.catalog, 'long', ok), esp8266ArduinoApp({ payloadSize: 60_000, seed: 20 }));
     writeFileSync(join(f.catalog, 'long', tooLong), esp8266ArduinoApp({ payloadSize: 60_000, seed: 21 }));
     const list = entries(await rawRequest(f.port, esp8266CatalogRequest('long')));
-    assert.deepEqual(list.map((e) => e.name), [ok]);
+    assert.deepEqual(
+      list.map((e) => e.name),
+      [ok],
+    );
     assert.ok(f.logs.some((l) => l.message.includes(tooLong) && /256 bytes/.test(l.message)));
   });
 
@@ -141,7 +164,10 @@ describe('catalog conversation (protocol.md §7.1-7.7)', () => {
     assert.equal(first!.status, 200);
     assert.equal(first!.headers.get('connection'), 'keep-alive');
     assert.equal(second!.status, 200);
-    assert.deepEqual(JSON.parse(second!.body.toString()).map((e: Entry) => e.name), ['a.bin']);
+    assert.deepEqual(
+      JSON.parse(second!.body.toString()).map((e: Entry) => e.name),
+      ['a.bin'],
+    );
   });
 
   it('lists a file dropped into the catalog on the very next request', async () => {

@@ -40,12 +40,24 @@ describe('download conversation (protocol.md §7.8-7.23)', () => {
 
   it('7.9 serves an ESP32 image to an ESP32, with and without x-ESP32-sketch-md5 (1.0.x cores)', async () => {
     assertServed(await rawRequest(f.port, esp32DownloadRequest('/esp32.bin')), f.files['esp32.bin']!, 'esp32.bin');
-    assertServed(await rawRequest(f.port, esp32DownloadRequest('/esp32.bin', {}, ['sketch-md5'])), f.files['esp32.bin']!, 'esp32.bin');
+    assertServed(
+      await rawRequest(f.port, esp32DownloadRequest('/esp32.bin', {}, ['sketch-md5'])),
+      f.files['esp32.bin']!,
+      'esp32.bin',
+    );
   });
 
   it('7.10 matches device header names without regard to case', async () => {
-    assertServed(await rawRequest(f.port, esp8266DownloadRequest('/a.bin', {}, [], 'lower')), f.files['a.bin']!, 'a.bin');
-    assertServed(await rawRequest(f.port, esp8266DownloadRequest('/a.bin', {}, [], 'title')), f.files['a.bin']!, 'a.bin');
+    assertServed(
+      await rawRequest(f.port, esp8266DownloadRequest('/a.bin', {}, [], 'lower')),
+      f.files['a.bin']!,
+      'a.bin',
+    );
+    assertServed(
+      await rawRequest(f.port, esp8266DownloadRequest('/a.bin', {}, [], 'title')),
+      f.files['a.bin']!,
+      'a.bin',
+    );
   });
 
   it('7.11 answers 403 to a browser or curl, and to a request without User-Agent', async () => {
@@ -71,10 +83,24 @@ describe('download conversation (protocol.md §7.8-7.23)', () => {
   it('7.14 never serves anything outside the catalog, whatever the target', async () => {
     const sibling = `${catalogName(f.catalog)}-x`;
     const targets = [
-      '/../secret.txt', '/sub/../../secret.txt', '/%2e%2e/secret.txt', '/%2E%2E/secret.txt', '/..%2fsecret.txt',
-      '/..%2Fprivate/secret.bin', '/..\\secret.txt', '..\\..\\secret.txt', '/etc/passwd', '//etc/passwd',
-      'http://x/../secret.txt', '/outlink/secret.bin', '/outlink/secret.txt', '/link.bin', `/../${sibling}/sibling.bin`,
-      `../${sibling}/sibling.bin`, '/notes.txt', '/%00a.bin',
+      '/../secret.txt',
+      '/sub/../../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/%2E%2E/secret.txt',
+      '/..%2fsecret.txt',
+      '/..%2Fprivate/secret.bin',
+      '/..\\secret.txt',
+      '..\\..\\secret.txt',
+      '/etc/passwd',
+      '//etc/passwd',
+      'http://x/../secret.txt',
+      '/outlink/secret.bin',
+      '/outlink/secret.txt',
+      '/link.bin',
+      `/../${sibling}/sibling.bin`,
+      `../${sibling}/sibling.bin`,
+      '/notes.txt',
+      '/%00a.bin',
     ];
     for (const target of targets) {
       const response = await rawRequest(f.port, esp8266DownloadRequest(target));
@@ -115,7 +141,10 @@ describe('download conversation (protocol.md §7.8-7.23)', () => {
   it('7.19 never redirects', async () => {
     for (const target of ['/sub', '/sub/', '.', './sub', '/a.bin/', '/_catalog/']) {
       const response = await rawRequest(f.port, esp8266DownloadRequest(target));
-      assert.ok(response.status < 300 || response.status >= 400 || response.status === 304, `${target}: ${response.status}`);
+      assert.ok(
+        response.status < 300 || response.status >= 400 || response.status === 304,
+        `${target}: ${response.status}`,
+      );
     }
   });
 
@@ -129,7 +158,10 @@ describe('download conversation (protocol.md §7.8-7.23)', () => {
 
   it('7.20 refuses another ESP32 variant when the device is known to run one', async () => {
     const esp32 = f.files['esp32.bin']!;
-    const runningSha = esp32.subarray(esp32.length - 32).toString('hex').toUpperCase();
+    const runningSha = esp32
+      .subarray(esp32.length - 32)
+      .toString('hex')
+      .toUpperCase();
     const response = await rawRequest(f.port, esp32DownloadRequest('/s3.bin', { sketchSha256: runningSha }));
     assertWellFormedRefusal(response, [403]);
     assert.ok(f.logs.some((l) => /esp32s3 image, but the device runs esp32\.bin built for esp32/.test(l.message)));
@@ -159,10 +191,16 @@ describe('download conversation (protocol.md §7.8-7.23)', () => {
     assert.equal(same.body.length, 0);
     const rewritten = Buffer.from(a);
     rewritten[2] = (rewritten[2]! + 1) % 4; // the ESP8266 Updater sets the chip's flash mode in flash
-    const afterRewrite = await rawRequest(f.port, esp8266DownloadRequest('/a.bin', { sketchMd5: md5(rewritten), sketchSize: a.length }));
+    const afterRewrite = await rawRequest(
+      f.port,
+      esp8266DownloadRequest('/a.bin', { sketchMd5: md5(rewritten), sketchSize: a.length }),
+    );
     assert.equal(afterRewrite.status, 304);
     const esp32 = f.files['esp32.bin']!;
-    const sha = esp32.subarray(esp32.length - 32).toString('hex').toUpperCase();
+    const sha = esp32
+      .subarray(esp32.length - 32)
+      .toString('hex')
+      .toUpperCase();
     assert.equal((await rawRequest(f.port, esp32DownloadRequest('/esp32.bin', { sketchSha256: sha }))).status, 304);
   });
 });

@@ -29,27 +29,36 @@ const defaults8266: Required<Omit<DeviceHeaderValues, 'sketchSha256'>> = {
 
 /** ESP8266HTTPClient catalog request (HTTP/1.1, keep-alive, Content-Length: 0), AutoConnect's default `uri`. */
 export function esp8266CatalogRequest(path = '.', host = '192.168.1.10:8000'): string {
-  return `GET /_catalog?op=list&path=${path} HTTP/1.1\r\n` +
+  return (
+    `GET /_catalog?op=list&path=${path} HTTP/1.1\r\n` +
     `Host: ${host}\r\n` +
     'User-Agent: ESP8266HTTPClient\r\n' +
     'Accept-Encoding: identity;q=1,chunked;q=0.1,*;q=0\r\n' +
     'Connection: keep-alive\r\n' +
     'Content-Length: 0\r\n' +
-    '\r\n';
+    '\r\n'
+  );
 }
 
 /** The old arduino-esp32 HTTPClient: other header order, Connection: close, no Content-Length. */
 export function esp32CatalogRequest(path = '.', host = '192.168.1.10:8000'): string {
-  return `GET /_catalog?op=list&path=${path} HTTP/1.1\r\n` +
+  return (
+    `GET /_catalog?op=list&path=${path} HTTP/1.1\r\n` +
     `Host: ${host}\r\n` +
     'User-Agent: ESP32HTTPClient\r\n' +
     'Connection: close\r\n' +
     'Accept-Encoding: identity;q=1,chunked;q=0.1,*;q=0\r\n' +
-    '\r\n';
+    '\r\n'
+  );
 }
 
 /** ESP8266httpUpdate's request (HTTP/1.0). `omit` drops headers by their suffix, e.g. 'sketch-md5'. */
-export function esp8266DownloadRequest(target: string, values: DeviceHeaderValues = {}, omit: string[] = [], headerCase: 'as-sent' | 'lower' | 'title' = 'as-sent'): string {
+export function esp8266DownloadRequest(
+  target: string,
+  values: DeviceHeaderValues = {},
+  omit: string[] = [],
+  headerCase: 'as-sent' | 'lower' | 'title' = 'as-sent',
+): string {
   const v = { ...defaults8266, ...values };
   const headers: Array<[string, string]> = [
     ['Host', v.host],
@@ -101,10 +110,22 @@ export function esp32DownloadRequest(target: string, values: DeviceHeaderValues 
   return request(target, headers, omit, 'as-sent');
 }
 
-function request(target: string, headers: Array<[string, string]>, omit: string[], headerCase: 'as-sent' | 'lower' | 'title'): string {
+function request(
+  target: string,
+  headers: Array<[string, string]>,
+  omit: string[],
+  headerCase: 'as-sent' | 'lower' | 'title',
+): string {
   const kept = headers.filter(([name]) => !omit.some((suffix) => name.toLowerCase().endsWith(suffix.toLowerCase())));
   const cased = kept.map(([name, value]) => [
-    headerCase === 'lower' ? name.toLowerCase() : headerCase === 'title' ? name.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1).toLowerCase()).join('-') : name,
+    headerCase === 'lower'
+      ? name.toLowerCase()
+      : headerCase === 'title'
+        ? name
+            .split('-')
+            .map((p) => p.charAt(0).toUpperCase() + p.slice(1).toLowerCase())
+            .join('-')
+        : name,
     value,
   ]);
   return `GET ${target} HTTP/1.0\r\n${cased.map(([n, val]) => `${n}: ${val}\r\n`).join('')}\r\n`;

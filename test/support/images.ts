@@ -170,13 +170,45 @@ interface ChipMap {
 function chipMap(chip: string): ChipMap {
   switch (chip) {
     case 'esp32':
-      return { drom: 0x3f400020, dram: 0x3ffbdb60, iram: 0x40080000, irom: 0x400d0020, bootDram: 0x3fff0030, bootIram: 0x40078000, maxRev: 399 };
+      return {
+        drom: 0x3f400020,
+        dram: 0x3ffbdb60,
+        iram: 0x40080000,
+        irom: 0x400d0020,
+        bootDram: 0x3fff0030,
+        bootIram: 0x40078000,
+        maxRev: 399,
+      };
     case 'esp32s2':
-      return { drom: 0x3f000020, dram: 0x3ffbe000, iram: 0x40022000, irom: 0x40080020, bootDram: 0x3ffe6000, bootIram: 0x4004e000, maxRev: 99 };
+      return {
+        drom: 0x3f000020,
+        dram: 0x3ffbe000,
+        iram: 0x40022000,
+        irom: 0x40080020,
+        bootDram: 0x3ffe6000,
+        bootIram: 0x4004e000,
+        maxRev: 99,
+      };
     case 'esp32s3':
-      return { drom: 0x3c020020, dram: 0x3fc92000, iram: 0x40374000, irom: 0x42000020, bootDram: 0x3fcd7000, bootIram: 0x403c9700, maxRev: 99 };
+      return {
+        drom: 0x3c020020,
+        dram: 0x3fc92000,
+        iram: 0x40374000,
+        irom: 0x42000020,
+        bootDram: 0x3fcd7000,
+        bootIram: 0x403c9700,
+        maxRev: 99,
+      };
     default: // RISC-V parts (C2/C3/C5/C6/C61/H2/P4 ...)
-      return { drom: 0x3c000020, dram: 0x3fc8b000, iram: 0x40380000, irom: 0x42000020, bootDram: 0x3fcd5000, bootIram: 0x403cc000, maxRev: 199 };
+      return {
+        drom: 0x3c000020,
+        dram: 0x3fc8b000,
+        iram: 0x40380000,
+        irom: 0x42000020,
+        bootDram: 0x3fcd5000,
+        bootIram: 0x403cc000,
+        maxRev: 199,
+      };
   }
 }
 
@@ -325,7 +357,11 @@ export function partitionTable(entries: readonly PartitionEntry[] = DEFAULT_PART
     return row;
   });
   const body = Buffer.concat(rows);
-  const md5Row = Buffer.concat([Buffer.from([0xeb, 0xeb]), Buffer.alloc(14, 0xff), createHash('md5').update(body).digest()]);
+  const md5Row = Buffer.concat([
+    Buffer.from([0xeb, 0xeb]),
+    Buffer.alloc(14, 0xff),
+    createHash('md5').update(body).digest(),
+  ]);
   const table = Buffer.alloc(0xc00, 0xff);
   Buffer.concat([body, md5Row]).copy(table);
   return table;

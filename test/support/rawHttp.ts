@@ -15,7 +15,11 @@ export interface RawResponse {
   closed: boolean;
 }
 
-export function parseResponse(raw: Buffer, closed: boolean, isHead = false): { response: RawResponse; rest: Buffer } | undefined {
+export function parseResponse(
+  raw: Buffer,
+  closed: boolean,
+  isHead = false,
+): { response: RawResponse; rest: Buffer } | undefined {
   const end = raw.indexOf('\r\n\r\n');
   if (end === -1) return undefined;
   const lines = raw.subarray(0, end).toString('latin1').split('\r\n');
@@ -35,13 +39,25 @@ export function parseResponse(raw: Buffer, closed: boolean, isHead = false): { r
   else return undefined;
   if (raw.length < bodyEnd) return undefined;
   return {
-    response: { raw: raw.subarray(0, bodyEnd), statusLine, status, headers, headerLines: lines, body: raw.subarray(bodyStart, bodyEnd), closed },
+    response: {
+      raw: raw.subarray(0, bodyEnd),
+      statusLine,
+      status,
+      headers,
+      headerLines: lines,
+      body: raw.subarray(bodyStart, bodyEnd),
+      closed,
+    },
     rest: raw.subarray(bodyEnd),
   };
 }
 
 /** Sends `request` and resolves with the reply once the server closed the socket (or `timeoutMs` passed). */
-export function rawRequest(port: number, request: string | Buffer, options: { timeoutMs?: number; host?: string; isHead?: boolean } = {}): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  request: string | Buffer,
+  options: { timeoutMs?: number; host?: string; isHead?: boolean } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: options.host ?? '127.0.0.1' });
     const chunks: Buffer[] = [];
@@ -54,7 +70,15 @@ export function rawRequest(port: number, request: string | Buffer, options: { ti
       const raw = Buffer.concat(chunks);
       const parsed = parseResponse(raw, closed, options.isHead);
       if (parsed) resolve(parsed.response);
-      else reject(Object.assign(new Error(`no complete response (${raw.length} bytes, closed=${closed}): ${JSON.stringify(raw.subarray(0, 200).toString('latin1'))}`), { raw }));
+      else
+        reject(
+          Object.assign(
+            new Error(
+              `no complete response (${raw.length} bytes, closed=${closed}): ${JSON.stringify(raw.subarray(0, 200).toString('latin1'))}`,
+            ),
+            { raw },
+          ),
+        );
     };
     const timer = setTimeout(() => finish(false), options.timeoutMs ?? 10_000);
     socket.on('data', (chunk) => {
@@ -78,7 +102,11 @@ export function rawRequest(port: number, request: string | Buffer, options: { ti
 }
 
 /** Sends several requests on one connection, one after the other, and returns each reply. */
-export async function rawConversation(port: number, requests: Array<string | Buffer>, timeoutMs = 10_000): Promise<RawResponse[]> {
+export async function rawConversation(
+  port: number,
+  requests: Array<string | Buffer>,
+  timeoutMs = 10_000,
+): Promise<RawResponse[]> {
   const socket = connect({ port, host: '127.0.0.1' });
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   let buffer: Buffer = Buffer.alloc(0);
@@ -123,7 +151,11 @@ export async function rawConversation(port: number, requests: Array<string | Buf
  * read the rest at full speed. Loopback buffers take megabytes, so a test that needs the server to be blocked on
  * this reader must use an image larger than that (about 12 MB is safe here).
  */
-export function slowReader(port: number, request: string | Buffer, bytesPerSecond: number): {
+export function slowReader(
+  port: number,
+  request: string | Buffer,
+  bytesPerSecond: number,
+): {
   socket: Socket;
   done: Promise<RawResponse>;
   received: () => number;
@@ -142,7 +174,11 @@ export function slowReader(port: number, request: string | Buffer, bytesPerSecon
     const interval = setInterval(() => {
       let budget = fullSpeed ? Number.MAX_SAFE_INTEGER : budgetPerTick;
       let chunk: Buffer | null;
-      while (budget > 0 && socket.readableLength >= 0 && (chunk = socket.read(Math.min(budget, socket.readableLength || Math.min(budget, 65536))) as Buffer | null)) {
+      while (
+        budget > 0 &&
+        socket.readableLength >= 0 &&
+        (chunk = socket.read(Math.min(budget, socket.readableLength || Math.min(budget, 65536))) as Buffer | null)
+      ) {
         chunks.push(chunk);
         count += chunk.length;
         budget -= chunk.length;

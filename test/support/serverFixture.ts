@@ -26,7 +26,12 @@ export interface ServerFixture {
 export const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
 
 /** The catalog of protocol.md §7 plus real images of each kind, and things outside it to try to reach. */
-export function writeStandardCatalog(): { base: string; catalog: string; outside: string; files: Record<string, Buffer> } {
+export function writeStandardCatalog(): {
+  base: string;
+  catalog: string;
+  outside: string;
+  files: Record<string, Buffer>;
+} {
   const base = mkdtempSync(join(tmpdir(), 'acus-'));
   const catalog = join(base, 'ota');
   const outside = join(base, 'private');
@@ -47,7 +52,12 @@ export function writeStandardCatalog(): { base: string; catalog: string; outside
   };
   for (const [name, data] of Object.entries(files)) writeFileSync(join(catalog, name), data);
   // Fixed times so the listing's date and time are predictable and ordered.
-  const times: Record<string, string> = { 'a.bin': '2023-02-22T18:55:00', 'esp32.bin': '2023-03-01T09:05:12', 's3.bin': '2023-03-02T10:00:00', 'd.bin.gz': '2023-01-01T00:00:00' };
+  const times: Record<string, string> = {
+    'a.bin': '2023-02-22T18:55:00',
+    'esp32.bin': '2023-03-01T09:05:12',
+    's3.bin': '2023-03-02T10:00:00',
+    'd.bin.gz': '2023-01-01T00:00:00',
+  };
   for (const [name, time] of Object.entries(times)) utimesSync(join(catalog, name), new Date(time), new Date(time));
   writeFileSync(join(outside, 'secret.txt'), 'wifi password\n');
   writeFileSync(join(outside, 'secret.bin'), esp8266ArduinoApp({ payloadSize: 50_000, seed: 9 }));
@@ -58,7 +68,10 @@ export function writeStandardCatalog(): { base: string; catalog: string; outside
   return { base, catalog, outside, files };
 }
 
-export async function startServer(catalog: string, options: Partial<UpdateServerOptions> = {}): Promise<{ server: UpdateServer; logs: LogLine[] }> {
+export async function startServer(
+  catalog: string,
+  options: Partial<UpdateServerOptions> = {},
+): Promise<{ server: UpdateServer; logs: LogLine[] }> {
   const logs: LogLine[] = [];
   const server = await UpdateServer.start({
     catalogDir: catalog,
@@ -74,7 +87,12 @@ export async function standardFixture(options: Partial<UpdateServerOptions> = {}
   const { base, catalog, outside, files } = writeStandardCatalog();
   const { server, logs } = await startServer(catalog, options);
   return {
-    server, port: server.port, catalog, outside, logs, files,
+    server,
+    port: server.port,
+    catalog,
+    outside,
+    logs,
+    files,
     stop: async () => {
       await server.stop();
       rmSync(base, { recursive: true, force: true });

@@ -36,9 +36,14 @@ export async function run({ page, workspace, assert, log, helpers, manifest, ext
   await new Promise((resolve) => blocker.listen(PORT, '0.0.0.0', resolve));
   try {
     await runCommand(page, 'AutoConnect: Start Update Server');
-    await waitFor(async () => (await notifications(page)).some((t) => t.includes(`port ${PORT} is already in use`)),
-      { timeout: 15000, what: 'the port-in-use error' });
-    log('error toast:', (await notifications(page)).find((t) => t.includes('in use')));
+    await waitFor(async () => (await notifications(page)).some((t) => t.includes(`port ${PORT} is already in use`)), {
+      timeout: 15000,
+      what: 'the port-in-use error',
+    });
+    log(
+      'error toast:',
+      (await notifications(page)).find((t) => t.includes('in use')),
+    );
     await statusBarText(page, statusId, { match: /AutoConnect/ });
     await clickButton(page, '.notifications-toasts', 'Use Another Port', 'the error notification');
     const input = page.locator('.quick-input-widget .quick-input-box input');
@@ -57,13 +62,22 @@ export async function run({ page, workspace, assert, log, helpers, manifest, ext
   // 2. Which address should the sketch use?
   await runCommand(page, 'AutoConnect: Select Network Address…');
   // The palette's own rows may still be on screen for a moment: wait for the command's quick pick.
-  await waitFor(async () => (await quickPickRows(page)).some((r) => /Automatic/.test(r.label)), { timeout: 10000, what: 'the address quick pick' });
+  await waitFor(async () => (await quickPickRows(page)).some((r) => /Automatic/.test(r.label)), {
+    timeout: 10000,
+    what: 'the address quick pick',
+  });
   const rows = await quickPickRows(page);
-  log('addresses offered:', rows.map((r) => `${r.label} ${r.description}`.trim()));
+  log(
+    'addresses offered:',
+    rows.map((r) => `${r.label} ${r.description}`.trim()),
+  );
   assert.match(rows[0].label, /Automatic/);
   const iface = rows.find((r) => /^\d+\.\d+\.\d+\.\d+ \(.+\)$/.test(r.label));
   assert.ok(iface, 'interfaces are listed as "address (name)"');
-  await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: iface.label }).first().click();
+  await page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: iface.label })
+    .first()
+    .click();
   const address = iface.label.split(' ')[0];
   await statusBarText(page, statusId, { match: `${address}:${PORT + 1}` });
 
@@ -72,14 +86,24 @@ export async function run({ page, workspace, assert, log, helpers, manifest, ext
   fs.writeFileSync(path.join(catalog, 'old-build.bin'), esp8266ArduinoApp({ payloadSize: 120_000, seed: 31 }));
   await openView(page, 'AutoConnect', { manifest });
   await openView(page, 'Firmware Catalog', { manifest });
-  await waitFor(async () => (await treeRows(page, 'Firmware Catalog', { manifest })).some((r) => r.label === 'old-build.bin'),
-    { timeout: 20000, what: 'old-build.bin in the Firmware Catalog view' });
+  await waitFor(
+    async () => (await treeRows(page, 'Firmware Catalog', { manifest })).some((r) => r.label === 'old-build.bin'),
+    { timeout: 20000, what: 'old-build.bin in the Firmware Catalog view' },
+  );
   await runCommand(page, 'AutoConnect: Remove from Catalog');
-  await waitFor(async () => (await quickPickRows(page)).some((r) => r.label === 'old-build.bin'), { timeout: 10000, what: 'the entry quick pick' });
-  await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'old-build.bin' }).first().click();
+  await waitFor(async () => (await quickPickRows(page)).some((r) => r.label === 'old-build.bin'), {
+    timeout: 10000,
+    what: 'the entry quick pick',
+  });
+  await page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'old-build.bin' })
+    .first()
+    .click();
   await clickButton(page, '.monaco-dialog-box', 'Remove', 'the confirmation dialog');
-  await waitFor(async () => !(await treeRows(page, 'Firmware Catalog', { manifest })).some((r) => r.label === 'old-build.bin'),
-    { timeout: 15000, what: 'old-build.bin to leave the view' });
+  await waitFor(
+    async () => !(await treeRows(page, 'Firmware Catalog', { manifest })).some((r) => r.label === 'old-build.bin'),
+    { timeout: 15000, what: 'old-build.bin to leave the view' },
+  );
   assert.equal(fs.existsSync(path.join(catalog, 'old-build.bin')), false, 'the file is deleted');
 
   await runCommand(page, 'AutoConnect: Stop Update Server');

@@ -31,19 +31,33 @@ export async function run({ page, workspace, assert, log, helpers, manifest, ext
 
   const displayBuild = path.join(workspace, 'display', '.pio', 'build', 'esp32-s3-devkitc-1');
   fs.mkdirSync(displayBuild, { recursive: true });
-  fs.writeFileSync(path.join(displayBuild, 'firmware.bin'), esp32App({ chip: 'esp32s3', version: '0.9.0', projectName: 'display', payloadSize: 200_000, seed: 52 }));
+  fs.writeFileSync(
+    path.join(displayBuild, 'firmware.bin'),
+    esp32App({ chip: 'esp32s3', version: '0.9.0', projectName: 'display', payloadSize: 200_000, seed: 52 }),
+  );
 
   await openView(page, 'AutoConnect', { manifest });
   await openView(page, 'Firmware Catalog', { manifest });
-  await waitFor(async () => {
-    const labels = (await treeRows(page, 'Firmware Catalog', { manifest })).map((r) => r.label);
-    return labels.includes('sensor-nodemcuv2.bin') && labels.includes('display-esp32-s3-devkitc-1.bin');
-  }, { timeout: 30000, what: 'both folders\' builds in the Firmware Catalog view' });
-  log('catalog rows:', (await treeRows(page, 'Firmware Catalog', { manifest })).map((r) => `${r.label} | ${r.description}`));
-  assert.ok(fs.existsSync(path.join(workspace, 'sensor', '.autoconnect', 'catalog', 'display-esp32-s3-devkitc-1.bin')),
-    'one catalog, in the first folder');
+  await waitFor(
+    async () => {
+      const labels = (await treeRows(page, 'Firmware Catalog', { manifest })).map((r) => r.label);
+      return labels.includes('sensor-nodemcuv2.bin') && labels.includes('display-esp32-s3-devkitc-1.bin');
+    },
+    { timeout: 30000, what: "both folders' builds in the Firmware Catalog view" },
+  );
+  log(
+    'catalog rows:',
+    (await treeRows(page, 'Firmware Catalog', { manifest })).map((r) => `${r.label} | ${r.description}`),
+  );
+  assert.ok(
+    fs.existsSync(path.join(workspace, 'sensor', '.autoconnect', 'catalog', 'display-esp32-s3-devkitc-1.bin')),
+    'one catalog, in the first folder',
+  );
 
-  const bins = async (request) => JSON.parse((await rawRequest(PORT, request)).body.toString()).filter((e) => e.type === 'bin').map((e) => e.name);
+  const bins = async (request) =>
+    JSON.parse((await rawRequest(PORT, request)).body.toString())
+      .filter((e) => e.type === 'bin')
+      .map((e) => e.name);
   assert.deepEqual(await bins(esp8266CatalogRequest()), ['sensor-nodemcuv2.bin']);
   assert.deepEqual(await bins(esp32CatalogRequest()), ['display-esp32-s3-devkitc-1.bin']);
 

@@ -13,7 +13,9 @@ const require = createRequire(import.meta.url);
 const out = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'out', 'test', 'support');
 const { esp8266ArduinoApp, esp32App } = require(path.join(out, 'images.js'));
 const { rawRequest, slowReader, portIsFree } = require(path.join(out, 'rawHttp.js'));
-const { esp8266CatalogRequest, esp8266DownloadRequest, esp32DownloadRequest } = require(path.join(out, 'deviceRequests.js'));
+const { esp8266CatalogRequest, esp8266DownloadRequest, esp32DownloadRequest } = require(
+  path.join(out, 'deviceRequests.js'),
+);
 
 const PORT = 18266; // from the fixture's .vscode/settings.json
 
@@ -52,10 +54,16 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   fs.writeFileSync(path.join(build, 'firmware.bin'), image);
   await openView(page, 'AutoConnect', { manifest });
   await openView(page, 'Firmware Catalog', { manifest });
-  await waitFor(async () => (await treeRows(page, 'Firmware Catalog', { manifest })).some((r) => r.label === 'ota-demo-d1_mini.bin'),
-    { timeout: 30000, what: 'the published build in the Firmware Catalog view' });
+  await waitFor(
+    async () =>
+      (await treeRows(page, 'Firmware Catalog', { manifest })).some((r) => r.label === 'ota-demo-d1_mini.bin'),
+    { timeout: 30000, what: 'the published build in the Firmware Catalog view' },
+  );
   const catalogRows = await treeRows(page, 'Firmware Catalog', { manifest });
-  log('catalog rows:', catalogRows.map((r) => `${r.label} | ${r.description}`));
+  log(
+    'catalog rows:',
+    catalogRows.map((r) => `${r.label} | ${r.description}`),
+  );
   const row = catalogRows.find((r) => r.label === 'ota-demo-d1_mini.bin');
   assert.match(row.description, /ESP8266/);
   assert.ok(!catalogRows.some((r) => /bootloader/.test(r.label)), 'the bootloader is never published');
@@ -64,30 +72,62 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   const list = await rawRequest(PORT, esp8266CatalogRequest('.', `${host}:${PORT}`));
   assert.equal(list.status, 200);
   assert.ok(JSON.parse(list.body.toString()).some((e) => e.name === 'ota-demo-d1_mini.bin' && e.type === 'bin'));
-  const download = await rawRequest(PORT, esp8266DownloadRequest('/ota-demo-d1_mini.bin', { host: `${host}:${PORT}`, staMac: '5C:CF:7F:12:34:56' }));
+  const download = await rawRequest(
+    PORT,
+    esp8266DownloadRequest('/ota-demo-d1_mini.bin', { host: `${host}:${PORT}`, staMac: '5C:CF:7F:12:34:56' }),
+  );
   assert.equal(download.status, 200);
   assert.ok(download.body.equals(image));
-  const refused = await rawRequest(PORT, esp32DownloadRequest('/ota-demo-d1_mini.bin', { host: `${host}:${PORT}`, staMac: '24:6F:28:AB:CD:EF' }));
+  const refused = await rawRequest(
+    PORT,
+    esp32DownloadRequest('/ota-demo-d1_mini.bin', { host: `${host}:${PORT}`, staMac: '24:6F:28:AB:CD:EF' }),
+  );
   assert.equal(refused.status, 403);
 
   await openView(page, 'Devices', { manifest });
-  await waitFor(async () => {
-    const rows = await treeRows(page, 'Devices', { manifest });
-    return rows.some((r) => r.label === '5C:CF:7F:12:34:56') && rows.some((r) => /^done/.test(r.description))
-      && rows.some((r) => /refused 403/.test(r.description));
-  }, { timeout: 20000, what: 'the device, its finished download and the refusal in the Devices view' });
+  await waitFor(
+    async () => {
+      const rows = await treeRows(page, 'Devices', { manifest });
+      return (
+        rows.some((r) => r.label === '5C:CF:7F:12:34:56') &&
+        rows.some((r) => /^done/.test(r.description)) &&
+        rows.some((r) => /refused 403/.test(r.description))
+      );
+    },
+    { timeout: 20000, what: 'the device, its finished download and the refusal in the Devices view' },
+  );
   const deviceRows = await treeRows(page, 'Devices', { manifest });
-  log('device rows:', deviceRows.map((r) => `${r.label} | ${r.description}`));
+  log(
+    'device rows:',
+    deviceRows.map((r) => `${r.label} | ${r.description}`),
+  );
   assert.ok(deviceRows.some((r) => /ESP8266/.test(r.description) && /4 MB flash/.test(r.description)));
   assert.ok(deviceRows.some((r) => /esp8266 image, but the device is an esp32/.test(r.description)));
 
   // A download in flight shows its progress live. The image is larger than what loopback buffers absorb, so the
   // server really waits on this device (it reads nothing until released).
-  const big = esp32App({ chip: 'esp32s3', version: '2.1.0', projectName: 'camera-node', payloadSize: 12 << 20, seed: 8 });
+  const big = esp32App({
+    chip: 'esp32s3',
+    version: '2.1.0',
+    projectName: 'camera-node',
+    payloadSize: 12 << 20,
+    seed: 8,
+  });
   fs.writeFileSync(path.join(workspace, '.autoconnect', 'catalog', 'camera-node-s3.bin'), big);
-  const slow = slowReader(PORT, esp32DownloadRequest('/camera-node-s3.bin', { host: `${host}:${PORT}`, staMac: '34:85:18:00:AB:01', freeSpace: 16 << 20, chipSize: 16 << 20 }), 0);
-  await waitFor(async () => (await treeRows(page, 'Devices', { manifest })).some((r) => /^\d+% · /.test(r.description)),
-    { timeout: 20000, what: 'a download in progress in the Devices view' });
+  const slow = slowReader(
+    PORT,
+    esp32DownloadRequest('/camera-node-s3.bin', {
+      host: `${host}:${PORT}`,
+      staMac: '34:85:18:00:AB:01',
+      freeSpace: 16 << 20,
+      chipSize: 16 << 20,
+    }),
+    0,
+  );
+  await waitFor(
+    async () => (await treeRows(page, 'Devices', { manifest })).some((r) => /^\d+% · /.test(r.description)),
+    { timeout: 20000, what: 'a download in progress in the Devices view' },
+  );
   await statusBarText(page, statusId, { match: new RegExp(`${PORT}\\s+1$`) });
 
   await page.keyboard.press('Escape');
@@ -98,8 +138,10 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   const slowResponse = await slow.done;
   assert.equal(slowResponse.headers.get('x-md5').length, 32);
   assert.ok(slowResponse.body.equals(big));
-  await waitFor(async () => (await treeRows(page, 'Devices', { manifest })).filter((r) => /^done/.test(r.description)).length >= 2,
-    { timeout: 20000, what: 'the second download to show as done' });
+  await waitFor(
+    async () => (await treeRows(page, 'Devices', { manifest })).filter((r) => /^done/.test(r.description)).length >= 2,
+    { timeout: 20000, what: 'the second download to show as done' },
+  );
 
   await runCommand(page, 'AutoConnect: Stop Update Server');
   await statusBarText(page, statusId, { match: /Start OTA Server/ });

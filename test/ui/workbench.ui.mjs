@@ -8,7 +8,10 @@ export async function run({ page, harness, workspace, artifacts, assert, log, he
   // 1. the workbench shell is up, on the folder we asked for
   assert.ok(await page.locator('.monaco-workbench').isVisible(), 'workbench not visible');
   const folderName = workspace.split('/').pop();
-  await waitFor(async () => (await page.title()).includes(folderName), { timeout: 15000, what: `window title with "${folderName}"` });
+  await waitFor(async () => (await page.title()).includes(folderName), {
+    timeout: 15000,
+    what: `window title with "${folderName}"`,
+  });
   log('title:', await page.title());
 
   // 2. the packaged extension is installed in this code-server
@@ -23,10 +26,14 @@ export async function run({ page, harness, workspace, artifacts, assert, log, he
   const want = containerTitle === 'autoconnect' ? 'AutoConnect' : containerTitle;
   let items = [];
   try {
-    await waitFor(async () => (items = await activityBarItems(page)).some((i) => i.label === want || i.label.startsWith(`${want} (`)), {
-      timeout: 20000,
-      what: `activity bar entry "${want}"`,
-    });
+    await waitFor(
+      async () =>
+        (items = await activityBarItems(page)).some((i) => i.label === want || i.label.startsWith(`${want} (`)),
+      {
+        timeout: 20000,
+        what: `activity bar entry "${want}"`,
+      },
+    );
   } catch {
     await screenshot(page, `${artifacts}/no-activity-entry.png`);
     assert.fail(`no "${want}" entry in the activity bar; entries: ${items.map((i) => i.label).join(' | ')}`);
@@ -40,7 +47,10 @@ export async function run({ page, harness, workspace, artifacts, assert, log, he
   const views = Object.values((manifest.contributes && manifest.contributes.views) || {})
     .flat()
     .filter(Boolean);
-  const ours = ((manifest.contributes && manifest.contributes.views && manifest.contributes.views.autoconnect) || []).map((v) => v.name);
+  const ours = (
+    (manifest.contributes && manifest.contributes.views && manifest.contributes.views.autoconnect) ||
+    []
+  ).map((v) => v.name);
   log('views in the container:', ours.join(', ') || '(none in the manifest)', `of ${views.length} contributed`);
   for (const name of ours) {
     const pane = await waitFor(() => helpers.findViewPane(page, name), { timeout: 10000, what: `view pane "${name}"` });

@@ -6,7 +6,18 @@ describe('client filter', () => {
   const filter = new ClientFilter();
 
   it('serves loopback, private, link-local and unique-local clients', () => {
-    for (const address of ['127.0.0.1', '10.1.2.3', '172.16.0.9', '172.31.255.1', '192.168.1.23', '169.254.10.1', '::1', 'fe80::1', 'fd12:3456::1', '::ffff:192.168.1.5']) {
+    for (const address of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.9',
+      '172.31.255.1',
+      '192.168.1.23',
+      '169.254.10.1',
+      '::1',
+      'fe80::1',
+      'fd12:3456::1',
+      '::ffff:192.168.1.5',
+    ]) {
       assert.ok(filter.allows(address), address);
     }
   });

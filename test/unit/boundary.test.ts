@@ -18,13 +18,18 @@ describe('core / editor boundary', () => {
   for (const folder of ['src/core', 'src/cli']) {
     it(`${folder} has no vscode import`, () => {
       const offenders = [...files(join(root, folder))].filter((file) =>
-        /(from\s+['"]vscode['"]|require\(\s*['"]vscode['"]\s*\)|import\(\s*['"]vscode['"]\s*\))/.test(readFileSync(file, 'utf8')));
+        /(from\s+['"]vscode['"]|require\(\s*['"]vscode['"]\s*\)|import\(\s*['"]vscode['"]\s*\))/.test(
+          readFileSync(file, 'utf8'),
+        ),
+      );
       assert.deepEqual(offenders, []);
     });
   }
 
   it('src/core imports nothing from the extension or the CLI', () => {
-    const offenders = [...files(join(root, 'src/core'))].filter((file) => /from\s+['"][./]*\/(extension|cli)\//.test(readFileSync(file, 'utf8')));
+    const offenders = [...files(join(root, 'src/core'))].filter((file) =>
+      /from\s+['"][./]*\/(extension|cli)\//.test(readFileSync(file, 'utf8')),
+    );
     assert.deepEqual(offenders, []);
   });
 });

@@ -102,7 +102,10 @@ describe('command line (updateserver.py drop-in)', () => {
     const catalog = join(base, 'catalog');
     mkdirSync(build, { recursive: true });
     mkdirSync(catalog);
-    writeFileSync(join(project, 'platformio.ini'), '[env:d1_mini]\nplatform = espressif8266\nboard = d1_mini\nframework = arduino\n');
+    writeFileSync(
+      join(project, 'platformio.ini'),
+      '[env:d1_mini]\nplatform = espressif8266\nboard = d1_mini\nframework = arduino\n',
+    );
     const server = run(['-p', '0', '-b', '127.0.0.1', '-d', catalog, '--watch', base]);
     try {
       await until(() => listeningPort(server.stdout()) > 0, 'the banner');

@@ -8,7 +8,14 @@ describe('command-line flags (updateserver.py drop-in)', () => {
     assert.equal(command.kind, 'run');
     if (command.kind !== 'run') return;
     assert.deepEqual(command.options, {
-      port: 8000, bind: '0.0.0.0', catalog: '/srv/ota', logLevel: 'info', allow: [], watch: [], keep: 3, answerNotModified: true,
+      port: 8000,
+      bind: '0.0.0.0',
+      catalog: '/srv/ota',
+      logLevel: 'info',
+      allow: [],
+      watch: [],
+      keep: 3,
+      answerNotModified: true,
     });
   });
 
@@ -40,7 +47,10 @@ describe('command-line flags (updateserver.py drop-in)', () => {
   });
 
   it('takes repeatable --allow and --watch, and --no-304', () => {
-    const command = parseCli(['--allow', '100.64.0.0/10', '--allow', '203.0.113.7', '--watch', 'a', '--watch', 'b', '--keep', '5', '--no-304'], '/');
+    const command = parseCli(
+      ['--allow', '100.64.0.0/10', '--allow', '203.0.113.7', '--watch', 'a', '--watch', 'b', '--keep', '5', '--no-304'],
+      '/',
+    );
     assert.equal(command.kind, 'run');
     if (command.kind !== 'run') return;
     assert.deepEqual(command.options.allow, ['100.64.0.0/10', '203.0.113.7']);
@@ -50,7 +60,14 @@ describe('command-line flags (updateserver.py drop-in)', () => {
   });
 
   it('explains bad input instead of starting', () => {
-    for (const argv of [['-p', 'http'], ['-p', '70000'], ['--allow', 'lan'], ['--bogus'], ['--keep', '-1'], ['-l', 'loud']]) {
+    for (const argv of [
+      ['-p', 'http'],
+      ['-p', '70000'],
+      ['--allow', 'lan'],
+      ['--bogus'],
+      ['--keep', '-1'],
+      ['-l', 'loud'],
+    ]) {
       const command = parseCli(argv, '/');
       assert.equal(command.kind, 'error', argv.join(' '));
       if (command.kind === 'error') assert.ok(command.message.length > 5);

@@ -21,18 +21,27 @@ describe('device registry', () => {
 
   it('merges a device seen first by its catalog request into its MAC once a download names it', async () => {
     await rawRequest(f.port, esp8266CatalogRequest());
-    assert.deepEqual(registry.list().map((d) => d.key), ['ip:127.0.0.1']);
+    assert.deepEqual(
+      registry.list().map((d) => d.key),
+      ['ip:127.0.0.1'],
+    );
     assert.equal(registry.list()[0]!.family, 'esp8266');
     await rawRequest(f.port, esp8266DownloadRequest('/a.bin', { staMac: '18:FE:34:AA:00:01' }));
     const devices = registry.list();
-    assert.deepEqual(devices.map((d) => d.key), ['18:FE:34:AA:00:01']);
+    assert.deepEqual(
+      devices.map((d) => d.key),
+      ['18:FE:34:AA:00:01'],
+    );
     assert.equal(devices[0]!.catalogRequests, 1);
     assert.equal(devices[0]!.downloads[0]!.state, 'done');
     assert.equal(devices[0]!.downloads[0]!.sent, f.files['a.bin']!.length);
   });
 
   it('names the image a device runs and records 304 and refusals with their reasons', async () => {
-    await rawRequest(f.port, esp8266DownloadRequest('/a.bin', { staMac: '18:FE:34:AA:00:01', sketchMd5: md5(f.files['a.bin']!) }));
+    await rawRequest(
+      f.port,
+      esp8266DownloadRequest('/a.bin', { staMac: '18:FE:34:AA:00:01', sketchMd5: md5(f.files['a.bin']!) }),
+    );
     const device = registry.get('18:FE:34:AA:00:01')!;
     assert.equal(device.running?.name, 'a.bin');
     assert.equal(device.downloads[0]!.state, 'not-modified');

@@ -9,12 +9,14 @@ describe('serialQueue', () => {
   it('runs steps one at a time in order; a failed step does not stop the next, and its caller sees the failure', async () => {
     const queue = serialQueue();
     const trace: string[] = [];
-    const step = (name: string, ms: number, fail = false) => async () => {
-      trace.push(`${name} start`);
-      await tick(ms);
-      trace.push(`${name} end`);
-      if (fail) throw new Error(`${name} failed`);
-    };
+    const step =
+      (name: string, ms: number, fail = false) =>
+      async () => {
+        trace.push(`${name} start`);
+        await tick(ms);
+        trace.push(`${name} end`);
+        if (fail) throw new Error(`${name} failed`);
+      };
     const first = queue(step('a', 30));
     const second = queue(step('b', 1, true));
     const third = queue(step('c', 1));

@@ -53,7 +53,9 @@ describe('ESP8266 Arduino image completeness', () => {
 
   it('every cut point is incomplete', () => {
     // 0xadf/0xae0: the eboot checksum byte and the exact end of eboot.
-    const cuts = [1, 7, 8, 9, 100, 0xa9c, 0xaa0, 0xadf, 0xae0, 0xfff, 0x1000, 0x1001, 0x1008, 0x1010, 0x1017, 0x1018, 0x2000];
+    const cuts = [
+      1, 7, 8, 9, 100, 0xa9c, 0xaa0, 0xadf, 0xae0, 0xfff, 0x1000, 0x1001, 0x1008, 0x1010, 0x1017, 0x1018, 0x2000,
+    ];
     cuts.push(bin.length >> 1, bin.length - 17, bin.length - 16, bin.length - 2, bin.length - 1);
     for (const n of cuts) {
       const info = analyzeImage(truncate(bin, n), 'sketch.ino.bin');
@@ -117,7 +119,8 @@ describe('ESP8266 Arduino image completeness', () => {
 
   it('plain images: truncation and flipped bytes', () => {
     const plain = esp8266PlainApp();
-    for (const n of [8, 20, 5000, plain.length - 1]) assert.equal(analyzeImage(truncate(plain, n), 'p.bin').complete, false);
+    for (const n of [8, 20, 5000, plain.length - 1])
+      assert.equal(analyzeImage(truncate(plain, n), 'p.bin').complete, false);
     assert.equal(analyzeImage(flipByte(plain, 300), 'p.bin').reason, 'esp8266 image checksum mismatch');
   });
 });

@@ -45,7 +45,11 @@ describe('robustness', () => {
   });
 
   it('every short prefix of real images', () => {
-    const images = [esp8266ArduinoApp({ payloadSize: 20_000 }), esp32App({ payloadSize: 20_000 }), gzipOf(esp8266ArduinoApp({ payloadSize: 20_000 }))];
+    const images = [
+      esp8266ArduinoApp({ payloadSize: 20_000 }),
+      esp32App({ payloadSize: 20_000 }),
+      gzipOf(esp8266ArduinoApp({ payloadSize: 20_000 })),
+    ];
     for (const img of images) {
       for (let n = 0; n <= 64; n++) check(truncate(img, n), `prefix ${n}`);
       for (let n = 64; n < img.length; n += 997) check(truncate(img, n), `prefix ${n}`);

@@ -200,7 +200,10 @@ describe('analyzeImage: chips and header fields', () => {
 
   it('flash mode from byte 2, on both families', () => {
     for (const mode of ['QIO', 'QOUT', 'DIO', 'DOUT'] as const) {
-      assert.equal(analyzeImage(esp8266ArduinoApp({ flashMode: mode, payloadSize: 64 * 1024 }), 'a.bin').flashMode, mode);
+      assert.equal(
+        analyzeImage(esp8266ArduinoApp({ flashMode: mode, payloadSize: 64 * 1024 }), 'a.bin').flashMode,
+        mode,
+      );
       assert.equal(analyzeImage(esp32App({ flashMode: mode, payloadSize: 64 * 1024 }), 'a.bin').flashMode, mode);
     }
   });

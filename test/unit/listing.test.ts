@@ -11,7 +11,13 @@ const info = analyzeImage(image, 'x.bin');
 
 function app(name: string, mtimeMs: number): CatalogEntry {
   return {
-    dir: '', name, relPath: name, absPath: `/c/${name}`, isDirectory: false, size: image.length, mtimeMs,
+    dir: '',
+    name,
+    relPath: name,
+    absPath: `/c/${name}`,
+    isDirectory: false,
+    size: image.length,
+    mtimeMs,
     version: { key: name, size: image.length, mtimeMs, md5: 'm', info },
   };
 }
@@ -19,7 +25,10 @@ function app(name: string, mtimeMs: number): CatalogEntry {
 describe('catalog listing rules', () => {
   it('keeps the newest of names equal without regard to case and says why the other is left out', () => {
     const listing = buildListing([app('FW.bin', 1000), app('fw.bin', 2000)], 'esp8266');
-    assert.deepEqual(listing.entries.map((e) => e.name), ['fw.bin']);
+    assert.deepEqual(
+      listing.entries.map((e) => e.name),
+      ['fw.bin'],
+    );
     assert.match(listing.excluded[0]!.reason, /same name as fw\.bin without regard to case/);
   });
 
@@ -35,12 +44,23 @@ describe('catalog listing rules', () => {
 
   it('leaves out app images whose names a device cannot request', () => {
     const listing = buildListing([app('my fw.bin', 1), app('<script>.bin', 2), app('ok.bin', 3)], 'any');
-    assert.deepEqual(listing.entries.map((e) => e.name), ['ok.bin']);
+    assert.deepEqual(
+      listing.entries.map((e) => e.name),
+      ['ok.bin'],
+    );
     assert.equal(listing.excluded.length, 2);
   });
 
   it('serialises like python json.dumps, escaping non-ASCII', () => {
-    const folder: CatalogEntry = { dir: '', name: 'Prüfung', relPath: 'Prüfung', absPath: '/c/P', isDirectory: true, size: 0, mtimeMs: 0 };
+    const folder: CatalogEntry = {
+      dir: '',
+      name: 'Prüfung',
+      relPath: 'Prüfung',
+      absPath: '/c/P',
+      isDirectory: true,
+      size: 0,
+      mtimeMs: 0,
+    };
     assert.equal(buildListing([folder], 'any').body.toString(), '[{"name": "Pr\\u00fcfung", "type": "directory"}]');
   });
 });

@@ -5,7 +5,13 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { discover, globToRegExp, hasFirmwareProject, parseIni, platformioBuildDir } from '../../src/core/publish/discover';
+import {
+  discover,
+  globToRegExp,
+  hasFirmwareProject,
+  parseIni,
+  platformioBuildDir,
+} from '../../src/core/publish/discover';
 import type { Discovery } from '../../src/core/publish/discover';
 
 const temps: string[] = [];
@@ -35,7 +41,9 @@ const ini = (body: string) => `; PlatformIO Project Configuration File\n${body}\
 describe('PlatformIO discovery', () => {
   it('finds every [env:NAME] with .pio/build/<env>/firmware.bin and a stable key', async () => {
     const root = await tree({
-      'platformio.ini': ini('[platformio]\ndefault_envs = d1_mini\n\n[env]\nframework = arduino\n\n[env:d1_mini]\nplatform = espressif8266\n\n[env:esp32dev] ; comment\nplatform = espressif32\n'),
+      'platformio.ini': ini(
+        '[platformio]\ndefault_envs = d1_mini\n\n[env]\nframework = arduino\n\n[env:d1_mini]\nplatform = espressif8266\n\n[env:esp32dev] ; comment\nplatform = espressif32\n',
+      ),
     });
     const d = await discover({ roots: [root], env: {} });
     const d1 = target(d, (t) => t.environment === 'd1_mini');
@@ -43,7 +51,10 @@ describe('PlatformIO discovery', () => {
     assert.equal(d1.project, path.basename(root));
     assert.equal(d1.file, path.join(root, '.pio', 'build', 'd1_mini', 'firmware.bin'));
     assert.equal(d1.key, `platformio:${root}#d1_mini`);
-    assert.equal(target(d, (t) => t.environment === 'esp32dev').file, path.join(root, '.pio', 'build', 'esp32dev', 'firmware.bin'));
+    assert.equal(
+      target(d, (t) => t.environment === 'esp32dev').file,
+      path.join(root, '.pio', 'build', 'esp32dev', 'firmware.bin'),
+    );
     assert.ok(d.configFiles.includes(path.join(root, 'platformio.ini')));
     // The same tree discovered again gives the same keys.
     const again = await discover({ roots: [root], env: {} });
@@ -56,7 +67,14 @@ describe('PlatformIO discovery', () => {
     const build = path.join(root, '.pio', 'build');
     assert.equal(location.resolve(path.join(build, 's3', 'firmware.bin'))?.compressed, false);
     assert.equal(location.resolve(path.join(build, 's3', 'firmware.bin.gz'))?.compressed, true);
-    for (const name of ['bootloader.bin', 'partitions.bin', 'littlefs.bin', 'firmware.merged.bin', 'firmware.factory.bin', 'firmware.elf']) {
+    for (const name of [
+      'bootloader.bin',
+      'partitions.bin',
+      'littlefs.bin',
+      'firmware.merged.bin',
+      'firmware.factory.bin',
+      'firmware.elf',
+    ]) {
       assert.equal(location.resolve(path.join(build, 's3', name)), undefined, name);
     }
     assert.equal(location.resolve(path.join(build, 'other', 'firmware.bin')), undefined, 'unknown env');
@@ -66,7 +84,9 @@ describe('PlatformIO discovery', () => {
     const root = await tree({
       'a/platformio.ini': ini('[platformio]\nbuild_dir = ${PROJECT_DIR}/out\n[env:e]\n'),
       'b/platformio.ini': ini('[platformio]\nworkspace_dir = ws\n[env:e]\n'),
-      'c/platformio.ini': ini('[platformio]\nworkspace_dir = ../shared-ws\nbuild_dir = ${platformio.workspace_dir}/bld\n[env:e]\n'),
+      'c/platformio.ini': ini(
+        '[platformio]\nworkspace_dir = ../shared-ws\nbuild_dir = ${platformio.workspace_dir}/bld\n[env:e]\n',
+      ),
       'd/platformio.ini': ini('[platformio]\nbuild_dir = ${sysenv.MY_OUT}/d\n[env:e]\n'),
       'e/platformio.ini': ini('[platformio]\nbuild_dir = ${nowhere.x}/d\n[env:e]\n'),
     });
@@ -78,16 +98,30 @@ describe('PlatformIO discovery', () => {
     assert.equal(file('d'), path.join('/tmp/my-out', 'd', 'e', 'firmware.bin'));
     // Unresolvable interpolation: default location plus a warning, never a folder literally named "${...}".
     assert.equal(file('e'), path.join(root, 'e', '.pio', 'build', 'e', 'firmware.bin'));
-    assert.ok(d.warnings.some((w) => w.includes('build_dir')), d.warnings.join('\n'));
+    assert.ok(
+      d.warnings.some((w) => w.includes('build_dir')),
+      d.warnings.join('\n'),
+    );
   });
 
   it('PLATFORMIO_BUILD_DIR beats PLATFORMIO_WORKSPACE_DIR beats platformio.ini', async () => {
     const project = '/p';
     const config = parseIni('[platformio]\nbuild_dir = from-ini\nworkspace_dir = ws-ini\n');
     assert.equal(platformioBuildDir(project, config, {}), path.resolve('/p/from-ini'));
-    assert.equal(platformioBuildDir(project, parseIni('[platformio]\nworkspace_dir = ws-ini\n'), { PLATFORMIO_WORKSPACE_DIR: '/ws' }), path.resolve('/ws/build'));
-    assert.equal(platformioBuildDir(project, config, { PLATFORMIO_BUILD_DIR: 'env-build' }), path.resolve('/p/env-build'));
-    assert.equal(platformioBuildDir(project, parseIni(''), { PLATFORMIO_WORKSPACE_DIR: '/ws' }), path.resolve('/ws/build'));
+    assert.equal(
+      platformioBuildDir(project, parseIni('[platformio]\nworkspace_dir = ws-ini\n'), {
+        PLATFORMIO_WORKSPACE_DIR: '/ws',
+      }),
+      path.resolve('/ws/build'),
+    );
+    assert.equal(
+      platformioBuildDir(project, config, { PLATFORMIO_BUILD_DIR: 'env-build' }),
+      path.resolve('/p/env-build'),
+    );
+    assert.equal(
+      platformioBuildDir(project, parseIni(''), { PLATFORMIO_WORKSPACE_DIR: '/ws' }),
+      path.resolve('/ws/build'),
+    );
   });
 
   it('reads envs from extra_configs', async () => {
@@ -167,7 +201,10 @@ describe('search bounds and extra locations', () => {
       'a/b/c/d/e/f/platformio.ini': ini('[env:deep6]'),
     });
     const d = await discover({ roots: [root], env: {}, maxDepth: 4 });
-    assert.deepEqual(d.targets.map((t) => t.environment), ['deep3']);
+    assert.deepEqual(
+      d.targets.map((t) => t.environment),
+      ['deep3'],
+    );
   });
 
   it('takes every *.bin in extra output folders and files matching extra globs', async () => {
@@ -178,17 +215,29 @@ describe('search bounds and extra locations', () => {
       'custom/x/y/my_fw.bin': 'x',
       'custom/x/y/my_fw.map': 'x',
     });
-    const d = await discover({ roots: [root], env: {}, extraOutputDirs: [path.join(root, 'out')], extraGlobs: ['custom/**/*.bin'] });
+    const d = await discover({
+      roots: [root],
+      env: {},
+      extraOutputDirs: [path.join(root, 'out')],
+      extraGlobs: ['custom/**/*.bin'],
+    });
     const files = d.outputs.map((o) => path.relative(root, o.file)).sort();
     // Extra folders are content-checked later: the bootloader is a candidate here and rejected by the analysis.
-    assert.deepEqual(files, [path.join('custom', 'x', 'y', 'my_fw.bin'), path.join('out', 'app.ino.bin'), path.join('out', 'app.ino.bootloader.bin')]);
+    assert.deepEqual(files, [
+      path.join('custom', 'x', 'y', 'my_fw.bin'),
+      path.join('out', 'app.ino.bin'),
+      path.join('out', 'app.ino.bootloader.bin'),
+    ]);
     assert.equal(d.outputs.find((o) => o.file.endsWith('app.ino.bin'))?.target.project, 'app');
   });
 
   it('gives a file claimed by two locations to the first one only', async () => {
     const root = await tree({ 'platformio.ini': ini('[env:e]'), '.pio/build/e/firmware.bin': 'x' });
     const d = await discover({ roots: [root], env: {}, extraOutputDirs: [path.join(root, '.pio', 'build', 'e')] });
-    assert.deepEqual(d.outputs.map((o) => o.target.tool), ['platformio']);
+    assert.deepEqual(
+      d.outputs.map((o) => o.target.tool),
+      ['platformio'],
+    );
   });
 
   it('converts globs', () => {
@@ -206,12 +255,16 @@ describe('hasFirmwareProject', () => {
   it('finds exactly the projects discovery would find, within the same depth', async () => {
     const cases: Array<[string, Record<string, string>, boolean]> = [
       ['an empty folder', { 'README.md': '# notes\n' }, false],
-      ['a web project', { 'package.json': '{}', 'src/index.ts': '', 'node_modules/fw/platformio.ini': ini('[env:x]') }, false],
+      [
+        'a web project',
+        { 'package.json': '{}', 'src/index.ts': '', 'node_modules/fw/platformio.ini': ini('[env:x]') },
+        false,
+      ],
       ['a PlatformIO project three levels down', { 'a/b/lab/platformio.ini': ini('[env:d1]') }, true],
       ['a PlatformIO project below the depth limit', { 'a/b/c/d/e/lab/platformio.ini': ini('[env:d1]') }, false],
       ['a PlatformIO project in a hidden folder', { '.cache/lab/platformio.ini': ini('[env:d1]') }, false],
       ['an Arduino sketch', { 'Blink/Blink.ino': 'void setup() {}\n' }, true],
-      ['an .ino that is not its folder\'s sketch', { 'misc/notes.ino': '' }, false],
+      ["an .ino that is not its folder's sketch", { 'misc/notes.ino': '' }, false],
       ['a vscode-arduino workspace', { '.vscode/arduino.json': '{}' }, true],
     ];
     for (const [what, files, expected] of cases) {

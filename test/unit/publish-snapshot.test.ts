@@ -33,7 +33,14 @@ async function tempDir(): Promise<string> {
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
 function origin(target: string, bytes: Buffer, builtAt: Date): Origin {
-  return { project: 'p', source: '/x/firmware.bin', builtAt: builtAt.toISOString(), publishedAt: new Date().toISOString(), md5: md5(bytes), target };
+  return {
+    project: 'p',
+    source: '/x/firmware.bin',
+    builtAt: builtAt.toISOString(),
+    publishedAt: new Date().toISOString(),
+    md5: md5(bytes),
+    target,
+  };
 }
 
 describe('entry names', () => {
@@ -48,8 +55,15 @@ describe('entry names', () => {
   });
 
   it('keeps every name (latest, dated, gzip) within 64 bytes', () => {
-    const stem = baseStem('a-really-long-project-name-that-goes-on-and-on-forever', 'esp32-s3-devkitc-1-n16r8-with-psram');
-    for (const name of [`${stem}.bin.gz`, datedName(stem, '.bin.gz', new Date()), datedName(chooseStem(stem, 'k', [`${stem}.bin`], new Map()), '.bin.gz', new Date())]) {
+    const stem = baseStem(
+      'a-really-long-project-name-that-goes-on-and-on-forever',
+      'esp32-s3-devkitc-1-n16r8-with-psram',
+    );
+    for (const name of [
+      `${stem}.bin.gz`,
+      datedName(stem, '.bin.gz', new Date()),
+      datedName(chooseStem(stem, 'k', [`${stem}.bin`], new Map()), '.bin.gz', new Date()),
+    ]) {
       assert.ok(Buffer.byteLength(name) <= MAX_ENTRY_NAME_BYTES, `${name} is ${name.length} bytes`);
       assert.match(name, /^[A-Za-z0-9][A-Za-z0-9._-]*$/);
     }
@@ -83,7 +97,16 @@ describe('writeSnapshot', () => {
       const bytes = Buffer.from(`build ${i}`);
       builds.push(bytes);
       const builtAt = new Date(Date.UTC(2024, 0, 1, 10, 0, i));
-      await writeSnapshot({ catalogDir: catalog, stem: 'blink-d1', ext: '.bin', bytes, origin: origin('T', bytes, builtAt), mtime: builtAt, keep: 2, origins });
+      await writeSnapshot({
+        catalogDir: catalog,
+        stem: 'blink-d1',
+        ext: '.bin',
+        bytes,
+        origin: origin('T', bytes, builtAt),
+        mtime: builtAt,
+        keep: 2,
+        origins,
+      });
     }
     const names = (await fs.readdir(catalog)).sort();
     assert.deepEqual(names, ['blink-d1-20240101-100003.bin', 'blink-d1-20240101-100004.bin', 'blink-d1.bin']);
@@ -101,7 +124,16 @@ describe('writeSnapshot', () => {
     const origins = new Map<string, Origin>();
     for (let i = 0; i < 3; i++) {
       const bytes = Buffer.from(`b${i}`);
-      await writeSnapshot({ catalogDir: catalog, stem: 's', ext: '.bin', bytes, origin: origin('T', bytes, new Date(1e12 + i * 1000)), mtime: new Date(), keep: 0, origins });
+      await writeSnapshot({
+        catalogDir: catalog,
+        stem: 's',
+        ext: '.bin',
+        bytes,
+        origin: origin('T', bytes, new Date(1e12 + i * 1000)),
+        mtime: new Date(),
+        keep: 0,
+        origins,
+      });
     }
     assert.deepEqual(await fs.readdir(catalog), ['s.bin']);
   });
@@ -112,7 +144,16 @@ describe('writeSnapshot', () => {
     const origins = new Map<string, Origin>();
     for (let i = 0; i < 3; i++) {
       const bytes = Buffer.from(`b${i}`);
-      await writeSnapshot({ catalogDir: catalog, stem: 's', ext: '.bin', bytes, origin: origin('T', bytes, new Date(1e12 + i * 1000)), mtime: new Date(), keep: 1, origins });
+      await writeSnapshot({
+        catalogDir: catalog,
+        stem: 's',
+        ext: '.bin',
+        bytes,
+        origin: origin('T', bytes, new Date(1e12 + i * 1000)),
+        mtime: new Date(),
+        keep: 1,
+        origins,
+      });
     }
     assert.equal(await fs.readFile(path.join(catalog, 's-20000101-000000.bin'), 'utf8'), 'mine');
   });
@@ -133,8 +174,29 @@ describe('origins sidecar', () => {
   it('round-trips and is written atomically (no temp file left)', async () => {
     const catalog = await tempDir();
     const map = new Map<string, Origin>([
-      ['b.bin', { project: 'b', environment: 'd1', source: '/s/b', builtAt: 't1', publishedAt: 't2', md5: 'ab'.repeat(16), target: 'k' }],
-      ['a.bin', { project: 'a', board: 'esp32:esp32:esp32s3', source: '/s/a', builtAt: 't1', publishedAt: 't2', md5: 'cd'.repeat(16) }],
+      [
+        'b.bin',
+        {
+          project: 'b',
+          environment: 'd1',
+          source: '/s/b',
+          builtAt: 't1',
+          publishedAt: 't2',
+          md5: 'ab'.repeat(16),
+          target: 'k',
+        },
+      ],
+      [
+        'a.bin',
+        {
+          project: 'a',
+          board: 'esp32:esp32:esp32s3',
+          source: '/s/a',
+          builtAt: 't1',
+          publishedAt: 't2',
+          md5: 'cd'.repeat(16),
+        },
+      ],
     ]);
     await writeOrigins(catalog, map);
     assert.deepEqual(await fs.readdir(catalog), [ORIGINS_FILE]);
@@ -148,12 +210,14 @@ describe('origins sidecar', () => {
     assert.equal((await readOrigins(await tempDir())).size, 0);
     assert.equal(parseOrigins('{"a.bin": {"project"').size, 0);
     assert.equal(parseOrigins('[1,2]').size, 0);
-    const parsed = parseOrigins(JSON.stringify({
-      'ok.bin': { project: 'p', source: '/s', md5: 'AB'.repeat(16), builtAt: 'x', publishedAt: 'y' },
-      'no-md5.bin': { project: 'p', source: '/s' },
-      '../escape.bin': { project: 'p', source: '/s', md5: 'ab' },
-      'str.bin': 'nope',
-    }));
+    const parsed = parseOrigins(
+      JSON.stringify({
+        'ok.bin': { project: 'p', source: '/s', md5: 'AB'.repeat(16), builtAt: 'x', publishedAt: 'y' },
+        'no-md5.bin': { project: 'p', source: '/s' },
+        '../escape.bin': { project: 'p', source: '/s', md5: 'ab' },
+        'str.bin': 'nope',
+      }),
+    );
     assert.deepEqual([...parsed.keys()], ['ok.bin']);
     assert.equal(parsed.get('ok.bin')?.md5, 'ab'.repeat(16));
   });

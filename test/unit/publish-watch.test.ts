@@ -14,9 +14,22 @@ import { ORIGINS_FILE, readOrigins } from '../../src/core/catalog/origins';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { levelLogger } from '../../src/core/log';
 import { BuildPublisher } from '../../src/core/publish/buildPublisher';
-import type { BuildPublisherOptions, PublishErrorEvent, PublishEvent, SkipEvent } from '../../src/core/publish/buildPublisher';
+import type {
+  BuildPublisherOptions,
+  PublishErrorEvent,
+  PublishEvent,
+  SkipEvent,
+} from '../../src/core/publish/buildPublisher';
 import type { BuildTarget } from '../../src/core/publish/discover';
-import { esp32App, esp32Bootloader, esp8266ArduinoApp, gzipOf, littlefsImage, mergedImage, partitionTable } from '../support/images';
+import {
+  esp32App,
+  esp32Bootloader,
+  esp8266ArduinoApp,
+  gzipOf,
+  littlefsImage,
+  mergedImage,
+  partitionTable,
+} from '../support/images';
 
 const WAIT_MS = 20_000;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
@@ -47,7 +60,8 @@ async function writeFiles(root: string, files: Record<string, string | Buffer>):
   }
 }
 
-const pioIni = (...envs: string[]) => envs.map((e) => `[env:${e}]\nplatform = espressif32\nframework = arduino\n`).join('\n');
+const pioIni = (...envs: string[]) =>
+  envs.map((e) => `[env:${e}]\nplatform = espressif32\nframework = arduino\n`).join('\n');
 
 class Recorder {
   readonly published: Array<PublishEvent & { at: number }> = [];
@@ -55,7 +69,10 @@ class Recorder {
   readonly errors: PublishErrorEvent[] = [];
   readonly targetSets: Array<readonly BuildTarget[]> = [];
 
-  constructor(readonly publisher: BuildPublisher, readonly logs: string[]) {
+  constructor(
+    readonly publisher: BuildPublisher,
+    readonly logs: string[],
+  ) {
     publisher.onDidPublish((e) => this.published.push({ ...e, at: performance.now() }));
     publisher.onDidSkip((e) => this.skipped.push(e));
     publisher.onDidError((e) => this.errors.push(e));
@@ -63,7 +80,11 @@ class Recorder {
   }
 
   /** Polls `check` until it returns something truthy; on timeout, fails with everything that did happen. */
-  async until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = WAIT_MS): Promise<T> {
+  async until<T>(
+    what: string,
+    check: () => T | undefined | false | Promise<T | undefined | false>,
+    timeoutMs = WAIT_MS,
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const value = await check();
@@ -88,9 +109,16 @@ class Recorder {
   }
 }
 
-async function startPublisher(options: Partial<BuildPublisherOptions> & Pick<BuildPublisherOptions, 'roots' | 'catalogDir'>): Promise<Recorder> {
+async function startPublisher(
+  options: Partial<BuildPublisherOptions> & Pick<BuildPublisherOptions, 'roots' | 'catalogDir'>,
+): Promise<Recorder> {
   const logs: string[] = [];
-  const publisher = new BuildPublisher({ logger: levelLogger('debug', (l, m) => logs.push(`${l}: ${m}`)), debounceMs: 100, env: {}, ...options });
+  const publisher = new BuildPublisher({
+    logger: levelLogger('debug', (l, m) => logs.push(`${l}: ${m}`)),
+    debounceMs: 100,
+    env: {},
+    ...options,
+  });
   running.push(publisher);
   const recorder = new Recorder(publisher, logs);
   await publisher.start();
@@ -132,7 +160,8 @@ function guardCatalog(catalog: string): { stop(): Promise<string[]>; looks: () =
         if (!bytes) continue; // removed by retention between readdir and read
         looks++;
         const info = analyzeImage(bytes, name);
-        if (info.kind !== 'app' || !info.complete) violations.push(`${name}: ${info.kind} complete=${info.complete} ${info.reason ?? ''}`);
+        if (info.kind !== 'app' || !info.complete)
+          violations.push(`${name}: ${info.kind} complete=${info.complete} ${info.reason ?? ''}`);
       }
       await sleep(5);
     }
@@ -310,7 +339,11 @@ describe('BuildPublisher with PlatformIO builds', () => {
       await writeAtomically(firmware, image, new Date(Date.UTC(2025, 0, 2, 3, 4, 10 + i)));
       await rec.waitPublished(`${name}-e.bin`, md5(image));
     }
-    assert.deepEqual(await catalogEntries(catalog), [`${name}-e-20250102-030412.bin`, `${name}-e-20250102-030413.bin`, `${name}-e.bin`]);
+    assert.deepEqual(await catalogEntries(catalog), [
+      `${name}-e-20250102-030412.bin`,
+      `${name}-e-20250102-030413.bin`,
+      `${name}-e.bin`,
+    ]);
     assert.equal(md5(await fs.readFile(path.join(catalog, `${name}-e.bin`))), md5(builds[4]!));
     assert.equal(md5(await fs.readFile(path.join(catalog, `${name}-e-20250102-030413.bin`))), md5(builds[3]!));
     assert.equal(md5(await fs.readFile(path.join(catalog, `${name}-e-20250102-030412.bin`))), md5(builds[2]!));
@@ -376,7 +409,9 @@ describe('BuildPublisher with other layouts', () => {
     const event = await rec.waitPublished('Blink-esp32s3.bin', md5(app));
     assert.equal(event.origin.board, 'esp32:esp32:esp32s3');
     assert.equal(event.origin.project, 'Blink');
-    const targets = await rec.until('the new target', () => rec.targetSets.at(-1)?.find((t) => t.tool === 'arduino-cli'));
+    const targets = await rec.until('the new target', () =>
+      rec.targetSets.at(-1)?.find((t) => t.tool === 'arduino-cli'),
+    );
     assert.equal(targets.board, 'esp32:esp32:esp32s3');
     await sleep(300);
     assert.deepEqual(await catalogEntries(catalog), ['Blink-esp32s3.bin']);
@@ -387,7 +422,8 @@ describe('BuildPublisher with other layouts', () => {
     const root = path.join(base, 'ws');
     await writeFiles(root, {
       'ini/platformio.ini': '[platformio]\nbuild_dir = ${PROJECT_DIR}/custom-build\n[env:x]\n',
-      '.vscode/arduino.json': '{ "sketch": "Sk/Sk.ino", "board": "esp8266:esp8266:d1_mini", "output": "../arduino-out" }',
+      '.vscode/arduino.json':
+        '{ "sketch": "Sk/Sk.ino", "board": "esp8266:esp8266:d1_mini", "output": "../arduino-out" }',
       'Sk/Sk.ino': '',
     });
     const rec = await startPublisher({ roots: [root], catalogDir: path.join(base, 'catalog') });
@@ -404,7 +440,11 @@ describe('BuildPublisher with other layouts', () => {
     const root2 = path.join(base, 'ws2');
     await writeFiles(root2, { 'envvar/platformio.ini': '[platformio]\nbuild_dir = ignored\n[env:y]\n' });
     const envBuild = path.join(base, 'pio-env-build');
-    const rec2 = await startPublisher({ roots: [root2], catalogDir: path.join(base, 'catalog2'), env: { PLATFORMIO_BUILD_DIR: envBuild } });
+    const rec2 = await startPublisher({
+      roots: [root2],
+      catalogDir: path.join(base, 'catalog2'),
+      env: { PLATFORMIO_BUILD_DIR: envBuild },
+    });
     const b = esp32App({ seed: 62 });
     await writeSlowly(path.join(envBuild, 'y', 'firmware.bin'), b, 2, 10);
     await rec2.waitPublished('envvar-y.bin', md5(b));
@@ -414,7 +454,12 @@ describe('BuildPublisher with other layouts', () => {
     const root = await tempDir();
     const catalog = await tempDir();
     const out = path.join(await tempDir(), 'export');
-    const rec = await startPublisher({ roots: [root], catalogDir: catalog, extraOutputDirs: [out], incompleteTimeoutMs: 800 });
+    const rec = await startPublisher({
+      roots: [root],
+      catalogDir: catalog,
+      extraOutputDirs: [out],
+      incompleteTimeoutMs: 800,
+    });
     const app = esp32App({ seed: 71 });
     await writeFiles(out, {
       'Thing.ino.bootloader.bin': esp32Bootloader(),
@@ -424,7 +469,11 @@ describe('BuildPublisher with other layouts', () => {
     });
     await rec.waitPublished('Thing.bin', md5(app));
     const skipped = await rec.until('three skips', () => rec.skipped.length >= 3 && rec.skipped);
-    assert.deepEqual(skipped.map((s) => path.basename(s.source)).sort(), ['Thing.ino.bootloader.bin', 'boot_app0.bin', 'littlefs.bin']);
+    assert.deepEqual(skipped.map((s) => path.basename(s.source)).sort(), [
+      'Thing.ino.bootloader.bin',
+      'boot_app0.bin',
+      'littlefs.bin',
+    ]);
     for (const s of skipped) {
       assert.equal(s.code, 'not-an-app');
       assert.ok(s.reason.length > 0);
@@ -465,8 +514,15 @@ describe('BuildPublisher with other layouts', () => {
 
   it('refuses to watch a build location that contains the catalog folder', async () => {
     const root = await tempDir();
-    const rec = await startPublisher({ roots: [root], catalogDir: path.join(root, 'catalog'), extraOutputDirs: [root] });
-    assert.ok(rec.errors.some((e) => e.message.includes('catalog')), JSON.stringify(rec.errors));
+    const rec = await startPublisher({
+      roots: [root],
+      catalogDir: path.join(root, 'catalog'),
+      extraOutputDirs: [root],
+    });
+    assert.ok(
+      rec.errors.some((e) => e.message.includes('catalog')),
+      JSON.stringify(rec.errors),
+    );
     assert.equal(rec.publisher.watchedFolders.length, 0);
   });
 });
@@ -568,7 +624,9 @@ describe('BuildPublisher lifecycle', () => {
       latencies.push(event.at - lastByte);
     }
     latencies.sort((a, b) => a - b);
-    t.diagnostic(`publish latency ms (1 MB image, debounce 300 ms): ${latencies.map((l) => l.toFixed(0)).join(', ')}; median ${latencies[2]!.toFixed(0)}`);
+    t.diagnostic(
+      `publish latency ms (1 MB image, debounce 300 ms): ${latencies.map((l) => l.toFixed(0)).join(', ')}; median ${latencies[2]!.toFixed(0)}`,
+    );
     assert.equal(rec.published.length, 5);
   });
 });

@@ -13,7 +13,10 @@ import type { DownloadFinishedEvent, DownloadStartedEvent, RefusedEvent } from '
 
 const roomy = { freeSpace: 16 << 20 };
 
-function waitFor<T>(register: (listener: (value: T) => void) => { dispose(): void }, predicate: (value: T) => boolean = () => true): Promise<T> {
+function waitFor<T>(
+  register: (listener: (value: T) => void) => { dispose(): void },
+  predicate: (value: T) => boolean = () => true,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       subscription.dispose();
@@ -97,7 +100,9 @@ describe('server robustness', () => {
   });
 
   it('serves 50 devices at once, each byte-exact', async () => {
-    const responses = await Promise.all(Array.from({ length: 50 }, () => rawRequest(f.port, esp8266DownloadRequest('/a.bin'))));
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => rawRequest(f.port, esp8266DownloadRequest('/a.bin'))),
+    );
     for (const response of responses) {
       assert.equal(response.status, 200);
       assert.ok(response.body.equals(f.files['a.bin']!));
@@ -105,11 +110,17 @@ describe('server robustness', () => {
   });
 
   it('answers junk with 400 and closes, oversized lines with 414/431, and keeps serving', async () => {
-    const junk = await rawRequest(f.port, Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a]));
+    const junk = await rawRequest(
+      f.port,
+      Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a]),
+    );
     assert.equal(junk.status, 400);
     assert.equal(junk.closed, true);
     assert.equal((await rawRequest(f.port, `GET /${'a'.repeat(10_000)} HTTP/1.0\r\n\r\n`)).status, 414);
-    assert.equal((await rawRequest(f.port, `GET / HTTP/1.0\r\n${'X-Filler: 0123456789\r\n'.repeat(1500)}\r\n`)).status, 431);
+    assert.equal(
+      (await rawRequest(f.port, `GET / HTTP/1.0\r\n${'X-Filler: 0123456789\r\n'.repeat(1500)}\r\n`)).status,
+      431,
+    );
     assert.equal((await rawRequest(f.port, 'GET /a.bin HTTP/3.0\r\n\r\n')).status, 505);
     assert.equal((await rawRequest(f.port, 'GET /a b.bin HTTP/1.0\r\n\r\n')).status, 400);
     for (let i = 0; i < 20; i++) {
@@ -167,7 +178,10 @@ describe('server robustness', () => {
     assert.equal(refusal.status, 403);
     assert.equal(refusal.device?.staMac, '18:FE:AA:AA:AA:AA');
 
-    const aborted = waitFor<DownloadFinishedEvent>(f.server.onDidFinishDownload, (e) => e.entry === 'big.bin' && e.outcome === 'aborted');
+    const aborted = waitFor<DownloadFinishedEvent>(
+      f.server.onDidFinishDownload,
+      (e) => e.entry === 'big.bin' && e.outcome === 'aborted',
+    );
     const slow = slowReader(f.port, esp8266DownloadRequest('/big.bin', roomy), 0);
     await waitFor(f.server.onDidProgressDownload, (e) => e.sent > 0 && e.sent < e.total);
     slow.socket.destroy();
@@ -226,7 +240,9 @@ describe('image store under a crowd', () => {
       const image = esp8266ArduinoApp({ payloadSize: 500_000, seed: 44 });
       writeFileSync(join(f.catalog, 'crowd.bin'), image);
       const before = f.server.catalog.images.md5Computations;
-      const responses = await Promise.all(Array.from({ length: 40 }, () => rawRequest(f.port, esp8266DownloadRequest('/crowd.bin'))));
+      const responses = await Promise.all(
+        Array.from({ length: 40 }, () => rawRequest(f.port, esp8266DownloadRequest('/crowd.bin'))),
+      );
       assert.ok(responses.every((r) => r.status === 200 && r.body.equals(image)));
       assert.equal(f.server.catalog.images.md5Computations - before, 1);
     } finally {

@@ -4,7 +4,13 @@
 import { Emitter, type Disposable, type Event } from '../events';
 import type { ChipFamily } from '../firmware/imageInfo';
 import type { KnownImage } from './updatePolicy';
-import type { CatalogServedEvent, DownloadFinishedEvent, DownloadProgressEvent, DownloadStartedEvent, RefusedEvent } from '../serverEvents';
+import type {
+  CatalogServedEvent,
+  DownloadFinishedEvent,
+  DownloadProgressEvent,
+  DownloadStartedEvent,
+  RefusedEvent,
+} from '../serverEvents';
 
 export type DownloadState = 'running' | 'done' | 'aborted' | 'not-modified' | 'refused';
 
@@ -137,7 +143,14 @@ export class DeviceRegistry implements Disposable {
 
   private onStarted(event: DownloadStartedEvent): void {
     const device = this.deviceFor(event.request.remoteAddress, event.device, event.at);
-    const record: DownloadRecord = { id: event.id, entry: event.entry, state: 'running', total: event.size, sent: 0, startedAt: event.at };
+    const record: DownloadRecord = {
+      id: event.id,
+      entry: event.entry,
+      state: 'running',
+      total: event.size,
+      sent: 0,
+      startedAt: event.at,
+    };
     this.running.set(event.id, record);
     this.push(device, record);
     this.changed.fire(device);
@@ -177,7 +190,7 @@ export class DeviceRegistry implements Disposable {
   }
 
   private deviceFor(address: string, identity: RefusedEvent['device'], at: number): DeviceRecord {
-    const key = identity?.staMac ? identity.staMac : this.byAddress.get(address) ?? `ip:${address}`;
+    const key = identity?.staMac ? identity.staMac : (this.byAddress.get(address) ?? `ip:${address}`);
     let device = this.devices.get(key);
     if (!device) {
       // A device first seen by its catalog request (no MAC there) is merged when its download reveals the MAC.

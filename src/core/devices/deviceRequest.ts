@@ -45,7 +45,8 @@ export function readDeviceRequest(headers: ReadonlyMap<string, string>): DeviceR
   if (family === 'esp32' && get('sketch-md5') === undefined && get('sketch-sha256') === undefined) {
     missing.push('sketch-md5');
   }
-  if (missing.length > 0) return { ok: false, reason: `missing header ${missing.map((n) => `x-${arch}-${n}`).join(', ')}` };
+  if (missing.length > 0)
+    return { ok: false, reason: `missing header ${missing.map((n) => `x-${arch}-${n}`).join(', ')}` };
 
   const device: DeviceIdentity = {
     family,

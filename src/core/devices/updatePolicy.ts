@@ -22,9 +22,7 @@ export interface ServedImage {
 }
 
 export type PolicyDecision =
-  | { action: 'serve' }
-  | { action: 'not-modified'; reason: string }
-  | { action: 'refuse'; status: 403; reason: string };
+  { action: 'serve' } | { action: 'not-modified'; reason: string } | { action: 'refuse'; status: 403; reason: string };
 
 export interface PolicyOptions {
   /** Answer 304 when the device already runs the requested image. */
@@ -54,8 +52,13 @@ export function decideUpdate(
   if (device.freeSpace !== undefined && image.size > device.freeSpace) {
     return refuse(`image is ${image.size} bytes, the device has ${device.freeSpace} bytes free for it`);
   }
-  if (device.family === 'esp8266' && !info.compressed && info.flashSize !== undefined && device.chipSize !== undefined
-    && info.flashSize > device.chipSize) {
+  if (
+    device.family === 'esp8266' &&
+    !info.compressed &&
+    info.flashSize !== undefined &&
+    device.chipSize !== undefined &&
+    info.flashSize > device.chipSize
+  ) {
     return refuse(`image is built for ${mib(info.flashSize)} flash, the device has ${mib(device.chipSize)}`);
   }
   if (options.answerNotModified && runsThisImage(device, image)) {

@@ -35,7 +35,12 @@ function analyzeContent(bytes: Uint8Array, allowGzip: boolean): ImageInfo {
   const merged = mergedBootloaderOffset(bytes);
   if (merged !== undefined) return analyzeMerged(bytes, merged);
   if (isOtaData(bytes)) {
-    return { kind: 'ota-data', compressed: false, complete: true, reason: 'ota data (boot selector), not an application' };
+    return {
+      kind: 'ota-data',
+      compressed: false,
+      complete: true,
+      reason: 'ota data (boot selector), not an application',
+    };
   }
   const fs = filesystemType(bytes);
   if (fs) return filesystem(fs);
@@ -52,7 +57,12 @@ function analyzeEsp32(bytes: Uint8Array): ImageInfo {
   // A bootloader at 0 followed by a partition table is a merged image for S3/C3/C6/H2.
   const merged = mergedBootloaderOffset(bytes);
   if (merged !== undefined) return analyzeMerged(bytes, merged);
-  return { ...info, kind: 'not-an-image', complete: false, reason: `unexpected ${bytes.length - end} bytes after the image` };
+  return {
+    ...info,
+    kind: 'not-an-image',
+    complete: false,
+    reason: `unexpected ${bytes.length - end} bytes after the image`,
+  };
 }
 
 /** Only ESP8266 sketches may be gzip-compressed: eboot inflates them; the ESP32 client rejects gzip. */
@@ -63,7 +73,12 @@ function analyzeGzip(bytes: Uint8Array): ImageInfo {
   const info: ImageInfo = { ...inner, compressed: true };
   if (z.status === 'ok' && z.signed) info.signed = true;
   if (inner.family === 'esp32') {
-    return { ...info, kind: demote(inner.kind), complete: false, reason: 'gzip-compressed esp32 image; esp32 ota rejects gzip' };
+    return {
+      ...info,
+      kind: demote(inner.kind),
+      complete: false,
+      reason: 'gzip-compressed esp32 image; esp32 ota rejects gzip',
+    };
   }
   if (z.status === 'truncated') {
     // What inflated so far still shows whether this was going to be a sketch.
@@ -91,7 +106,12 @@ function demote(kind: ImageKind): ImageKind {
 }
 
 function filesystem(type: string): ImageInfo {
-  return { kind: 'filesystem', compressed: false, complete: false, reason: `${type} filesystem image, not an application` };
+  return {
+    kind: 'filesystem',
+    compressed: false,
+    complete: false,
+    reason: `${type} filesystem image, not an application`,
+  };
 }
 
 function notAnImage(reason: string): ImageInfo {

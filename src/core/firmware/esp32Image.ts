@@ -60,7 +60,9 @@ export function parseEsp32Image(bytes: Uint8Array): Esp32Parse {
   if (hashAppended) {
     const stored = Buffer.from(bytes.subarray(walk.checksumOffset + 1, walk.end)).toString('hex');
     info.appendedSha256 = stored;
-    const actual = createHash('sha256').update(bytes.subarray(0, walk.checksumOffset + 1)).digest('hex');
+    const actual = createHash('sha256')
+      .update(bytes.subarray(0, walk.checksumOffset + 1))
+      .digest('hex');
     if (actual !== stored) {
       return { info: { ...info, reason: kindReason ?? 'esp32 image sha-256 mismatch' }, end: walk.end };
     }

@@ -30,7 +30,8 @@ export function analyzeEsp8266(bytes: Uint8Array): ImageInfo {
     complete: false,
   };
   const first = walkSegments(bytes, 8, false);
-  if (first.status === 'corrupt') return { ...base, kind: 'not-an-image', reason: `corrupt esp8266 image: ${first.reason}` };
+  if (first.status === 'corrupt')
+    return { ...base, kind: 'not-an-image', reason: `corrupt esp8266 image: ${first.reason}` };
   if (first.status === 'truncated') return { ...base, reason: incompleteReason(first) };
   if (xorChecksum(bytes, first.walk.segments) !== bytes[first.walk.checksumOffset]) {
     return { ...base, reason: 'esp8266 image checksum mismatch' };
@@ -56,7 +57,8 @@ function checkArduino(bytes: Uint8Array, base: ImageInfo): ImageInfo {
   }
   const sketch = bytes.subarray(APP_START);
   const r = walkSegments(sketch, 8, false);
-  if (r.status === 'corrupt') return { ...base, kind: 'not-an-image', reason: `corrupt esp8266 sketch image: ${r.reason}` };
+  if (r.status === 'corrupt')
+    return { ...base, kind: 'not-an-image', reason: `corrupt esp8266 sketch image: ${r.reason}` };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lengthWord = bytes.length >= LENGTH_WORD + 4 ? view.getUint32(LENGTH_WORD, true) : 0;
   if (r.status === 'truncated') {

@@ -7,13 +7,7 @@ export type ChipFamily = 'esp8266' | 'esp32';
  * Everything else is listed as a plain `file` and never served.
  */
 export type ImageKind =
-  | 'app'
-  | 'bootloader'
-  | 'partition-table'
-  | 'ota-data'
-  | 'merged'
-  | 'filesystem'
-  | 'not-an-image';
+  'app' | 'bootloader' | 'partition-table' | 'ota-data' | 'merged' | 'filesystem' | 'not-an-image';
 
 export interface AppDescriptor {
   /** esp_app_desc_t.version, e.g. "1.2.3" or a git describe. */

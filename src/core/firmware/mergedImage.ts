@@ -39,8 +39,7 @@ export function analyzeMerged(bytes: Uint8Array, bootloaderOffset: number): Imag
     const { info: app, end } = parseEsp32Image(bytes.subarray(appOffset));
     if (app.app) info.app = app.app;
     // The app is the last thing written; esptool --fill-flash-size may pad with 0xFF after it.
-    info.complete =
-      app.complete && end !== undefined && bytes.subarray(appOffset + end).every((x) => x === 0xff);
+    info.complete = app.complete && end !== undefined && bytes.subarray(appOffset + end).every((x) => x === 0xff);
   }
   return info;
 }

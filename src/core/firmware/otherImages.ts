@@ -62,7 +62,10 @@ function isLittlefs(bytes: Uint8Array): boolean {
 /** FAT boot sector: 0x55AA signature and the "FAT" file-system type string (FAT12/16 at 54, FAT32 at 82). */
 export function isFat(bytes: Uint8Array): boolean {
   return [0, SECTOR].some(
-    (b) => bytes[b + 510] === 0x55 && bytes[b + 511] === 0xaa && (asciiAt(bytes, b + 54, 'FAT') || asciiAt(bytes, b + 82, 'FAT')),
+    (b) =>
+      bytes[b + 510] === 0x55 &&
+      bytes[b + 511] === 0xaa &&
+      (asciiAt(bytes, b + 54, 'FAT') || asciiAt(bytes, b + 82, 'FAT')),
   );
 }
 

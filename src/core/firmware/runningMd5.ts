@@ -46,7 +46,8 @@ export function runningImageMd5s(bytes: Buffer, info: ImageInfo): string[] {
   out.add(md5(flashed));
   const [mode, sizeFreq] = [flashed[2], flashed[3]];
   for (let m = 0; m <= 3; m++) out.add(md5WithHeader(flashed, m, sizeFreq));
-  for (const code of ESP8266_DETECTABLE_SIZE_CODES) out.add(md5WithHeader(flashed, mode, (code << 4) | (sizeFreq & 0x0f)));
+  for (const code of ESP8266_DETECTABLE_SIZE_CODES)
+    out.add(md5WithHeader(flashed, mode, (code << 4) | (sizeFreq & 0x0f)));
   return [...out];
 }
 

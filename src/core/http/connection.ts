@@ -106,8 +106,10 @@ export class Connection {
       return;
     }
     if (!this.headersTimer) {
-      this.headersTimer = setTimeout(() => this.failAndClose(408, 'request head not received in time'),
-        this.options.timeouts.headersMs);
+      this.headersTimer = setTimeout(
+        () => this.failAndClose(408, 'request head not received in time'),
+        this.options.timeouts.headersMs,
+      );
     }
     const end = findHeadEnd(this.buffer, defaultHeadLimits);
     if (isHeadError(end)) return this.failAndClose(end.status, end.reason);
@@ -134,7 +136,10 @@ export class Connection {
       this.options.onBadRequest?.(this.remoteAddress, 500, `internal error: ${String(error)}`);
     }
     // HTTP/1.0 closes after each response; so does any request whose body we did not read.
-    const keepAlive = head.version === '1.1' && !head.hasBody && !this.clientEnded &&
+    const keepAlive =
+      head.version === '1.1' &&
+      !head.hasBody &&
+      !this.clientEnded &&
       !/(^|,)\s*close\s*(,|$)/i.test(head.headers.get('connection') ?? '');
     const body = head.method === 'HEAD' ? undefined : reply.body;
     const result = await this.write(serializeHead(head.version, reply.head, keepAlive), body, reply.onProgress);
@@ -182,10 +187,18 @@ export class Connection {
           const slice = body.subarray(offset, Math.min(total, offset + sliceSize));
           offset += slice.length;
           const last = offset === total;
-          const more = socket.write(slice, last ? (error) => {
-            if (error) finish({ sent: sentSoFar(), complete: false, error: error.message });
-            else { onProgress?.(total); finish({ sent: total, complete: true }); }
-          } : undefined);
+          const more = socket.write(
+            slice,
+            last
+              ? (error) => {
+                  if (error) finish({ sent: sentSoFar(), complete: false, error: error.message });
+                  else {
+                    onProgress?.(total);
+                    finish({ sent: total, complete: true });
+                  }
+                }
+              : undefined,
+          );
           if (!more && !last) {
             onProgress?.(sentSoFar());
             return; // wait for 'drain'

@@ -73,7 +73,8 @@ export function parseHead(head: Buffer, limits: HeadLimits = defaultHeadLimits):
   if (!TOKEN.test(method)) return { status: 400, reason: 'malformed method' };
   const versionMatch = /^HTTP\/(\d)\.(\d)$/.exec(protocol);
   if (!versionMatch) return { status: 400, reason: 'malformed protocol version' };
-  if (versionMatch[1] !== '1') return { status: 505, reason: `HTTP/${versionMatch[1]}.${versionMatch[2]} not supported` };
+  if (versionMatch[1] !== '1')
+    return { status: 505, reason: `HTTP/${versionMatch[1]}.${versionMatch[2]} not supported` };
   const version = versionMatch[2] === '0' ? '1.0' : '1.1';
   if (target.length === 0 || BAD_TARGET_CHAR.test(target)) return { status: 400, reason: 'malformed request target' };
 

@@ -109,7 +109,12 @@ export function parseCidr(text: string): { address: string; prefix: number; type
   if (!address || family === 0) return undefined;
   const max = family === 4 ? 32 : 128;
   const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText))) {
+  if (
+    !Number.isInteger(prefix) ||
+    prefix < 0 ||
+    prefix > max ||
+    (prefixText !== undefined && !/^\d+$/.test(prefixText))
+  ) {
     return undefined;
   }
   return { address, prefix, type: family === 4 ? 'ipv4' : 'ipv6' };

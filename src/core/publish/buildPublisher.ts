@@ -80,7 +80,12 @@ export interface PublishErrorEvent {
 
 export type PublishOutcome =
   | { published: true; event: PublishEvent }
-  | { published: false; code: SkipCode | 'unchanged' | 'older' | 'missing' | 'pending' | 'error'; reason: string; name?: string };
+  | {
+      published: false;
+      code: SkipCode | 'unchanged' | 'older' | 'missing' | 'pending' | 'error';
+      reason: string;
+      name?: string;
+    };
 
 type Mode = 'build' | 'existing' | 'manual';
 
@@ -165,8 +170,16 @@ export class BuildPublisher implements Disposable {
       for (const target of [...this.knownTargets.values()]) {
         if (this.disposed || this.rechecks.has(target.file)) continue;
         const stat = await fs.stat(target.file).catch(() => undefined);
-        if (!stat?.isFile() || sameState(this.handled.get(target.file), { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino })) continue;
-        const output = resolveOutput(this.discovery?.locations ?? [], target.file) ?? { file: target.file, target, compressed: target.file.endsWith('.gz') };
+        if (
+          !stat?.isFile() ||
+          sameState(this.handled.get(target.file), { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino })
+        )
+          continue;
+        const output = resolveOutput(this.discovery?.locations ?? [], target.file) ?? {
+          file: target.file,
+          target,
+          compressed: target.file.endsWith('.gz'),
+        };
         void this.enqueue(output, 'build');
       }
     } finally {
@@ -190,7 +203,7 @@ export class BuildPublisher implements Disposable {
     }
     const output: BuildOutput = known
       ? { file: full, target: known, compressed: full.endsWith('.gz') }
-      : resolveOutput(this.discovery?.locations ?? [], full) ?? outputForFile(full);
+      : (resolveOutput(this.discovery?.locations ?? [], full) ?? outputForFile(full));
     return this.enqueue(output, 'manual');
   }
 
@@ -241,7 +254,13 @@ export class BuildPublisher implements Disposable {
     const previous = this.watcher;
     const maxDepth = this.options.maxDepth ?? DEFAULT_MAX_DEPTH;
     const watcher = await BuildWatcher.start(
-      { roots: this.options.roots.map((r) => path.resolve(r)), maxDepth, configFiles: found.configFiles, locations: found.locations, ignore: [this.catalogDir] },
+      {
+        roots: this.options.roots.map((r) => path.resolve(r)),
+        maxDepth,
+        configFiles: found.configFiles,
+        locations: found.locations,
+        ignore: [this.catalogDir],
+      },
       {
         onOutput: (output) => void this.enqueue(output, 'build'),
         onRescan: (why) => {
@@ -345,7 +364,14 @@ export class BuildPublisher implements Disposable {
   }
 
   /** The catalog side of a publish: name, no-churn check, snapshot, retention, origins. Runs under the catalog lock. */
-  private async store(job: { output: BuildOutput; bytes: Buffer; md5: string; info: ImageInfo; mtime: Date; mode: Mode }): Promise<PublishOutcome> {
+  private async store(job: {
+    output: BuildOutput;
+    bytes: Buffer;
+    md5: string;
+    info: ImageInfo;
+    mtime: Date;
+    mode: Mode;
+  }): Promise<PublishOutcome> {
     const { output, bytes, md5, info, mtime, mode } = job;
     const { file, target } = output;
     await fs.mkdir(this.catalogDir, { recursive: true });
@@ -362,18 +388,47 @@ export class BuildPublisher implements Disposable {
       if (pruned) await writeOrigins(this.catalogDir, origins);
       return { published: false, code: 'unchanged', reason: `${name} already holds this build`, name };
     }
-    if (mode === 'existing' && latest && latest.target === target.key && Date.parse(latest.builtAt) >= mtime.getTime()) {
+    if (
+      mode === 'existing' &&
+      latest &&
+      latest.target === target.key &&
+      Date.parse(latest.builtAt) >= mtime.getTime()
+    ) {
       // At start-up, an output older than what the catalog holds (e.g. after a manual publish) does not replace it.
       if (pruned) await writeOrigins(this.catalogDir, origins);
       return { published: false, code: 'older', reason: `${name} holds a newer build`, name };
     }
 
-    const origin: Origin = { project: target.project, source: file, builtAt: mtime.toISOString(), publishedAt: new Date().toISOString(), md5, target: target.key };
+    const origin: Origin = {
+      project: target.project,
+      source: file,
+      builtAt: mtime.toISOString(),
+      publishedAt: new Date().toISOString(),
+      md5,
+      target: target.key,
+    };
     if (target.environment) origin.environment = target.environment;
     if (target.board) origin.board = target.board;
-    const result = await writeSnapshot({ catalogDir: this.catalogDir, stem, ext, bytes, origin, mtime, keep: this.keep, origins });
+    const result = await writeSnapshot({
+      catalogDir: this.catalogDir,
+      stem,
+      ext,
+      bytes,
+      origin,
+      mtime,
+      keep: this.keep,
+      origins,
+    });
     await writeOrigins(this.catalogDir, origins);
-    const event: PublishEvent = { name: result.entry, md5, size: bytes.length, info, origin, target: target.key, removed: result.removed };
+    const event: PublishEvent = {
+      name: result.entry,
+      md5,
+      size: bytes.length,
+      info,
+      origin,
+      target: target.key,
+      removed: result.removed,
+    };
     if (result.kept) event.kept = result.kept;
     return { published: true, event };
   }
@@ -385,7 +440,9 @@ export class BuildPublisher implements Disposable {
   private incomplete(output: BuildOutput, mode: Mode, state: FileState, info: ImageInfo): PublishOutcome {
     const { file } = output;
     const code: SkipCode = info.kind === 'app' ? 'incomplete' : 'not-an-app';
-    const reason = info.reason ?? (info.kind === 'app' ? 'image is incomplete (still being written?)' : `not an application image (${info.kind})`);
+    const reason =
+      info.reason ??
+      (info.kind === 'app' ? 'image is incomplete (still being written?)' : `not an application image (${info.kind})`);
     if (mode === 'manual') return this.skip(output, code, reason, info);
     const now = Date.now();
     let recheck = this.rechecks.get(file);

@@ -12,7 +12,14 @@ const NOT_A_BUILD = /\b(clean|monitor|test|check|menuconfig|erase|remote)\b/i;
 
 export function isFirmwareBuildTask(task: TaskDescription): boolean {
   const { definition } = task;
-  const text = [task.source, task.name, definition.type, definition.task, definition.command, JSON.stringify(definition.args ?? '')].join(' ');
+  const text = [
+    task.source,
+    task.name,
+    definition.type,
+    definition.task,
+    definition.command,
+    JSON.stringify(definition.args ?? ''),
+  ].join(' ');
   if (!BUILDER.test(text)) return false;
   return !NOT_A_BUILD.test(`${task.name} ${definition.task ?? ''}`);
 }

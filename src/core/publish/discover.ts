@@ -12,7 +12,8 @@ import type { Dirent } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export type BuildTool = 'platformio' | 'arduino-cli' | 'vscode-arduino' | 'arduino-ide1' | 'output-dir' | 'glob' | 'file';
+export type BuildTool =
+  'platformio' | 'arduino-cli' | 'vscode-arduino' | 'arduino-ide1' | 'output-dir' | 'glob' | 'file';
 
 export interface BuildTarget {
   /** Stable identity across rescans and restarts: tool, project folder and environment/board (or the file). */
@@ -84,7 +85,15 @@ export interface Discovery {
 /** Folders never searched: dependency trees and VCS data; hidden folders are skipped too. */
 const SKIP_DIRS = new Set(['node_modules', 'bower_components', '__pycache__']);
 /** IDE 1.x / arduino-cli `<sketch>.ino.<x>.bin` files that are known not to be app images (peers.md §3.6). */
-const NON_APP_SUFFIXES = new Set(['bootloader', 'partitions', 'merged', 'factory', 'with_bootloader', 'littlefs', 'spiffs']);
+const NON_APP_SUFFIXES = new Set([
+  'bootloader',
+  'partitions',
+  'merged',
+  'factory',
+  'with_bootloader',
+  'littlefs',
+  'spiffs',
+]);
 const GLOB_MAX_DEPTH = 8;
 /** Folder levels below a root searched for projects, unless told otherwise. */
 export const DEFAULT_MAX_DEPTH = 4;
@@ -143,7 +152,10 @@ export async function hasFirmwareProject(roots: readonly string[], maxDepth = DE
     let found = false;
     await walk(root, maxDepth, async (dir, entries) => {
       const markers = projectMarkers(dir, entries);
-      found = markers.platformio || markers.sketch || (markers.vscode && (await isFile(path.join(dir, '.vscode', 'arduino.json'))));
+      found =
+        markers.platformio ||
+        markers.sketch ||
+        (markers.vscode && (await isFile(path.join(dir, '.vscode', 'arduino.json'))));
       return found ? 'stop' : true;
     }).catch(() => undefined); // an unreadable root has no project we could watch
     if (found) return true;
@@ -152,7 +164,10 @@ export async function hasFirmwareProject(roots: readonly string[], maxDepth = DE
 }
 
 /** What marks a folder as a project: the one rule of discover() and hasFirmwareProject(). */
-function projectMarkers(dir: string, entries: readonly Dirent[]): { platformio: boolean; sketch: boolean; vscode: boolean } {
+function projectMarkers(
+  dir: string,
+  entries: readonly Dirent[],
+): { platformio: boolean; sketch: boolean; vscode: boolean } {
   const names = new Set(entries.map((e) => e.name));
   const sketch = `${path.basename(dir)}.ino`;
   return {
@@ -268,7 +283,10 @@ async function addPlatformIO(projectDir: string, env: NodeJS.ProcessEnv, d: Disc
 
   const buildDir = platformioBuildDir(projectDir, config, env, d.warnings);
   const project = path.basename(projectDir);
-  const envs = [...config.keys()].filter((s) => s.startsWith('env:')).map((s) => s.slice(4).trim()).filter(Boolean);
+  const envs = [...config.keys()]
+    .filter((s) => s.startsWith('env:'))
+    .map((s) => s.slice(4).trim())
+    .filter(Boolean);
   const targets = new Map<string, BuildTarget>();
   for (const name of envs) {
     const target: BuildTarget = {
@@ -313,7 +331,9 @@ export function platformioBuildDir(
     if (value === undefined || value.trim() === '') return undefined;
     const resolved = interpolate(value.trim(), projectDir, config, env, effective);
     if (resolved === undefined) {
-      warnings.push(`${path.join(projectDir, 'platformio.ini')}: cannot resolve ${key} = ${value.trim()}, using the default`);
+      warnings.push(
+        `${path.join(projectDir, 'platformio.ini')}: cannot resolve ${key} = ${value.trim()}, using the default`,
+      );
     }
     return resolved;
   };
@@ -419,7 +439,10 @@ async function extraConfigFiles(projectDir: string, config: IniConfig): Promise<
   const raw = config.get('platformio')?.get('extra_configs');
   if (!raw) return [];
   const files: string[] = [];
-  for (const item of raw.split(/[\n,]/).map((s) => s.trim()).filter(Boolean)) {
+  for (const item of raw
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const full = path.resolve(projectDir, expandHome(item));
     if (!/[*?[{]/.test(path.basename(full))) {
       files.push(full);
@@ -576,7 +599,8 @@ function addGlob(pattern: string, d: Discovery): void {
       stableDir: dir,
       buildOwned: false,
       description: `file ${file}`,
-      resolve: (candidate) => (candidate === file || candidate === `${file}.gz` ? fileOutput('glob', dir, candidate) : undefined),
+      resolve: (candidate) =>
+        candidate === file || candidate === `${file}.gz` ? fileOutput('glob', dir, candidate) : undefined,
     });
     return;
   }
@@ -607,7 +631,13 @@ export function outputForFile(file: string): BuildOutput {
   const known = fileOutput('file', path.dirname(full), full);
   if (known) return known;
   const stem = path.basename(full).replace(/\.[^.]*$/, '') || 'firmware';
-  const target: BuildTarget = { key: `file:${full}`, tool: 'file', project: stem, projectDir: path.dirname(full), file: full };
+  const target: BuildTarget = {
+    key: `file:${full}`,
+    tool: 'file',
+    project: stem,
+    projectDir: path.dirname(full),
+    file: full,
+  };
   return { file: full, target, compressed: false };
 }
 
@@ -617,7 +647,10 @@ function fileOutput(tool: BuildTool, dir: string, file: string): BuildOutput | u
   const compressed = name.endsWith('.bin.gz');
   if (!compressed && !name.endsWith('.bin')) return undefined;
   const binFile = compressed ? file.slice(0, -3) : file;
-  const stem = path.basename(binFile).slice(0, -4).replace(/\.ino$/, '');
+  const stem = path
+    .basename(binFile)
+    .slice(0, -4)
+    .replace(/\.ino$/, '');
   if (!stem) return undefined;
   const target: BuildTarget = { key: `${tool}:${binFile}`, tool, project: stem, projectDir: dir, file: binFile };
   if (stem === 'firmware') target.environment = path.basename(path.dirname(binFile));
@@ -640,14 +673,21 @@ export function globToRegExp(glob: string): RegExp {
       const end = glob.indexOf('}', i);
       if (end < 0) re += '\\{';
       else {
-        re += `(?:${glob.slice(i + 1, end).split(',').map(escapeRegExp).join('|')})`;
+        re += `(?:${glob
+          .slice(i + 1, end)
+          .split(',')
+          .map(escapeRegExp)
+          .join('|')})`;
         i = end;
       }
     } else if (c === '[') {
       const end = glob.indexOf(']', i + 1);
       if (end < 0) re += '\\[';
       else {
-        re += `[${glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        re += `[${glob
+          .slice(i + 1, end)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\')}]`;
         i = end;
       }
     } else re += escapeRegExp(c);
@@ -657,7 +697,6 @@ export function globToRegExp(glob: string): RegExp {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers
-
 
 function relativeParts(dir: string, file: string): string[] | undefined {
   return isInside(dir, file) ? path.relative(dir, file).split(path.sep) : undefined;
@@ -681,4 +720,3 @@ function escapeRegExp(s: string): string {
 function unique<T>(items: T[]): T[] {
   return [...new Set(items)];
 }
-

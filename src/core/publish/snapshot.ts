@@ -190,7 +190,11 @@ async function applyRetention(
 }
 
 /** Drops origins whose entry no longer exists (deleted by hand), so names and retention follow the folder. */
-export async function pruneOrigins(catalogDir: string, origins: Map<string, Origin>, catalogNames: readonly string[]): Promise<boolean> {
+export async function pruneOrigins(
+  catalogDir: string,
+  origins: Map<string, Origin>,
+  catalogNames: readonly string[],
+): Promise<boolean> {
   const present = new Set(catalogNames);
   let changed = false;
   for (const name of [...origins.keys()]) {

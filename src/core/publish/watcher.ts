@@ -59,7 +59,12 @@ export class BuildWatcher {
     private readonly handlers: WatchHandlers,
     private readonly options: WatchOptions,
   ) {
-    const common = { ignoreInitial: true, awaitWriteFinish: false, followSymlinks: false, ignorePermissionErrors: true } as const;
+    const common = {
+      ignoreInitial: true,
+      awaitWriteFinish: false,
+      followSymlinks: false,
+      ignorePermissionErrors: true,
+    } as const;
     this.outputs = new FSWatcher({ ...common, ignored: (p: string, stats?: Stats) => !this.isOutputPath(p, stats) });
     this.configs = new FSWatcher({
       ...common,
@@ -158,7 +163,8 @@ export class BuildWatcher {
     this.debounce(`scan:${location.dir}`, () => {
       scanLocation(location).then(
         (outputs) => {
-          if (!this.disposed) for (const output of outputs) this.debounce(output.file, () => this.handlers.onOutput(output));
+          if (!this.disposed)
+            for (const output of outputs) this.debounce(output.file, () => this.handlers.onOutput(output));
         },
         (error: unknown) => this.handlers.onError(`scan ${location.dir}: ${describe(error)}`),
       );
@@ -193,7 +199,8 @@ export class BuildWatcher {
     if (this.plan.roots.includes(p) || this.plan.configFiles.includes(p)) return true;
     const name = path.basename(p);
     const parent = path.basename(path.dirname(p));
-    const configName = name === 'platformio.ini' || name.endsWith('.ino') || (name === 'arduino.json' && parent === '.vscode');
+    const configName =
+      name === 'platformio.ini' || name.endsWith('.ino') || (name === 'arduino.json' && parent === '.vscode');
     if (stats?.isFile()) return configName;
     if (name === 'node_modules') return false;
     if (name.startsWith('.')) return name === '.vscode' && !stats?.isFile();

@@ -11,14 +11,23 @@ export type CatalogAnswer =
   | { ok: true; head: ResponseHead; body: Buffer; listing: Listing; path: string }
   | { ok: false; status: number; reason: string };
 
-export async function answerCatalog(catalog: CatalogStore, query: string, userAgent: string | undefined): Promise<CatalogAnswer> {
+export async function answerCatalog(
+  catalog: CatalogStore,
+  query: string,
+  userAgent: string | undefined,
+): Promise<CatalogAnswer> {
   const params = new URLSearchParams(query);
   const op = params.get('op');
   if (op === null) return { ok: false, status: 403, reason: 'invalid catalog request (no op)' };
   if (op !== 'list') return { ok: false, status: 403, reason: `${op.slice(0, 40)}: unknown operation` };
   const rawPath = params.get('path') ?? '.';
   const split = splitCatalogPath(rawPath === '' ? '.' : rawPath);
-  if (isTargetRefusal(split)) return { ok: false, status: split.status, reason: `catalog path ${JSON.stringify(rawPath.slice(0, 80))}: ${split.reason}` };
+  if (isTargetRefusal(split))
+    return {
+      ok: false,
+      status: split.status,
+      reason: `catalog path ${JSON.stringify(rawPath.slice(0, 80))}: ${split.reason}`,
+    };
   const path = split.segments.join('/');
   const listing = await catalog.listing(path, catalogAudience(userAgent));
   if (!listing) return { ok: false, status: 404, reason: `no folder ${JSON.stringify(path || '.')} in the catalog` };

@@ -32,26 +32,47 @@ export async function answerDownload(
   const name = segments[segments.length - 1]!;
   const found = await catalog.findCurrent(dir, name);
   if (!found) {
-    if (await catalog.directory(relPath)) return { kind: 'refuse', status: 403, reason: `${relPath} is a folder`, device, entry: relPath };
+    if (await catalog.directory(relPath))
+      return { kind: 'refuse', status: 403, reason: `${relPath} is a folder`, device, entry: relPath };
     return { kind: 'refuse', status: 404, reason: `${relPath} is not in the catalog`, device, entry: relPath };
   }
   const { entry, excluded } = found;
   const notOffered = notOfferedReason(entry, 'any');
   if (notOffered) return { kind: 'refuse', status: 403, reason: `${relPath}: ${notOffered}`, device, entry: relPath };
-  if (excluded) return { kind: 'refuse', status: 403, reason: `${relPath} is not offered: ${excluded}`, device, entry: relPath };
+  if (excluded)
+    return { kind: 'refuse', status: 403, reason: `${relPath} is not offered: ${excluded}`, device, entry: relPath };
 
   const { version, bytes } = await catalog.images.load(entry.absPath, name, true);
   if (version.info.kind !== 'app' || !version.info.complete || !bytes) {
-    return { kind: 'refuse', status: 403, reason: `${relPath}: ${version.info.reason ?? 'not a complete application image'}`, device, entry: relPath };
+    return {
+      kind: 'refuse',
+      status: 403,
+      reason: `${relPath}: ${version.info.reason ?? 'not a complete application image'}`,
+      device,
+      entry: relPath,
+    };
   }
   const running = catalog.images.identify(device.sketchSha256) ?? catalog.images.identify(device.sketchMd5);
   const runningMd5s = mayRunVariant(device, version.md5, version.info, bytes)
     ? catalog.images.runningMd5s(version, bytes, name)
     : [version.md5];
-  const decision = decideUpdate(device, { name, size: bytes.length, md5: version.md5, info: version.info, runningMd5s }, running, options);
-  if (decision.action === 'refuse') return { kind: 'refuse', status: 403, reason: `${relPath}: ${decision.reason}`, device, entry: relPath };
+  const decision = decideUpdate(
+    device,
+    { name, size: bytes.length, md5: version.md5, info: version.info, runningMd5s },
+    running,
+    options,
+  );
+  if (decision.action === 'refuse')
+    return { kind: 'refuse', status: 403, reason: `${relPath}: ${decision.reason}`, device, entry: relPath };
   if (decision.action === 'not-modified') {
-    return { kind: 'refuse', status: 304, reason: `${relPath}: ${decision.reason}`, device, entry: relPath, head: { status: 304, headers: [] } };
+    return {
+      kind: 'refuse',
+      status: 304,
+      reason: `${relPath}: ${decision.reason}`,
+      device,
+      entry: relPath,
+      head: { status: 304, headers: [] },
+    };
   }
   const head: ResponseHead = {
     status: 200,

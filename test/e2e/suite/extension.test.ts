@@ -24,7 +24,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
+async function until<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  ms = 20_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
@@ -54,7 +58,9 @@ suite('AutoConnect Update Server in a real extension host', () => {
   });
 
   test('registers every command of its manifest', async () => {
-    const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as { contributes: { commands: { command: string }[] } };
+    const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as {
+      contributes: { commands: { command: string }[] };
+    };
     const registered = new Set(await vscode.commands.getCommands(true));
     const missing = manifest.contributes.commands.map((c) => c.command).filter((c) => !registered.has(c));
     assert.deepStrictEqual(missing, []);
@@ -68,7 +74,10 @@ suite('AutoConnect Update Server in a real extension host', () => {
     if (state.kind !== 'running') return;
     assert.strictEqual(state.port, port);
     assert.strictEqual(state.catalogDir, fs.realpathSync(path.join(workspace(), '.autoconnect', 'catalog')));
-    assert.ok(fs.existsSync(path.join(workspace(), '.autoconnect', '.gitignore')), 'the default catalog is kept out of git');
+    assert.ok(
+      fs.existsSync(path.join(workspace(), '.autoconnect', '.gitignore')),
+      'the default catalog is kept out of git',
+    );
     const response = await rawRequest(port, esp8266CatalogRequest());
     assert.strictEqual(response.status, 200);
     assert.strictEqual(response.headers.get('content-type'), 'application/json');
@@ -79,12 +88,24 @@ suite('AutoConnect Update Server in a real extension host', () => {
     fs.mkdirSync(build, { recursive: true });
     const image = esp8266ArduinoApp({ payloadSize: 200_000, seed: 101 });
     fs.writeFileSync(path.join(build, 'firmware.bin'), image);
-    const entry = await until(() => controller.catalog?.allEntries().find((e) => e.name === 'blinky-d1_mini.bin'), 'the catalog entry');
+    const entry = await until(
+      () => controller.catalog?.allEntries().find((e) => e.name === 'blinky-d1_mini.bin'),
+      'the catalog entry',
+    );
     assert.strictEqual(entry.version?.md5, md5(image));
     assert.strictEqual(controller.origins.get('blinky-d1_mini.bin')?.environment, 'd1_mini');
-    const list = JSON.parse((await rawRequest(port, esp8266CatalogRequest())).body.toString()) as { name: string; type: string }[];
-    assert.ok(list.some((e) => e.name === 'blinky-d1_mini.bin' && e.type === 'bin'), JSON.stringify(list));
-    const download = await rawRequest(port, esp8266DownloadRequest('/blinky-d1_mini.bin', { staMac: '18:FE:34:00:00:01' }));
+    const list = JSON.parse((await rawRequest(port, esp8266CatalogRequest())).body.toString()) as {
+      name: string;
+      type: string;
+    }[];
+    assert.ok(
+      list.some((e) => e.name === 'blinky-d1_mini.bin' && e.type === 'bin'),
+      JSON.stringify(list),
+    );
+    const download = await rawRequest(
+      port,
+      esp8266DownloadRequest('/blinky-d1_mini.bin', { staMac: '18:FE:34:00:00:01' }),
+    );
     assert.strictEqual(download.status, 200);
     assert.strictEqual(download.headers.get('x-md5'), md5(image));
     assert.ok(download.body.equals(image));
@@ -107,12 +128,21 @@ suite('AutoConnect Update Server in a real extension host', () => {
     const app = esp32App({ chip: 'esp32c3', version: '3.1.4', projectName: 'thermo', payloadSize: 150_000, seed: 103 });
     fs.writeFileSync(path.join(downloads, 'thermo.bin'), app);
     fs.writeFileSync(path.join(downloads, 'bootloader.bin'), esp32Bootloader());
-    const published = await vscode.commands.executeCommand<{ name?: string; reason?: string }>('autoconnect.publishFirmware', vscode.Uri.file(path.join(downloads, 'thermo.bin')));
+    const published = await vscode.commands.executeCommand<{ name?: string; reason?: string }>(
+      'autoconnect.publishFirmware',
+      vscode.Uri.file(path.join(downloads, 'thermo.bin')),
+    );
     assert.ok(published?.name, JSON.stringify(published));
-    const entry = await until(() => controller.catalog?.allEntries().find((e) => e.name === published!.name), 'the published entry');
+    const entry = await until(
+      () => controller.catalog?.allEntries().find((e) => e.name === published!.name),
+      'the published entry',
+    );
     assert.strictEqual(entry.version?.info.chip, 'esp32c3');
     assert.strictEqual(entry.version?.info.app?.version, '3.1.4');
-    const refused = await vscode.commands.executeCommand<{ name?: string; reason?: string }>('autoconnect.publishFirmware', vscode.Uri.file(path.join(downloads, 'bootloader.bin')));
+    const refused = await vscode.commands.executeCommand<{ name?: string; reason?: string }>(
+      'autoconnect.publishFirmware',
+      vscode.Uri.file(path.join(downloads, 'bootloader.bin')),
+    );
     assert.strictEqual(refused?.name, undefined);
     assert.match(refused?.reason ?? '', /bootloader/);
     assert.ok(!fs.readdirSync(path.join(workspace(), '.autoconnect', 'catalog')).some((n) => /bootloader/.test(n)));
@@ -123,7 +153,10 @@ suite('AutoConnect Update Server in a real extension host', () => {
     const address = await vscode.env.clipboard.readText();
     assert.match(address, new RegExp(`^[0-9.]+:${port}$`));
     await vscode.commands.executeCommand('autoconnect.copySketchSnippet');
-    assert.match(await vscode.env.clipboard.readText(), new RegExp(`^AutoConnectUpdate update\\("[0-9.]+", ${port}\\);$`));
+    assert.match(
+      await vscode.env.clipboard.readText(),
+      new RegExp(`^AutoConnectUpdate update\\("[0-9.]+", ${port}\\);$`),
+    );
   });
 
   test('stops and frees the port', async () => {

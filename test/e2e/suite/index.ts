@@ -84,7 +84,9 @@ export async function run(): Promise<void> {
     vscode: vscode.version,
     uiKind: vscode.UIKind[vscode.env.uiKind] ?? String(vscode.env.uiKind),
     remoteName: vscode.env.remoteName,
-    extension: ext ? { id: ext.id, path: ext.extensionUri.fsPath, version: String(ext.packageJSON?.version) } : undefined,
+    extension: ext
+      ? { id: ext.id, path: ext.extensionUri.fsPath, version: String(ext.packageJSON?.version) }
+      : undefined,
     durationMs: 0,
     line: '',
   };
