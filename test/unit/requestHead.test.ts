@@ -63,6 +63,22 @@ describe('request head parser', () => {
     assert.equal(error('GET / HTTP/2.0\r\n\r\n').status, 505);
   });
 
+  it('answers 400 to two Host headers and to Content-Length values that disagree (RFC 9112 §3.2, §6.3)', () => {
+    assert.equal(error('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n').status, 400);
+    assert.equal(error('GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n').status, 400);
+    assert.equal(error('GET / HTTP/1.1\r\nHost: a, b\r\n\r\n').status, 400);
+    assert.equal(error('GET / HTTP/1.0\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n').status, 400);
+    assert.equal(error('GET / HTTP/1.0\r\nContent-Length: 0, 7\r\n\r\n').status, 400);
+    assert.match(error('GET / HTTP/1.0\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n').reason, /conflicting/);
+  });
+
+  it('takes a repeated identical Content-Length as that one value (RFC 9110 §8.6)', () => {
+    const head = parse('GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n');
+    assert.equal(head.headers.get('content-length'), '0');
+    assert.equal(head.hasBody, false);
+    assert.equal(parse('GET / HTTP/1.0\r\nContent-Length: 5, 05\r\n\r\n').hasBody, true);
+  });
+
   it('answers 414 for a long request line and 431 for large headers, before the head is complete', () => {
     assert.equal(error(`GET /${'a'.repeat(9000)}`).status, 414);
     assert.equal(error(`GET / HTTP/1.0\r\n${'X-A: b\r\n'.repeat(3000)}`).status, 431);

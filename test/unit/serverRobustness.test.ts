@@ -130,6 +130,35 @@ describe('server robustness', () => {
     assert.equal((await rawRequest(f.port, esp8266CatalogRequest())).status, 200);
   });
 
+  it('answers 400 to two Host headers and to conflicting Content-Length, on a keep-alive connection too', async () => {
+    const catalog = esp8266CatalogRequest();
+    const twoHosts = catalog.replace('Host: ', 'Host: evil.example\r\nHost: ');
+    const twoLengths = esp8266DownloadRequest('/a.bin').replace(
+      'Content-Length: 0',
+      'Content-Length: 0\r\nContent-Length: 9',
+    );
+    for (const request of [twoHosts, twoLengths]) {
+      const reply = await rawRequest(f.port, request);
+      assert.equal(reply.status, 400, request);
+      assert.equal(reply.closed, true);
+    }
+    // A good request first, then the bad one on the same connection: the first is answered, the second gets 400.
+    const replies = await rawConversation(f.port, [catalog, twoHosts]);
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      [200, 400],
+    );
+    assert.ok(f.logs.some((l) => /more than one Host header/.test(l.message)));
+    assert.ok(f.logs.some((l) => /conflicting Content-Length values \(0, 9\)/.test(l.message)));
+    const same = esp8266DownloadRequest('/a.bin').replace(
+      'Content-Length: 0',
+      'Content-Length: 0\r\nContent-Length: 0',
+    );
+    const served = await rawRequest(f.port, same);
+    assert.equal(served.status, 200);
+    assert.equal(md5(served.body), md5(f.files['a.bin']!));
+  });
+
   it('closes an idle connection and answers 408 to a head that dribbles in', async () => {
     const { server } = await startServer(f.catalog, { timeouts: { idleMs: 300, headersMs: 800 } });
     try {

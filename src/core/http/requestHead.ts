@@ -90,14 +90,25 @@ export function parseHead(head: Buffer, limits: HeadLimits = defaultHeadLimits):
     if (/[\x00\r\n]/.test(value)) return { status: 400, reason: 'malformed header value' };
     const key = name.toLowerCase();
     const previous = headers.get(key);
+    // RFC 9112 §3.2: more than one Host line is a 400. Two hosts could make a proxy in front and us disagree on
+    // which site was asked for; a device never sends two.
+    if (key === 'host' && previous !== undefined) return { status: 400, reason: 'more than one Host header' };
     headers.set(key, previous === undefined ? value : `${previous}, ${value}`);
   }
+  if (headers.get('host')?.includes(',')) return { status: 400, reason: 'more than one Host in the Host header' };
 
-  const contentLength = headers.get('content-length');
   let hasBody = headers.has('transfer-encoding');
+  const contentLength = headers.get('content-length');
   if (contentLength !== undefined) {
-    if (!/^\d+$/.test(contentLength)) return { status: 400, reason: 'malformed Content-Length' };
-    if (Number(contentLength) > 0) hasBody = true;
+    // Repeated lines were joined above. RFC 9110 §8.6 lets a recipient take a list of one repeated value as that
+    // value; different values mean the message's framing is ambiguous (request smuggling), so it is a 400.
+    const values = contentLength.split(',').map((part) => part.trim());
+    if (values.some((part) => !/^\d+$/.test(part))) return { status: 400, reason: 'malformed Content-Length' };
+    if (values.some((part) => Number(part) !== Number(values[0]))) {
+      return { status: 400, reason: `conflicting Content-Length values (${values.join(', ')})` };
+    }
+    headers.set('content-length', values[0]!);
+    if (Number(values[0]) > 0) hasBody = true;
   }
   return { method, target, version, headers, hasBody };
 }
