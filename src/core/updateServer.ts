@@ -65,11 +65,11 @@ export class UpdateServer {
   private stopping: Promise<void> | undefined;
   private ready: Promise<void> = Promise.resolve();
 
-  private readonly catalogServed = new Emitter<CatalogServedEvent>();
-  private readonly refused = new Emitter<RefusedEvent>();
-  private readonly started = new Emitter<DownloadStartedEvent>();
-  private readonly progressed = new Emitter<DownloadProgressEvent>();
-  private readonly finished = new Emitter<DownloadFinishedEvent>();
+  private readonly catalogServed = new Emitter<CatalogServedEvent>('catalog served', () => this.logger);
+  private readonly refused = new Emitter<RefusedEvent>('request refused', () => this.logger);
+  private readonly started = new Emitter<DownloadStartedEvent>('download started', () => this.logger);
+  private readonly progressed = new Emitter<DownloadProgressEvent>('download progressed', () => this.logger);
+  private readonly finished = new Emitter<DownloadFinishedEvent>('download finished', () => this.logger);
   readonly onDidServeCatalog: Event<CatalogServedEvent> = this.catalogServed.event;
   readonly onDidRefuseRequest: Event<RefusedEvent> = this.refused.event;
   readonly onDidStartDownload: Event<DownloadStartedEvent> = this.started.event;

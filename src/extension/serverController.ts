@@ -38,18 +38,18 @@ export class ServerController implements vscode.Disposable {
   private originsCache = new Map<string, Origin>();
 
   readonly devices: DeviceRegistry;
-  private readonly stateChanged = new Emitter<ServerState>();
+  private readonly stateChanged = new Emitter<ServerState>('server state changed', () => this.logger);
   readonly onDidChangeState = this.stateChanged.event;
-  private readonly catalogChanged = new Emitter<void>();
+  private readonly catalogChanged = new Emitter<void>('catalog changed', () => this.logger);
   readonly onDidChangeCatalog = this.catalogChanged.event;
-  private readonly published = new Emitter<PublishEvent>();
+  private readonly published = new Emitter<PublishEvent>('build published', () => this.logger);
   readonly onDidPublish = this.published.event;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly logger: Logger,
   ) {
-    this.devices = new DeviceRegistry((hash) => this.server?.catalog.images.identify(hash));
+    this.devices = new DeviceRegistry((hash) => this.server?.catalog.images.identify(hash), logger);
   }
 
   get state(): ServerState {

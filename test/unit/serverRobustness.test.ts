@@ -221,6 +221,28 @@ describe('server robustness', () => {
     assert.equal(f.server.activeDownloads.length, 0);
   });
 
+  it('serves on and logs once, with its stack, when a listener of its events throws', async () => {
+    const broken = f.server.onDidStartDownload(function staleView() {
+      throw new Error('view disposed');
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const finished = waitFor<DownloadFinishedEvent>(f.server.onDidFinishDownload, (e) => e.entry === 'a.bin');
+        const answer = await rawRequest(f.port, esp8266DownloadRequest('/a.bin'));
+        assert.equal(answer.status, 200);
+        assert.ok(answer.body.equals(f.files['a.bin']!));
+        assert.equal((await finished).outcome, 'done');
+      }
+      const lines = f.logs.filter((l) => /view disposed/.test(l.message));
+      assert.equal(lines.length, 1, 'logged once, not per download');
+      assert.equal(lines[0]!.level, 'error');
+      assert.match(lines[0]!.message, /download started/);
+      assert.match(lines[0]!.message, /at staleView /);
+    } finally {
+      broken.dispose();
+    }
+  });
+
   it('frees the port on stop, ending downloads in flight', async () => {
     const { server, logs } = await startServer(f.catalog);
     const slow = slowReader(server.port, esp8266DownloadRequest('/big.bin', roomy), 20_000);

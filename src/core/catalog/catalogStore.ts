@@ -63,7 +63,7 @@ export class CatalogStore {
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly logger: Logger;
   private readonly maxDepth: number;
-  private readonly changed = new Emitter<CatalogChange>();
+  private readonly changed = new Emitter<CatalogChange>('catalog changed', () => this.logger);
   readonly onDidChange: Event<CatalogChange> = this.changed.event;
   private disposed = false;
 

@@ -3,6 +3,7 @@
 
 import { Emitter, type Disposable, type Event } from '../events';
 import type { ChipFamily } from '../firmware/imageInfo';
+import { silentLogger, type Logger } from '../log';
 import type { KnownImage } from './updatePolicy';
 import type {
   CatalogServedEvent,
@@ -63,11 +64,14 @@ export class DeviceRegistry implements Disposable {
   private readonly byAddress = new Map<string, string>(); // remote address → device key
   private readonly running = new Map<number, DownloadRecord>();
   private readonly subscriptions: Disposable[] = [];
-  private readonly changed = new Emitter<DeviceRecord>();
+  private readonly changed = new Emitter<DeviceRecord>('device changed', () => this.logger);
   /** Fires with the device whose record changed. */
   readonly onDidChange: Event<DeviceRecord> = this.changed.event;
 
-  constructor(private readonly identify: (hash: string | undefined) => KnownImage | undefined = () => undefined) {}
+  constructor(
+    private readonly identify: (hash: string | undefined) => KnownImage | undefined = () => undefined,
+    private readonly logger: Logger = silentLogger,
+  ) {}
 
   /** Follows a server's events; call again for a restarted server. Returns the subscription. */
   follow(server: ServerEventSource): Disposable {

@@ -103,10 +103,10 @@ interface Recheck {
 }
 
 export class BuildPublisher implements Disposable {
-  private readonly _onDidPublish = new Emitter<PublishEvent>();
-  private readonly _onDidSkip = new Emitter<SkipEvent>();
-  private readonly _onDidError = new Emitter<PublishErrorEvent>();
-  private readonly _onDidChangeTargets = new Emitter<readonly BuildTarget[]>();
+  private readonly _onDidPublish = new Emitter<PublishEvent>('build published', () => this.log);
+  private readonly _onDidSkip = new Emitter<SkipEvent>('build skipped', () => this.log);
+  private readonly _onDidError = new Emitter<PublishErrorEvent>('publish failed', () => this.log);
+  private readonly _onDidChangeTargets = new Emitter<readonly BuildTarget[]>('build targets changed', () => this.log);
   readonly onDidPublish: Event<PublishEvent> = this._onDidPublish.event;
   readonly onDidSkip: Event<SkipEvent> = this._onDidSkip.event;
   readonly onDidError: Event<PublishErrorEvent> = this._onDidError.event;
