@@ -18,7 +18,7 @@ function app(name: string, mtimeMs: number): CatalogEntry {
     isDirectory: false,
     size: image.length,
     mtimeMs,
-    version: { key: name, size: image.length, mtimeMs, md5: 'm', info },
+    version: { key: name, size: image.length, mtimeMs, md5: 'm', sha256: 's', info },
   };
 }
 

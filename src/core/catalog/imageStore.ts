@@ -1,6 +1,6 @@
-// One analysis and one MD5 per file version. A version is (device, inode, size, mtime, ctime), and a file that lost its
+// One analysis and one MD5 + SHA-256 per file version. A version is (device, inode, size, mtime, ctime), and a file that lost its
 // last link is the version it was while linked (the unlink moves ctime, not the bytes). Its bytes are read
-// once, hashed, classified and, for application images, kept in a byte-budgeted cache shared by every download of
+// once, hashed (both digests in one pass), classified and, for application images, kept in a byte-budgeted cache shared by every download of
 // that version. A download therefore sends exactly the bytes its x-MD5 was computed from, even when the file is
 // replaced or rewritten in place while the download runs.
 
@@ -17,6 +17,8 @@ export interface FileVersion {
   size: number;
   mtimeMs: number;
   md5: string;
+  /** SHA-256 of the same bytes (lower-case hex; '' when not hashed), for `x-SHA256` and exported configurations. */
+  sha256: string;
   info: ImageInfo;
 }
 
@@ -91,7 +93,7 @@ export class ImageStore {
           return { version: known, bytes: withBytes ? this.touch(key) : undefined };
         }
         if (before.size > this.options.maxImageBytes) {
-          const version = this.remember(key, before, '', tooLarge(before.size));
+          const version = this.remember(key, before, { md5: '', sha256: '' }, tooLarge(before.size));
           return { version };
         }
         const data = await readAll(handle, before.size);
@@ -107,9 +109,9 @@ export class ImageStore {
           return { version: known, bytes: data };
         }
         this.md5Computations++;
-        const md5 = createHash('md5').update(data).digest('hex');
+        const { md5, sha256 } = digests(data);
         const info = analyzeImage(data, name);
-        const version = this.remember(key, before, md5, info);
+        const version = this.remember(key, before, { md5, sha256 }, info);
         if (info.kind === 'app' && info.complete) {
           this.learn(name, version);
           this.cache(key, data);
@@ -137,8 +139,8 @@ export class ImageStore {
     return this.keyByContent.get(contentKey(stats)) ?? key;
   }
 
-  private remember(key: string, stats: Stats, md5: string, info: ImageInfo) {
-    const version: FileVersion = { key, size: stats.size, mtimeMs: stats.mtimeMs, md5, info };
+  private remember(key: string, stats: Stats, hashes: { md5: string; sha256: string }, info: ImageInfo) {
+    const version: FileVersion = { key, size: stats.size, mtimeMs: stats.mtimeMs, ...hashes, info };
     this.versions.set(key, version);
     if (this.versions.size > 20_000) this.versions.delete(this.versions.keys().next().value as string);
     if (stats.nlink > 0) {
@@ -150,7 +152,7 @@ export class ImageStore {
 
   private unstable(stats: Stats): FileVersion {
     const info: ImageInfo = { kind: 'not-an-image', compressed: false, complete: false, reason: 'incomplete: the file is being written' };
-    return { key: versionKey(stats), size: stats.size, mtimeMs: stats.mtimeMs, md5: '', info };
+    return { key: versionKey(stats), size: stats.size, mtimeMs: stats.mtimeMs, md5: '', sha256: '', info };
   }
 
   /**
@@ -195,6 +197,19 @@ export class ImageStore {
     }
     return data;
   }
+}
+
+/** MD5 and SHA-256 of the bytes, computed together so every consumer of a version shares one pair. */
+export function digests(data: Buffer): { md5: string; sha256: string } {
+  const md5 = createHash('md5');
+  const sha256 = createHash('sha256');
+  // One walk over the buffer in 1 MB slices keeps both hashes' inputs in cache.
+  for (let offset = 0; offset < data.length; offset += 1 << 20) {
+    const slice = data.subarray(offset, Math.min(data.length, offset + (1 << 20)));
+    md5.update(slice);
+    sha256.update(slice);
+  }
+  return { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
 }
 
 function tooLarge(size: number): ImageInfo {

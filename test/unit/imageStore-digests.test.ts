@@ -1,0 +1,44 @@
+// The image store hashes each file version once and keeps both digests of the same bytes.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImageStore, digests } from '../../src/core/catalog/imageStore';
+import { esp32App, esp8266ArduinoApp, pattern } from '../support/images';
+
+const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
+
+describe('image store digests', () => {
+  it('computes MD5 and SHA-256 of the same bytes in one pass, across slice boundaries', () => {
+    for (const length of [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 17]) {
+      const data = pattern(length, length + 1);
+      assert.deepEqual(digests(data), { md5: hex('md5', data), sha256: hex('sha256', data) }, `length ${length}`);
+    }
+  });
+
+  it('gives every version its MD5 and SHA-256, hashing it once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
+    try {
+      const files = {
+        'esp8266.bin': esp8266ArduinoApp({ payloadSize: 200_000, seed: 1 }),
+        'esp32.bin': esp32App({ chip: 'esp32', version: '1.0.0', projectName: 'p', payloadSize: 100_000, seed: 2 }),
+        'notes.bin': Buffer.from('not an image'),
+      };
+      const store = new ImageStore();
+      for (const [name, data] of Object.entries(files)) {
+        writeFileSync(join(dir, name), data);
+        const first = await store.load(join(dir, name), name, true);
+        assert.equal(first.version.md5, hex('md5', data), name);
+        assert.equal(first.version.sha256, hex('sha256', data), name);
+        const again = await store.load(join(dir, name), name, false);
+        assert.equal(again.version.sha256, first.version.sha256);
+      }
+      assert.equal(store.md5Computations, Object.keys(files).length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
