@@ -49,6 +49,15 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS scripts (the bench's `node -r` preload).
+    files: ['**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', setImmediate: 'readonly' },
+    },
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -46,13 +46,19 @@ function serverEnv() {
 
 /**
  * Starts `node dist/cli.js -p 0 -b 127.0.0.1 -d CATALOG [--watch DIR] -l WARNING`; resolves when it printed
- * `listening on HOST:PORT`. Its stderr (the log) goes to `logFile`.
+ * `listening on HOST:PORT`. Its stderr (the log) goes to `logFile`. With `loopFile`, the process runs with
+ * bench/lib/loopDelayPreload.cjs preloaded (`node -r`), which writes its event-loop delay there on SIGUSR2.
  */
-export async function startOurServer({ catalogDir, watch = [], logFile, startTimeoutMs = 60_000 }) {
+export async function startOurServer({ catalogDir, watch = [], logFile, loopFile, startTimeoutMs = 60_000 }) {
   const args = [join(ROOT, 'dist/cli.js'), '-p', '0', '-b', '127.0.0.1', '-d', catalogDir, '-l', 'WARNING'];
   for (const dir of watch) args.push('--watch', dir);
+  const env = serverEnv();
+  if (loopFile) {
+    args.unshift('-r', join(ROOT, 'bench/lib/loopDelayPreload.cjs'));
+    env.ACBENCH_LOOP_FILE = loopFile;
+  }
   const logFd = openSync(logFile, 'a');
-  const child = track(spawn(process.execPath, args, { cwd: ROOT, env: serverEnv(), stdio: ['ignore', 'pipe', logFd] }));
+  const child = track(spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', logFd] }));
   closeSync(logFd);
   let out = '';
   const port = await new Promise((resolve, reject) => {
@@ -79,8 +85,33 @@ export async function startOurServer({ catalogDir, watch = [], logFile, startTim
     pid: child.pid,
     child,
     logFile,
+    loopFile,
     stop: () => stopChild(child, 5000),
   };
+}
+
+/**
+ * Ends the server's current event-loop delay window (SIGUSR2 to a server started with `loopFile`) and resolves with
+ * its figures in ms: { seq, windowMs, count, p50, p99, max, mean }.
+ */
+export async function loopDelayWindow(server, timeoutMs = 10_000) {
+  const previous = readLoopFile(server.loopFile)?.seq ?? 0;
+  process.kill(server.pid, 'SIGUSR2');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const snapshot = readLoopFile(server.loopFile);
+    if (snapshot && snapshot.seq > previous) return snapshot;
+    if (Date.now() > deadline) throw new Error(`server ${server.pid} wrote no event-loop figures in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function readLoopFile(file) {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 export function tail(file, lines = 10) {
