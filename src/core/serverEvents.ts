@@ -36,8 +36,12 @@ export interface DownloadStartedEvent {
   request: RequestSummary;
   device: DeviceIdentity;
   entry: string;
+  /** Bytes this download sends: the image, or the range of it a 206 carries. */
   size: number;
+  /** MD5 of the whole image. */
   md5: string;
+  /** Present when the client asked for a byte range (ESP-IDF resume or partial download). */
+  range?: { start: number; end: number; total: number };
   at: number;
 }
 

@@ -11,7 +11,7 @@ import { serializeHead, textResponse } from './http/response';
 import { silentLogger, type Logger } from './log';
 import { ClientFilter } from './net/addresses';
 import { answerCatalog } from './routes/catalogRoute';
-import { answerDownload } from './routes/downloadRoute';
+import { answerDownload, type DownloadAnswer } from './routes/downloadRoute';
 import type {
   CatalogServedEvent,
   DownloadFinishedEvent,
@@ -225,30 +225,41 @@ export class UpdateServer {
       answerNotModified: this.options.answerNotModified ?? true,
     });
     if (answer.kind === 'refuse') {
-      return this.refuse(summary, answer.status, answer.reason, [], answer.device, answer.entry, answer.head);
+      return this.refuse(
+        summary,
+        answer.status,
+        answer.reason,
+        answer.extraHeaders,
+        answer.device,
+        answer.entry,
+        answer.head,
+      );
     }
+    for (const note of answer.notes) this.logger.info(`${who(summary, answer.device.staMac)} ${note}`);
     if (head.method === 'HEAD') {
-      this.logger.info(`${who(summary, answer.device.staMac)} HEAD ${answer.entry} 200`);
+      this.logger.info(`${who(summary, answer.device.staMac)} HEAD ${answer.entry} ${answer.head.status}`);
       return { head: answer.head };
     }
-    return this.download(summary, answer.device, answer.entry, answer.md5, answer.head, answer.body);
+    return this.download(summary, answer);
   }
 
-  private download(
-    summary: RequestSummary,
-    device: DownloadStartedEvent['device'],
-    entry: string,
-    md5: string,
-    head: Reply['head'],
-    body: Buffer,
-  ): Reply {
+  private download(summary: RequestSummary, answer: Extract<DownloadAnswer, { kind: 'serve' }>): Reply {
+    const { device, entry, md5, head, body, range } = answer;
     const id = this.nextDownloadId++;
     const startedAt = Date.now();
-    const start: DownloadStartedEvent = { id, request: summary, device, entry, size: body.length, md5, at: startedAt };
+    const start: DownloadStartedEvent = {
+      id,
+      request: summary,
+      device,
+      entry,
+      size: body.length,
+      md5,
+      range,
+      at: startedAt,
+    };
     this.active.set(id, start);
-    this.logger.info(
-      `download #${id} ${entry} to ${who(summary, device.staMac)} started: ${body.length} bytes, md5 ${md5}`,
-    );
+    const part = range ? `bytes ${range.start}-${range.end} of ${range.total} (206)` : `${body.length} bytes`;
+    this.logger.info(`download #${id} ${entry} to ${who(summary, device.staMac)} started: ${part}, md5 ${md5}`);
     this.started.fire(start);
     const interval = this.options.progressIntervalMs ?? 250;
     let lastProgress = 0;

@@ -12,9 +12,11 @@ export interface DeviceHeaderValues {
   chipSize?: number;
   sdkVersion?: string;
   mode?: string;
+  /** x-*-version: the currentVersion passed to update()/updateFS(); absent when undefined (AutoConnect). */
+  version?: string;
 }
 
-const defaults8266: Required<Omit<DeviceHeaderValues, 'sketchSha256'>> = {
+const defaults8266: Required<Omit<DeviceHeaderValues, 'sketchSha256' | 'version'>> = {
   host: '192.168.1.10:8000',
   staMac: '18:FE:AA:AA:AA:AA',
   apMac: '1A:FE:AA:AA:AA:AA',
@@ -73,6 +75,7 @@ export function esp8266DownloadRequest(
     ['x-ESP8266-chip-size', String(v.chipSize)],
     ['x-ESP8266-sdk-version', v.sdkVersion],
     ['x-ESP8266-mode', v.mode],
+    ...(v.version === undefined ? [] : [['x-ESP8266-version', v.version] as [string, string]]),
     ['Content-Length', '0'],
   ];
   return request(target, headers, omit, headerCase);
@@ -106,8 +109,68 @@ export function esp32DownloadRequest(target: string, values: DeviceHeaderValues 
     ['x-ESP32-chip-size', String(v.chipSize)],
     ['x-ESP32-sdk-version', v.sdkVersion],
     ['x-ESP32-mode', v.mode],
+    ...(v.version === undefined ? [] : [['x-ESP32-version', v.version] as [string, string]]),
   ];
   return request(target, headers, omit, 'as-sent');
+}
+
+/**
+ * arduino-esp32 3.x HTTPUpdate::handleUpdate (libraries/HTTPUpdate/src/HTTPUpdate.cpp @0bc90bb): HTTPClient's
+ * Host, User-Agent, Connection, then Cache-Control, x-ESP32-BASE-MAC, the MACs, sizes, both sketch digests
+ * (SHA-256 in upper case), chip size, SDK, mode (sketch | spiffs | fatfs | littlefs | flashfs) and the version
+ * when update()/updateSpiffs() got one.
+ */
+export function esp32v3DownloadRequest(target: string, values: DeviceHeaderValues = {}): string {
+  const v = {
+    host: '192.168.1.10:8000',
+    staMac: '24:0A:C4:00:00:01',
+    apMac: '24:0A:C4:00:00:02',
+    freeSpace: 1966080,
+    sketchSize: 912384,
+    sketchMd5: '00112233445566778899aabbccddeeff',
+    sketchSha256: '00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF',
+    chipSize: 4194304,
+    sdkVersion: 'v5.5.1-255-g07e9bf4970',
+    mode: 'sketch',
+    ...values,
+  };
+  const headers: Array<[string, string]> = [
+    ['Host', v.host],
+    ['User-Agent', 'ESP32-http-Update'],
+    ['Connection', 'close'],
+    ['Cache-Control', 'no-cache'],
+    ['x-ESP32-BASE-MAC', v.staMac],
+    ['x-ESP32-STA-MAC', v.staMac],
+    ['x-ESP32-AP-MAC', v.apMac],
+    ['x-ESP32-free-space', String(v.freeSpace)],
+    ['x-ESP32-sketch-size', String(v.sketchSize)],
+    ['x-ESP32-sketch-md5', v.sketchMd5],
+    ['x-ESP32-sketch-sha256', v.sketchSha256],
+    ['x-ESP32-chip-size', String(v.chipSize)],
+    ['x-ESP32-sdk-version', v.sdkVersion],
+    ['x-ESP32-mode', v.mode],
+    ...(v.version === undefined ? [] : [['x-ESP32-version', v.version] as [string, string]]),
+  ];
+  return request(target, headers, [], 'as-sent');
+}
+
+/**
+ * ESP-IDF esp_https_ota over plain HTTP (esp_http_client.c): HTTP/1.1, the default User-Agent and Host set in
+ * esp_http_client_init (":port" unless 80/443), then any header set later: esp_https_ota_begin adds
+ * `Range: bytes=N-` for ota_resumption and `bytes=N-M` pieces for partial_http_download (after a HEAD that asks
+ * for the length). No Content-Length on GET/HEAD, no Connection header (HTTP/1.1 keep-alive).
+ */
+export function espIdfOtaRequest(
+  target: string,
+  options: { method?: 'GET' | 'HEAD'; range?: string; host?: string } = {},
+): string {
+  const lines = [
+    `${options.method ?? 'GET'} ${target} HTTP/1.1`,
+    'User-Agent: ESP32 HTTP Client/1.0',
+    `Host: ${options.host ?? '192.168.1.10:8000'}`,
+  ];
+  if (options.range !== undefined) lines.push(`Range: ${options.range}`);
+  return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
 function request(

@@ -123,11 +123,12 @@ export async function rawConversation(
   socket.on('error', () => undefined);
   const responses: RawResponse[] = [];
   try {
-    for (const request of requests) {
+    for (const sent of requests) {
+      const request = Buffer.isBuffer(sent) ? sent : Buffer.from(sent, 'latin1');
       socket.write(request);
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const parsed = parseResponse(buffer, closed);
+        const parsed = parseResponse(buffer, closed, request.subarray(0, 5).toString('latin1') === 'HEAD ');
         if (parsed) {
           buffer = parsed.rest;
           responses.push(parsed.response);

@@ -1,6 +1,6 @@
 // One analysis and one MD5 + SHA-256 per file version. A version is (device, inode, size, mtime, ctime), and a file that lost its
 // last link is the version it was while linked (the unlink moves ctime, not the bytes). Its bytes are read
-// once, hashed (both digests in one pass), classified and, for application images, kept in a byte-budgeted cache shared by every download of
+// once, hashed (both digests in one pass), classified and, for servable images (apps, filesystem images), kept in a byte-budgeted cache shared by every download of
 // that version. A download therefore sends exactly the bytes its x-MD5 was computed from, even when the file is
 // replaced or rewritten in place while the download runs.
 
@@ -76,7 +76,7 @@ export class ImageStore {
     const loaded = await pending;
     if (!withBytes) return { version: loaded.version };
     // The shared load did not need the bytes (a known version): read them now, without hashing again.
-    if (!loaded.bytes && loaded.version.info.kind === 'app') return this.read(path, name, true);
+    if (!loaded.bytes && servable(loaded.version.info)) return this.read(path, name, true);
     return loaded;
   }
 
@@ -105,17 +105,15 @@ export class ImageStore {
         }
         if (known) {
           // Bytes were evicted from the cache; the version (inode, size, mtime, ctime) is unchanged, so its MD5 is too.
-          if (known.info.kind === 'app' && known.info.complete) this.cache(key, data);
+          if (servable(known.info)) this.cache(key, data);
           return { version: known, bytes: data };
         }
         this.md5Computations++;
         const { md5, sha256 } = digests(data);
         const info = analyzeImage(data, name);
         const version = this.remember(key, before, { md5, sha256 }, info);
-        if (info.kind === 'app' && info.complete) {
-          this.learn(name, version);
-          this.cache(key, data);
-        }
+        if (info.kind === 'app' && info.complete) this.learn(name, version);
+        if (servable(info)) this.cache(key, data);
         return { version, bytes: data };
       }
     } finally {
@@ -197,6 +195,11 @@ export class ImageStore {
     }
     return data;
   }
+}
+
+/** What a device may be sent, and so what is worth keeping in memory: complete apps and filesystem images. */
+export function servable(info: ImageInfo): boolean {
+  return (info.kind === 'app' || info.kind === 'filesystem') && info.complete;
 }
 
 /** MD5 and SHA-256 of the bytes, computed together so every consumer of a version shares one pair. */

@@ -1,10 +1,15 @@
-// Reads who is asking from the headers ESP8266httpUpdate / arduino-esp32 HTTPUpdate send (protocol.md §2.2).
+// Reads who is asking from the headers ESP8266httpUpdate / arduino-esp32 HTTPUpdate send (protocol.md §2.2), or
+// recognises ESP-IDF's own OTA client (esp_https_ota over esp_http_client), which sends no device headers at all.
 
 import type { ChipFamily } from '../firmware/imageInfo';
 
+export type UpdateClient = 'arduino' | 'esp-idf';
+
 export interface DeviceIdentity {
+  /** `arduino`: ESP8266httpUpdate / HTTPUpdate with their x-* headers; `esp-idf`: esp_http_client, no headers. */
+  client: UpdateClient;
   family: ChipFamily;
-  /** Station MAC, upper case as sent; the key devices are known by. */
+  /** Station MAC, upper case as sent; the key devices are known by. Empty for ESP-IDF clients (none is sent). */
   staMac: string;
   apMac?: string;
   chipId?: string;
@@ -18,14 +23,22 @@ export interface DeviceIdentity {
   /** ESP8266: real flash chip size; ESP32: configured flash size. */
   chipSize?: number;
   sdkVersion?: string;
-  /** 'sketch' for firmware updates, 'spiffs' for filesystem updates. */
+  /**
+   * 'sketch' for firmware updates; 'spiffs' (ESP8266 updateFS, ESP32 updateSpiffs), 'littlefs', 'fatfs' or
+   * 'flashfs' (arduino-esp32 3.x) for filesystem updates. Lower case.
+   */
   mode?: string;
+  /** x-*-version: the `currentVersion` the sketch passed to update(); may be anything, of any length. */
+  currentVersion?: string;
   userAgent: string;
 }
 
 export type DeviceRequestCheck = { ok: true; device: DeviceIdentity } | { ok: false; reason: string };
 
 const UPDATE_AGENT = /^(ESP8266|ESP32)-http-Update/;
+
+// esp_http_client's default User-Agent (DEFAULT_HTTP_USER_AGENT in esp_http_client.c); esp_https_ota keeps it.
+const ESP_IDF_AGENT = /^ESP32 HTTP Client\//;
 
 // The headers updateserver.py requires too; ESP32 cores before 2.0 send no sketch-md5, only sketch-sha256.
 const REQUIRED = ['sta-mac', 'ap-mac', 'free-space', 'sketch-size', 'chip-size', 'sdk-version'];
@@ -35,7 +48,11 @@ export function readDeviceRequest(headers: ReadonlyMap<string, string>): DeviceR
   const userAgent = headers.get('user-agent');
   if (userAgent === undefined) return { ok: false, reason: 'no User-Agent: not an ESP update client' };
   const match = UPDATE_AGENT.exec(userAgent);
-  if (!match) return { ok: false, reason: `User-Agent "${clip(userAgent)}" is not an ESP update client` };
+  if (!match) {
+    if (ESP_IDF_AGENT.test(userAgent))
+      return { ok: true, device: { client: 'esp-idf', family: 'esp32', staMac: '', userAgent } };
+    return { ok: false, reason: `User-Agent "${clip(userAgent)}" is not an ESP update client` };
+  }
   const arch = match[1] as 'ESP8266' | 'ESP32';
   const family: ChipFamily = arch === 'ESP8266' ? 'esp8266' : 'esp32';
   const get = (name: string) => headers.get(`x-${arch.toLowerCase()}-${name}`);
@@ -49,6 +66,7 @@ export function readDeviceRequest(headers: ReadonlyMap<string, string>): DeviceR
     return { ok: false, reason: `missing header ${missing.map((n) => `x-${arch}-${n}`).join(', ')}` };
 
   const device: DeviceIdentity = {
+    client: 'arduino',
     family,
     staMac: (get('sta-mac') ?? '').toUpperCase(),
     apMac: get('ap-mac')?.toUpperCase(),
@@ -60,6 +78,7 @@ export function readDeviceRequest(headers: ReadonlyMap<string, string>): DeviceR
     chipSize: toInt(get('chip-size')),
     sdkVersion: get('sdk-version'),
     mode: get('mode')?.toLowerCase(),
+    currentVersion: get('version'),
     userAgent,
   };
   return { ok: true, device };

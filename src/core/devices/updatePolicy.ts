@@ -29,6 +29,17 @@ export interface PolicyOptions {
   answerNotModified: boolean;
 }
 
+/** Filesystem update modes: ESP8266 updateFS and ESP32 updateSpiffs send `spiffs`; arduino-esp32 3.x the rest. */
+const FILESYSTEM_MODES = new Set(['spiffs', 'littlefs', 'fatfs', 'flashfs']);
+
+/** What a request asks for: an application image, a filesystem image, or something the server does not serve. */
+export function requestedKind(device: DeviceIdentity): 'app' | 'filesystem' | { unknown: string } {
+  const mode = device.mode;
+  if (mode === undefined || mode === 'sketch') return 'app';
+  if (FILESYSTEM_MODES.has(mode)) return 'filesystem';
+  return { unknown: mode };
+}
+
 export function decideUpdate(
   device: DeviceIdentity,
   image: ServedImage,
@@ -36,15 +47,20 @@ export function decideUpdate(
   options: PolicyOptions,
 ): PolicyDecision {
   const info = image.info;
-  const imageChip = info.chip ?? info.family ?? 'unknown';
-  if (device.mode !== undefined && device.mode !== 'sketch') {
-    return refuse(`device asked for a ${device.mode} (filesystem) update; only application images are served`);
+  const wanted = requestedKind(device);
+  if (typeof wanted === 'object') return refuse(`device asked for mode "${clip(wanted.unknown)}", which is not served`);
+  if (wanted === 'filesystem') return decideFilesystem(device.mode ?? 'spiffs', info);
+  if (info.kind === 'filesystem') {
+    return refuse(`${describeFilesystem(info)}, but the device asked for an application (mode sketch)`);
   }
+  const imageChip = info.chip ?? info.family ?? 'unknown';
   if (info.family !== device.family) {
     return refuse(`${imageChip} image, but the device is an ${device.family}`);
   }
   if (device.family === 'esp32' && info.compressed) {
-    return refuse('gzip image, but ESP32 HTTPUpdate cannot decompress');
+    return refuse(
+      `gzip image, but ${device.client === 'esp-idf' ? 'esp_https_ota' : 'ESP32 HTTPUpdate'} cannot decompress`,
+    );
   }
   if (device.family === 'esp32' && running?.chip && info.chip && running.chip !== info.chip) {
     return refuse(`${info.chip} image, but the device runs ${running.name} built for ${running.chip}`);
@@ -64,7 +80,38 @@ export function decideUpdate(
   if (options.answerNotModified && runsThisImage(device, image)) {
     return { action: 'not-modified', reason: 'the device already runs this image' };
   }
+  const version = device.currentVersion?.trim();
+  if (options.answerNotModified && version && info.app?.version && version === info.app.version.trim()) {
+    return { action: 'not-modified', reason: `already at version ${clip(version)}` };
+  }
   return { action: 'serve' };
+}
+
+/**
+ * A filesystem update gets a filesystem image and nothing else. `spiffs` and `flashfs` take any format (the ESP32
+ * partition subtype says spiffs for LittleFS too); `littlefs` and `fatfs` only their own when the content shows it.
+ * No free-space check (x-*-free-space is the sketch's space, not the filesystem partition's) and no 304 (the device
+ * does not report what its filesystem holds).
+ */
+function decideFilesystem(mode: string, info: ImageInfo): PolicyDecision {
+  if (info.kind !== 'filesystem') {
+    const what =
+      info.kind === 'app' ? `${info.chip ?? info.family ?? 'an'} application image` : (info.reason ?? info.kind);
+    return refuse(`the device asked for a filesystem image (mode ${mode}), this is ${what}`);
+  }
+  if (!info.complete || !info.filesystem) return refuse(info.reason ?? 'not a recognisable filesystem image');
+  if ((mode === 'littlefs' || mode === 'fatfs') && info.filesystem !== mode) {
+    return refuse(`${describeFilesystem(info)}, but the device asked for ${mode}`);
+  }
+  return { action: 'serve' };
+}
+
+function describeFilesystem(info: ImageInfo): string {
+  return info.filesystem ? `${info.filesystem} filesystem image` : 'filesystem image';
+}
+
+function clip(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 
 function runsThisImage(device: DeviceIdentity, image: ServedImage): boolean {

@@ -5,7 +5,7 @@ import { isEsp32Family, parseEsp32Image } from './esp32Image';
 import { analyzeEsp8266 } from './esp8266Image';
 import { isFilesystemName, neverAppByName } from './fileNames';
 import { inflateImage } from './gzipImage';
-import type { ImageInfo, ImageKind } from './imageInfo';
+import type { FilesystemType, ImageInfo, ImageKind } from './imageInfo';
 import { analyzeMerged, mergedBootloaderOffset } from './mergedImage';
 import { analyzePartitionTable, filesystemType, isFat, isOtaData } from './otherImages';
 import { trailingKind } from './trailing';
@@ -86,7 +86,8 @@ function analyzeGzip(bytes: Uint8Array): ImageInfo {
     return { ...info, kind, complete: false, reason: `incomplete: gzip stream ends early at ${bytes.length} bytes` };
   }
   if (inner.kind !== 'app') {
-    return { ...info, reason: `gzip of a non-app file: ${inner.reason ?? inner.kind}` };
+    // Only sketches are inflated by eboot; a gzip filesystem image would be written to flash compressed.
+    return { ...info, complete: false, reason: `gzip of a non-app file: ${inner.reason ?? inner.kind}` };
   }
   return info;
 }
@@ -96,7 +97,12 @@ function applyNameRules(info: ImageInfo, fileName: string): ImageInfo {
     const rule = neverAppByName(fileName);
     if (rule) return { ...info, kind: rule.kind, reason: rule.reason };
   } else if (info.kind === 'not-an-image' && isFilesystemName(fileName)) {
-    return { ...info, kind: 'filesystem', reason: 'filesystem image (by file name), not an application' };
+    // Named like one but without a recognisable superblock: listed as a filesystem, never served (complete: false).
+    return {
+      ...info,
+      kind: 'filesystem',
+      reason: 'filesystem image by its name, but no littlefs, spiffs or fat superblock was found',
+    };
   }
   return info;
 }
@@ -105,11 +111,16 @@ function demote(kind: ImageKind): ImageKind {
   return kind === 'app' ? 'not-an-image' : kind;
 }
 
-function filesystem(type: string): ImageInfo {
+/**
+ * A filesystem recognised by its on-disk magic. `complete` means servable to a filesystem update: there is no
+ * length or checksum in these formats to prove more (the device checks only that it fits its partition).
+ */
+function filesystem(type: FilesystemType): ImageInfo {
   return {
     kind: 'filesystem',
+    filesystem: type,
     compressed: false,
-    complete: false,
+    complete: true,
     reason: `${type} filesystem image, not an application`,
   };
 }

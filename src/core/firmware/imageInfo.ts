@@ -2,9 +2,13 @@
 
 export type ChipFamily = 'esp8266' | 'esp32';
 
+/** The on-disk format of a filesystem image (PlatformIO `buildfs`, mklittlefs/mkspiffs/mkfatfs). */
+export type FilesystemType = 'littlefs' | 'spiffs' | 'fatfs';
+
 /**
  * `app`: an OTA application image (the only kind ever offered to a device as `bin`).
- * Everything else is listed as a plain `file` and never served.
+ * `filesystem`: a LittleFS/SPIFFS/FAT image, listed as a plain `file` and served only to a filesystem update
+ * (`x-*-mode: spiffs`). Everything else is listed as a plain `file` and never served.
  */
 export type ImageKind =
   'app' | 'bootloader' | 'partition-table' | 'ota-data' | 'merged' | 'filesystem' | 'not-an-image';
@@ -47,6 +51,8 @@ export interface ImageInfo {
    * the image or gzip stream. Such a file only installs on a device whose sketch set up a signature verifier.
    */
   signed?: boolean;
+  /** For `filesystem` images whose format the content shows. */
+  filesystem?: FilesystemType;
   /** A short reason a person can act on when the image is not a complete app, e.g. "bootloader image". */
   reason?: string;
 }

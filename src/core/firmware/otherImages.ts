@@ -2,7 +2,7 @@
 // partition tables, OTA data (boot_app0.bin / ota_data_initial.bin) and filesystem images.
 
 import { createHash } from 'node:crypto';
-import type { ImageInfo } from './imageInfo';
+import type { FilesystemType, ImageInfo } from './imageInfo';
 
 const SECTOR = 0x1000;
 
@@ -44,7 +44,7 @@ export function isOtaData(bytes: Uint8Array): boolean {
   return true;
 }
 
-export type FilesystemType = 'littlefs' | 'spiffs' | 'fatfs';
+export type { FilesystemType };
 
 /** Recognise a filesystem image by its on-disk magic. */
 export function filesystemType(bytes: Uint8Array): FilesystemType | undefined {

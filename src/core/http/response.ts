@@ -2,6 +2,7 @@
 
 const reasons: Record<number, string> = {
   200: 'OK',
+  206: 'Partial Content',
   304: 'Not Modified',
   400: 'Bad Request',
   403: 'Forbidden',
@@ -10,6 +11,7 @@ const reasons: Record<number, string> = {
   408: 'Request Timeout',
   413: 'Content Too Large',
   414: 'URI Too Long',
+  416: 'Range Not Satisfiable',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',

@@ -1,16 +1,46 @@
 // A firmware download (protocol.md §2): resolved against the catalog index, checked against the device's own
-// headers before a byte is sent, answered with the bytes its x-MD5 was computed from.
+// headers before a byte is sent, answered with the bytes its x-MD5 and x-SHA256 were computed from. A filesystem
+// update (mode spiffs) gets a filesystem image, a sketch update an application image. ESP-IDF's esp_https_ota may
+// ask for one byte range of the image (resume, partial download): 206 with Content-Range, or 416.
 
 import type { CatalogStore } from '../catalog/catalogStore';
+import { servable } from '../catalog/imageStore';
 import { notOfferedReason } from '../catalog/listing';
 import { readDeviceRequest, type DeviceIdentity } from '../devices/deviceRequest';
 import { decideUpdate } from '../devices/updatePolicy';
+import { parseRange } from '../http/byteRange';
 import type { ResponseHead } from '../http/response';
 import type { ImageInfo } from '../firmware/imageInfo';
 
+/** The part of the image a 206 answer carries (inclusive byte offsets). */
+export interface ServedRange {
+  start: number;
+  end: number;
+  total: number;
+}
+
 export type DownloadAnswer =
-  | { kind: 'serve'; head: ResponseHead; body: Buffer; device: DeviceIdentity; entry: string; md5: string }
-  | { kind: 'refuse'; status: number; reason: string; device?: DeviceIdentity; entry?: string; head?: ResponseHead };
+  | {
+      kind: 'serve';
+      head: ResponseHead;
+      body: Buffer;
+      device: DeviceIdentity;
+      entry: string;
+      md5: string;
+      /** Present for a 206: the body is this range of the image. */
+      range?: ServedRange;
+      /** One-line facts worth a log line (e.g. that an ESP-IDF client has no family gate beyond the image). */
+      notes: string[];
+    }
+  | {
+      kind: 'refuse';
+      status: number;
+      reason: string;
+      device?: DeviceIdentity;
+      entry?: string;
+      head?: ResponseHead;
+      extraHeaders?: Array<[string, string | number]>;
+    };
 
 export interface DownloadOptions {
   answerNotModified: boolean;
@@ -37,54 +67,93 @@ export async function answerDownload(
     return { kind: 'refuse', status: 404, reason: `${relPath} is not in the catalog`, device, entry: relPath };
   }
   const { entry, excluded } = found;
-  const notOffered = notOfferedReason(entry, 'any');
-  if (notOffered) return { kind: 'refuse', status: 403, reason: `${relPath}: ${notOffered}`, device, entry: relPath };
+  const info = entry.version?.info;
+  // Only applications are offered in the catalog; a filesystem image is never listed as `bin`, but a filesystem
+  // update asks for it by name.
+  if (info?.kind !== 'filesystem') {
+    const notOffered = notOfferedReason(entry, 'any');
+    if (notOffered) return { kind: 'refuse', status: 403, reason: `${relPath}: ${notOffered}`, device, entry: relPath };
+  }
   if (excluded)
     return { kind: 'refuse', status: 403, reason: `${relPath} is not offered: ${excluded}`, device, entry: relPath };
 
   const { version, bytes } = await catalog.images.load(entry.absPath, name, true);
-  if (version.info.kind !== 'app' || !version.info.complete || !bytes) {
-    return {
-      kind: 'refuse',
-      status: 403,
-      reason: `${relPath}: ${version.info.reason ?? 'not a complete application image'}`,
-      device,
-      entry: relPath,
-    };
+  const refuse = (
+    status: number,
+    reason: string,
+    extra: { head?: ResponseHead; extraHeaders?: Array<[string, string | number]> } = {},
+  ): DownloadAnswer => ({ kind: 'refuse', status, reason: `${relPath}: ${reason}`, device, entry: relPath, ...extra });
+  if (!servable(version.info) || !bytes) {
+    const what =
+      version.info.kind === 'filesystem' ? 'not a complete filesystem image' : 'not a complete application image';
+    return refuse(403, version.info.reason ?? what);
   }
-  const running = catalog.images.identify(device.sketchSha256) ?? catalog.images.identify(device.sketchMd5);
-  const runningMd5s = mayRunVariant(device, version.md5, version.info, bytes)
-    ? catalog.images.runningMd5s(version, bytes, name)
-    : [version.md5];
+  const running =
+    version.info.kind === 'app'
+      ? (catalog.images.identify(device.sketchSha256) ?? catalog.images.identify(device.sketchMd5))
+      : undefined;
+  const runningMd5s =
+    version.info.kind === 'app' && mayRunVariant(device, version.md5, version.info, bytes)
+      ? catalog.images.runningMd5s(version, bytes, name)
+      : [version.md5];
   const decision = decideUpdate(
     device,
     { name, size: bytes.length, md5: version.md5, info: version.info, runningMd5s },
     running,
     options,
   );
-  if (decision.action === 'refuse')
-    return { kind: 'refuse', status: 403, reason: `${relPath}: ${decision.reason}`, device, entry: relPath };
+  if (decision.action === 'refuse') return refuse(403, decision.reason);
   if (decision.action === 'not-modified') {
-    return {
-      kind: 'refuse',
-      status: 304,
-      reason: `${relPath}: ${decision.reason}`,
-      device,
-      entry: relPath,
-      head: { status: 304, headers: [] },
+    return refuse(304, decision.reason, { head: { status: 304, headers: [] } });
+  }
+
+  const notes: string[] = [];
+  if (device.client === 'esp-idf') {
+    notes.push(
+      `${relPath}: ESP-IDF client (${clip(device.userAgent)}) sends no chip, MAC or free-space headers; served on the image alone (${version.info.chip ?? 'esp32'} application), no family gate beyond it`,
+    );
+  }
+  const range = parseRange(headers.get('range'), bytes.length);
+  if (range.kind === 'unsatisfiable') {
+    return refuse(416, range.reason, { extraHeaders: [['Content-Range', `bytes */${bytes.length}`]] });
+  }
+  const common: Array<[string, string | number]> = [
+    ['Content-Type', 'application/octet-stream'],
+    ['Content-Disposition', `attachment; filename=${name}`],
+  ];
+  if (range.kind === 'range') {
+    // The digests describe the whole image, not this part, so they are left off: a client verifies the
+    // image it assembled (esp_https_ota checks the image's own SHA-256 when it ends the update).
+    const body = bytes.subarray(range.start, range.end + 1);
+    const head: ResponseHead = {
+      status: 206,
+      headers: [
+        ...common,
+        ['Content-Length', body.length],
+        ['Content-Range', `bytes ${range.start}-${range.end}/${bytes.length}`],
+        ['Accept-Ranges', 'bytes'],
+        ['Cache-Control', 'no-store'],
+      ],
     };
+    const served = { start: range.start, end: range.end, total: bytes.length };
+    return { kind: 'serve', head, body, device, entry: relPath, md5: version.md5, range: served, notes };
   }
   const head: ResponseHead = {
     status: 200,
     headers: [
-      ['Content-Type', 'application/octet-stream'],
-      ['Content-Disposition', `attachment; filename=${name}`],
+      ...common,
       ['Content-Length', bytes.length],
       ['x-MD5', version.md5],
+      // arduino-esp32 3.x checks it over the whole payload when present (Update.setSHA256: 64 hex digits).
+      ['x-SHA256', version.sha256],
       ['Cache-Control', 'no-store'],
     ],
   };
-  return { kind: 'serve', head, body: bytes, device, entry: relPath, md5: version.md5 };
+  return { kind: 'serve', head, body: bytes, device, entry: relPath, md5: version.md5, notes };
+}
+
+function clip(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /**
