@@ -64,9 +64,9 @@ export class DeviceRegistry implements Disposable {
   private readonly byAddress = new Map<string, string>(); // remote address → device key
   private readonly running = new Map<number, DownloadRecord>();
   private readonly subscriptions: Disposable[] = [];
-  private readonly changed = new Emitter<DeviceRecord>('device changed', () => this.logger);
-  /** Fires with the device whose record changed. */
-  readonly onDidChange: Event<DeviceRecord> = this.changed.event;
+  private readonly changed = new Emitter<DeviceRecord | undefined>('device changed', () => this.logger);
+  /** Fires with the device whose record changed, or with `undefined` when the whole list changed (cleared). */
+  readonly onDidChange: Event<DeviceRecord | undefined> = this.changed.event;
 
   constructor(
     private readonly identify: (hash: string | undefined) => KnownImage | undefined = () => undefined,
@@ -110,10 +110,20 @@ export class DeviceRegistry implements Disposable {
     for (const device of this.devices.values()) this.changed.fire(device);
   }
 
+  /**
+   * Forgets the devices and their history. A download still under way is real and keeps its device and its record
+   * (like a browser's Clear Downloads), so its progress and outcome still show and the count of downloads in flight
+   * stays true.
+   */
   clear(): void {
-    this.devices.clear();
-    this.byAddress.clear();
-    this.running.clear();
+    const live = new Set(this.running.values());
+    for (const [key, device] of this.devices) {
+      device.downloads = device.downloads.filter((record) => live.has(record));
+      device.catalogRequests = 0;
+      if (device.downloads.length === 0) this.devices.delete(key);
+    }
+    for (const [address, key] of this.byAddress) if (!this.devices.has(key)) this.byAddress.delete(address);
+    this.changed.fire(undefined);
   }
 
   dispose(): void {
