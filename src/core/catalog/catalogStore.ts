@@ -4,6 +4,7 @@
 // hints) and a cheap folder-mtime check on every catalog request, so a file dropped in is listed at once.
 
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { Emitter, type Event } from '../events';
@@ -11,8 +12,8 @@ import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import type { CatalogEntry } from './catalogEntry';
 import { isFirmwareCandidate } from './catalogEntry';
-import { isSameOrInside } from '../paths';
-import { ImageStore, versionKey } from './imageStore';
+import { ImageStore, versionKey, type FileOpener, type LoadedVersion } from './imageStore';
+import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './catalogRoot';
 import { buildListing, type Audience, type Listing } from './listing';
 
 export interface CatalogStoreOptions {
@@ -41,6 +42,8 @@ interface DirState {
   abs: string;
   depth: number;
   mtimeMs: number;
+  /** The folder's inode when scanned: another folder renamed into its place is scanned afresh. */
+  ino: number;
   entries: Map<string, CatalogEntry>;
   listings: Map<Audience, Listing>;
   scan?: Promise<void>;
@@ -58,6 +61,7 @@ export class CatalogError extends Error {
 export class CatalogStore {
   readonly images: ImageStore;
   private rootReal = '';
+  private insideRoot: CatalogRoot | undefined;
   private readonly dirs = new Map<string, DirState>();
   private watcher: FSWatcher | undefined;
   private readonly pending = new Map<string, NodeJS.Timeout>();
@@ -93,6 +97,8 @@ export class CatalogStore {
       if (code === 'EACCES' || code === 'EPERM') throw new CatalogError(`catalog folder ${root} is not readable`, 'EACCES');
       throw new CatalogError(`catalog folder ${root}: ${(error as Error).message}`, 'EOTHER');
     }
+    this.insideRoot = new CatalogRoot(this.rootReal);
+    await this.insideRoot.open();
     this.dirs.set('', this.newDir('', this.rootReal, 0));
     await this.refresh('');
     if (this.options.watch !== false) this.startWatching();
@@ -142,7 +148,8 @@ export class CatalogStore {
     let dir = await this.directory(dirRel);
     let entry = dir?.entries.get(name);
     if (entry?.version) {
-      const stats = await stat(entry.absPath).catch(() => undefined);
+      // lstat: a file swapped for a link has another version key, and the rescan leaves an outside link out.
+      const stats = await lstat(entry.absPath).catch(() => undefined);
       if (!stats || versionKey(stats) !== entry.version.key) {
         await this.refresh(dirRel);
         dir = this.dirs.get(dirRel);
@@ -153,6 +160,21 @@ export class CatalogStore {
     // The entry and why the listing leaves it out come from the same scan.
     return { entry, excluded: this.listingOf(dir, 'any').excluded.find((item) => item.name === name)?.reason };
   }
+
+  /**
+   * An entry's version and, with `withBytes`, its bytes, read from a descriptor proven to be inside the catalog
+   * (catalogRoot.ts). Rejects with NotInsideError when the file became a link or its folder did.
+   */
+  loadEntry(entry: CatalogEntry, withBytes: boolean): Promise<LoadedVersion> {
+    return this.images.load(entry.absPath, entry.name, withBytes, this.openInside);
+  }
+
+  private readonly openInside: FileOpener = (abs) => {
+    const root = this.insideRoot!;
+    const rel = root.relOf(abs);
+    if (rel === undefined) return Promise.reject(new NotInsideError(`${abs} is not inside the catalog`));
+    return root.openFile(rel);
+  };
 
   /** Every indexed entry (for views), folders first by path. */
   allEntries(): CatalogEntry[] {
@@ -179,7 +201,7 @@ export class CatalogStore {
   }
 
   private newDir(rel: string, abs: string, depth: number): DirState {
-    return { rel, abs, depth, mtimeMs: -1, entries: new Map(), listings: new Map(), dirty: true, logged: new Set() };
+    return { rel, abs, depth, mtimeMs: -1, ino: -1, entries: new Map(), listings: new Map(), dirty: true, logged: new Set() };
   }
 
   private async ensureFresh(dir: DirState): Promise<void> {
@@ -187,13 +209,53 @@ export class CatalogStore {
     if (dir.scan) await dir.scan.catch(() => undefined);
     if (!dir.dirty) {
       try {
-        const stats = await stat(dir.abs);
-        if (stats.mtimeMs === dir.mtimeMs) return;
-      } catch {
+        // The walk, not stat(dir): a folder that became a link is dropped now, before this request is answered,
+        // not when the watcher reports the rename.
+        const stats = await this.insideRoot!.statFolder(this.canonicalRel(dir));
+        if (stats.mtimeMs === dir.mtimeMs && stats.ino === dir.ino) return;
+      } catch (error) {
+        if (isNotInside(error)) return this.dropFolders(error, dir);
         // vanished: the rescan removes it
       }
     }
     await this.refresh(dir.rel);
+  }
+
+  /** The folder's path below the root by its real location (a folder reached by an inside link: its target). */
+  private canonicalRel(dir: DirState): string {
+    return this.insideRoot!.relOf(dir.abs) ?? '\u0000';
+  }
+
+  /**
+   * Drops every indexed folder at or below where containment failed (by real location, so an inside link to it goes
+   * too), and the entries naming them, so no listing or download is answered from them; their parents rescan.
+   */
+  private dropFolders(error: NotInsideError, touched: DirState): void {
+    const at = error.at ?? this.canonicalRel(touched);
+    const parents = new Set<string>();
+    for (const dir of [...this.dirs.values()]) {
+      const rel = this.canonicalRel(dir);
+      if (rel !== at && !rel.startsWith(`${at}/`) && at !== '') continue;
+      if (dir.rel === '') {
+        // The root itself: nothing in it can be trusted until it is a real folder again.
+        dir.entries.clear();
+        dir.listings.clear();
+        dir.dirty = true;
+        parents.add('');
+        continue;
+      }
+      this.removeDir(dir.rel);
+      const parentRel = dir.rel.includes('/') ? dir.rel.slice(0, dir.rel.lastIndexOf('/')) : '';
+      const parent = this.dirs.get(parentRel);
+      if (parent) {
+        parent.entries.delete(dir.rel.slice(dir.rel.lastIndexOf('/') + 1));
+        parent.listings.clear();
+        parent.dirty = true;
+        parents.add(parentRel);
+      }
+    }
+    this.logger.warn(`catalog: ${at || 'the catalog folder'} is left out: ${error.message}`);
+    if (parents.size > 0 && !this.disposed) this.changed.fire({ dirs: [...parents] });
   }
 
   /** Rescans one folder (serialised per folder) and its new subfolders. */
@@ -213,25 +275,39 @@ export class CatalogStore {
   }
 
   private async scan(dir: DirState): Promise<void> {
+    let folder: OpenFolder | undefined;
+    try {
+      try {
+        folder = await this.insideRoot!.openFolder(this.canonicalRel(dir));
+      } catch (error) {
+        if (isNotInside(error)) throw error;
+        return this.unreadable(dir);
+      }
+      await this.scanOpen(dir, folder);
+    } catch (error) {
+      if (isNotInside(error)) return this.dropFolders(error, dir);
+      throw error;
+    } finally {
+      await folder?.close().catch(() => undefined);
+    }
+  }
+
+  private async scanOpen(dir: DirState, folder: OpenFolder): Promise<void> {
     let names: string[];
     let mtimeMs: number;
+    let ino: number;
     try {
-      mtimeMs = (await stat(dir.abs)).mtimeMs;
-      names = (await readdir(dir.abs)).filter((name) => !name.startsWith('.'));
+      ({ mtimeMs, ino } = folder.stats);
+      names = (await readdir(folder.base)).filter((name) => !name.startsWith('.'));
     } catch {
-      if (dir.rel !== '') this.removeDir(dir.rel);
-      else if (dir.entries.size > 0) {
-        dir.entries.clear();
-        dir.listings.clear();
-        this.logger.warn(`catalog folder ${this.rootReal} cannot be read any more`);
-        this.changed.fire({ dirs: [''] });
-      }
-      return;
+      return this.unreadable(dir);
     }
     const next = new Map<string, CatalogEntry>();
     let changed = false;
     // Stat (and, for new versions, analyse) entries a few at a time: a folder of 1000 images rescans in one pass.
-    const read = await mapLimited(names, 16, (name) => this.readEntry(dir, name));
+    const read = await mapLimited(names, 16, (name) => this.readEntry(dir, folder.base, name));
+    // Read by path (no /proc): prove the folder is still the real one that was read, else none of it counts.
+    await folder.verify();
     for (const [index, name] of names.entries()) {
       const entry = read[index];
       if (!entry) continue;
@@ -251,6 +327,7 @@ export class CatalogStore {
     }
     dir.entries = next;
     dir.mtimeMs = mtimeMs;
+    dir.ino = ino;
     if (!changed && dir.listings.size > 0) return;
     dir.listings.clear();
     this.logExclusions(dir);
@@ -265,35 +342,77 @@ export class CatalogStore {
     if (changed && !this.disposed) this.changed.fire({ dirs: [dir.rel] });
   }
 
-  private async readEntry(dir: DirState, name: string): Promise<CatalogEntry | undefined> {
+  /** A folder gone or unreadable: a subfolder leaves the index, the root is emptied. */
+  private unreadable(dir: DirState): void {
+    if (dir.rel !== '') this.removeDir(dir.rel);
+    else if (dir.entries.size > 0) {
+      dir.entries.clear();
+      dir.listings.clear();
+      this.logger.warn(`catalog folder ${this.rootReal} cannot be read any more`);
+      this.changed.fire({ dirs: [''] });
+    }
+  }
+
+  /** One entry of a folder being scanned; `base` reads the folder (see OpenFolder), `dir.abs` names it. */
+  private async readEntry(dir: DirState, base: string, name: string): Promise<CatalogEntry | undefined> {
     const relPath = dir.rel ? `${dir.rel}/${name}` : name;
     let absPath = join(dir.abs, name);
     try {
-      let stats = await lstat(absPath);
+      let stats: Stats = await lstat(join(base, name));
       if (stats.isSymbolicLink()) {
         const target = await realpath(absPath);
-        if (!isSameOrInside(this.rootReal, target)) {
+        const targetRel = this.insideRoot!.relOf(target);
+        if (targetRel === undefined) {
           this.logger.debug(`catalog: ${relPath} is left out: its link leads outside the catalog`);
           return undefined;
         }
         absPath = target;
-        stats = await stat(target);
+        // The target by its own path, proven inside like anything else (realpath alone is a check on a path).
+        stats = await this.statInside(targetRel);
       }
-      const base = { dir: dir.rel, name, relPath, absPath, size: stats.size, mtimeMs: stats.mtimeMs };
-      if (stats.isDirectory()) return { ...base, isDirectory: true, size: 0 };
+      const fields = { dir: dir.rel, name, relPath, absPath, size: stats.size, mtimeMs: stats.mtimeMs };
+      if (stats.isDirectory()) return { ...fields, isDirectory: true, size: 0 };
       if (!stats.isFile()) return undefined;
-      const entry: CatalogEntry = { ...base, isDirectory: false };
+      const entry: CatalogEntry = { ...fields, isDirectory: false };
       if (isFirmwareCandidate(name)) {
         const previous = dir.entries.get(name)?.version;
-        entry.version = previous && previous.key === versionKey(stats) ? previous : (await this.images.load(absPath, name, false)).version;
+        entry.version =
+          previous && previous.key === versionKey(stats) ? previous : (await this.loadEntry(entry, false)).version;
         entry.size = entry.version.size;
         entry.mtimeMs = entry.version.mtimeMs;
       }
       return entry;
     } catch (error) {
+      if (isNotInside(error)) {
+        this.logger.debug(`catalog: ${relPath} is left out: ${error.message}`);
+        return undefined;
+      }
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return undefined; // removed while we looked
-      return { dir: dir.rel, name, relPath, absPath, isDirectory: false, size: 0, mtimeMs: 0, error: `cannot be read (${code ?? 'error'})` };
+      if (code === 'ENOENT' || code === 'ELOOP') return undefined; // removed (or a broken link loop) while we looked
+      return {
+        dir: dir.rel,
+        name,
+        relPath,
+        absPath,
+        isDirectory: false,
+        size: 0,
+        mtimeMs: 0,
+        error: `cannot be read (${code ?? 'error'})`,
+      };
+    }
+  }
+
+  /** Stats of a folder or file below the root, from the proof that it is inside (catalogRoot.ts). */
+  private async statInside(rel: string): Promise<Stats> {
+    const root = this.insideRoot!;
+    const shallow = await lstat(root.abs(rel));
+    if (shallow.isDirectory()) return root.statFolder(rel);
+    if (!shallow.isFile()) return shallow; // left out by the caller, never opened (a FIFO or device)
+    const handle = await root.openFile(rel);
+    try {
+      return await handle.stat();
+    } finally {
+      await handle.close();
     }
   }
 

@@ -38,6 +38,11 @@ export interface ImageStoreOptions {
 // 64 MB holds a typical catalog (a few dozen images of 1-4 MB) without weighing on the editor's extension host.
 export const defaultImageStoreOptions: ImageStoreOptions = { cacheBytes: 64 << 20, maxImageBytes: 32 << 20 };
 
+/** Opens a file to read; the catalog passes one that proves the file inside the catalog (see catalogRoot.ts). */
+export type FileOpener = (path: string) => Promise<FileHandle>;
+
+const openPlain: FileOpener = (path) => open(path, 'r');
+
 export function versionKey(stats: Stats): string {
   return `${contentKey(stats)}:${stats.ctimeMs}`;
 }
@@ -66,24 +71,24 @@ export class ImageStore {
    * Opens `path` and returns its current version, analysing it if this version is new. With `withBytes`, also the
    * bytes to serve. The stat and the bytes come from the same open file descriptor, so they belong together.
    */
-  async load(path: string, name: string, withBytes: boolean): Promise<LoadedVersion> {
+  async load(path: string, name: string, withBytes: boolean, openFile: FileOpener = openPlain): Promise<LoadedVersion> {
     // Devices (and the catalog rescan) that ask for the same new version at once share one read and one hash.
     let pending = this.inflight.get(path);
     if (!pending) {
-      pending = this.read(path, name, withBytes).finally(() => this.inflight.delete(path));
+      pending = this.read(path, name, withBytes, openFile).finally(() => this.inflight.delete(path));
       this.inflight.set(path, pending);
     }
     const loaded = await pending;
     if (!withBytes) return { version: loaded.version };
     // The shared load did not need the bytes (a known version): read them now, without hashing again.
-    if (!loaded.bytes && servable(loaded.version.info)) return this.read(path, name, true);
+    if (!loaded.bytes && servable(loaded.version.info)) return this.read(path, name, true, openFile);
     return loaded;
   }
 
-  private async read(path: string, name: string, withBytes: boolean): Promise<LoadedVersion> {
+  private async read(path: string, name: string, withBytes: boolean, openFile: FileOpener): Promise<LoadedVersion> {
     let handle: FileHandle | undefined;
     try {
-      handle = await open(path, 'r');
+      handle = await openFile(path);
       for (let attempt = 0; ; attempt++) {
         const before = await handle.stat();
         if (!before.isFile()) throw new Error('not a regular file');

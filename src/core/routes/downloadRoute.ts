@@ -5,6 +5,7 @@
 
 import type { CatalogStore } from '../catalog/catalogStore';
 import { servable } from '../catalog/imageStore';
+import { isNotInside } from '../catalog/catalogRoot';
 import { notOfferedReason } from '../catalog/listing';
 import { readDeviceRequest, type DeviceIdentity } from '../devices/deviceRequest';
 import { decideUpdate } from '../devices/updatePolicy';
@@ -77,7 +78,18 @@ export async function answerDownload(
   if (excluded)
     return { kind: 'refuse', status: 403, reason: `${relPath} is not offered: ${excluded}`, device, entry: relPath };
 
-  const { version, bytes } = await catalog.images.load(entry.absPath, name, true);
+  let loaded;
+  try {
+    loaded = await catalog.loadEntry(entry, true);
+  } catch (error) {
+    // Proven not inside the catalog any more (a link swapped in), or gone since it was indexed.
+    if (isNotInside(error))
+      return { kind: 'refuse', status: 404, reason: `${relPath}: ${error.message}`, device, entry: relPath };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { kind: 'refuse', status: 404, reason: `${relPath} is not in the catalog`, device, entry: relPath };
+    throw error;
+  }
+  const { version, bytes } = loaded;
   const refuse = (
     status: number,
     reason: string,
