@@ -72,4 +72,21 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // A front sees the core through its one face, src/core/index.ts; the rest of src/core may change freely.
+    files: ['src/extension/**/*.ts', 'src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/core/*', '**/core/**', '!**/core/index'],
+              message: "A front imports the core only through src/core/index.ts ('../core').",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

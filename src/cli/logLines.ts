@@ -1,6 +1,6 @@
 // Log lines on stderr in the shape of python's logging (`2026-11-27 12:00:00,123 INFO message`).
 
-import { levelLogger, type LogLevel, type Logger } from '../core/log';
+import { levelLogger, type LogLevel, type Logger } from '../core';
 
 const names: Record<LogLevel, string> = {
   trace: 'DEBUG',

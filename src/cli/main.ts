@@ -1,12 +1,17 @@
 // Command-line front: `autoconnect-update-server`, a drop-in for AutoConnect's updateserver.py.
 
 import { resolve } from 'node:path';
-import { reachableAddresses, advertisedAddress } from '../core/net/addresses';
-import { ServerStartError, UpdateServer } from '../core/updateServer';
-import { BuildPublisher } from '../core/publish/buildPublisher';
+import {
+  ServerStartError,
+  UpdateService,
+  advertisedAddress,
+  errorMessage,
+  isCompleteApp,
+  reachableAddresses,
+  type UpdateServer,
+} from '../core';
 import { parseCli, usage, type CliOptions } from './options';
 import { stderrLogger } from './logLines';
-import { errorMessage } from '../core/errorMessage';
 
 declare const PACKAGE_VERSION: string | undefined;
 const version = typeof PACKAGE_VERSION === 'string' ? PACKAGE_VERSION : 'dev';
@@ -30,41 +35,29 @@ async function main(argv: string[]): Promise<number> {
 
 async function run(options: CliOptions): Promise<number> {
   const logger = stderrLogger(options.logLevel);
-  const catalogDir = resolve(options.catalog);
-  let server: UpdateServer;
+  const service = new UpdateService({ logger });
+  service.onDidError((error) => logger.error(`publish: ${error.message}`));
   try {
-    server = await UpdateServer.start({
-      catalogDir,
-      port: options.port,
-      host: options.bind,
-      allow: options.allow,
-      answerNotModified: options.answerNotModified,
-      logger,
+    await service.update({
+      catalogDir: resolve(options.catalog),
+      keep: options.keep,
+      serve: {
+        port: options.port,
+        host: options.bind,
+        allow: options.allow,
+        answerNotModified: options.answerNotModified,
+      },
+      // One publisher for every --watch folder: it serialises its writes into the catalog.
+      publish: options.watch.length > 0 ? { roots: options.watch.map((dir) => resolve(dir)) } : undefined,
     });
   } catch (error) {
-    const message = error instanceof ServerStartError ? error.message : String(error);
+    await service.dispose();
+    const message = error instanceof ServerStartError ? error.message : errorMessage(error);
     process.stderr.write(`autoconnect-update-server: error: ${message}\n`);
     return 1;
   }
 
-  // One publisher for every --watch folder: it serialises its writes into the catalog.
-  let publisher: BuildPublisher | undefined;
-  if (options.watch.length > 0) {
-    publisher = new BuildPublisher({
-      roots: options.watch.map((dir) => resolve(dir)),
-      catalogDir: server.catalog.root,
-      keep: options.keep,
-      logger,
-    });
-    publisher.onDidError((error) => logger.error(`publish: ${error.message}`));
-    try {
-      await publisher.start();
-    } catch (error) {
-      logger.error(`--watch: ${errorMessage(error)}`);
-    }
-  }
-
-  printBanner(server, options);
+  printBanner(service.server!, options);
 
   return new Promise<number>((done) => {
     let stopping = false;
@@ -75,8 +68,7 @@ async function run(options: CliOptions): Promise<number> {
       }
       stopping = true;
       logger.info(`${signal}: stopping`);
-      await publisher?.dispose();
-      await server.stop();
+      await service.dispose();
       done(0);
     };
     process.on('SIGINT', () => void stop('SIGINT'));
@@ -85,9 +77,7 @@ async function run(options: CliOptions): Promise<number> {
 }
 
 function printBanner(server: UpdateServer, options: CliOptions): void {
-  const images = server.catalog
-    .allEntries()
-    .filter((e) => e.version?.info.kind === 'app' && e.version.info.complete).length;
+  const images = server.catalog.allEntries().filter(isCompleteApp).length;
   const lines = [
     `AutoConnect update server ${version}`,
     `catalog: ${server.catalog.root} (${images} application image${images === 1 ? '' : 's'})`,

@@ -2,9 +2,7 @@
 // be tested without starting anything.
 
 import { parseArgs } from 'node:util';
-import { parsePythonLogLevel, type LogLevel } from '../core/log';
-import { parseCidr } from '../core/net/addresses';
-import { errorMessage } from '../core/errorMessage';
+import { errorMessage, parseCidr, parsePythonLogLevel, type LogLevel } from '../core';
 
 export interface CliOptions {
   port: number;

@@ -3,10 +3,9 @@
 
 import * as vscode from 'vscode';
 import type { ServerController } from './serverController';
-import type { PublishEvent } from '../core/publish/buildPublisher';
 import { CommandId } from './commandIds';
 import { chipLabel } from './format';
-import { isFirmwareBuildTask } from '../core/publish/buildTasks';
+import { isFirmwareBuildTask, type PublishEvent } from '../core';
 
 const NOTIFY_INTERVAL_MS = 120_000;
 

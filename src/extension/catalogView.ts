@@ -2,9 +2,7 @@
 // see are shown with the reason instead of silently missing.
 
 import * as vscode from 'vscode';
-import type { CatalogEntry } from '../core/catalog/catalogEntry';
-import { buildListing, notOfferedReason } from '../core/catalog/listing';
-import type { Origin } from '../core/catalog/origins';
+import { buildListing, notOfferedReason, type CatalogEntry, type Origin } from '../core';
 import type { ServerController } from './serverController';
 import { chipLabel, formatAgo, formatBytes, formatFlash } from './format';
 

@@ -2,8 +2,7 @@
 
 import * as vscode from 'vscode';
 import { rm } from 'node:fs/promises';
-import { lanAddresses } from '../core/net/addresses';
-import type { CatalogEntry } from '../core/catalog/catalogEntry';
+import { lanAddresses, type CatalogEntry } from '../core';
 import type { ServerController } from './serverController';
 import { CommandId } from './commandIds';
 import { EntryNode } from './catalogView';

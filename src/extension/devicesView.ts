@@ -1,7 +1,7 @@
 // Devices view: every device that talked to the server, and under it each download live (progress, rate, outcome).
 
 import * as vscode from 'vscode';
-import type { DeviceRecord, DownloadRecord } from '../core/devices/deviceRegistry';
+import type { DeviceRecord, DownloadRecord } from '../core';
 import type { ServerController } from './serverController';
 import { familyLabel, formatAgo, formatBytes, formatFlash, formatRate } from './format';
 import { ContextKey } from './commandIds';

@@ -38,19 +38,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ cont
       if (!serverChanged && !publishChanged) return;
       clearTimeout(restartTimer);
       restartTimer = setTimeout(() => {
-        const restartServer = serverChanged;
-        const restartPublisher = publishChanged;
-        serverChanged = publishChanged = false;
-        if (restartPublisher) void active.restartPublisher();
-        if (restartServer && active.state.kind === 'running') {
+        if (serverChanged && active.state.kind === 'running')
           logger.info('settings changed: restarting the update server');
-          void active.restart();
-        }
+        serverChanged = publishChanged = false;
+        // The core restarts exactly the parts whose options changed.
+        void active.applySettings();
       }, 300);
     }),
   );
   owned.push({ dispose: () => clearTimeout(restartTimer) });
-  owned.push(vscode.workspace.onDidChangeWorkspaceFolders(() => void active.restartPublisher()));
+  owned.push(vscode.workspace.onDidChangeWorkspaceFolders(() => void active.applySettings()));
   // A project created or cloned into the workspace later: start (or refresh) the publisher for it.
   const projects = vscode.workspace.createFileSystemWatcher(PROJECT_GLOB, false, true, true);
   let projectTimer: NodeJS.Timeout | undefined;
@@ -59,14 +56,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ cont
     projects.onDidCreate(() => {
       if (active.publishing) return; // a running publisher discovers new projects by itself
       clearTimeout(projectTimer);
-      projectTimer = setTimeout(() => void active.restartPublisher(), 500);
+      projectTimer = setTimeout(() => void active.rescanBuilds(), 500);
     }),
     { dispose: () => clearTimeout(projectTimer) },
   );
 
   const note = remoteNote();
   if (note) logger.info(note);
-  void active.restartPublisher();
+  void active.applySettings();
   if (readSettings().startMode === 'onStartup') void active.start();
   return { controller: active };
 }

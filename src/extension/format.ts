@@ -1,6 +1,6 @@
 // Plain formatting for views and messages (no vscode import, so it is unit-testable).
 
-import type { ImageInfo } from '../core/firmware/imageInfo';
+import type { ImageInfo } from '../core';
 
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

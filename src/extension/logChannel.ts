@@ -1,7 +1,7 @@
 // The core's Logger on a LogOutputChannel: the user picks the level with the channel's own log-level control.
 
 import * as vscode from 'vscode';
-import type { Logger } from '../core/log';
+import type { Logger } from '../core';
 
 export function channelLogger(channel: vscode.LogOutputChannel): Logger {
   return {

@@ -2,17 +2,25 @@
 // publisher, and turns their events into state the views show. Errors from the core are shown here, once.
 
 import * as vscode from 'vscode';
-import { mkdir, writeFile, access } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
-import { ServerStartError, UpdateServer } from '../core/updateServer';
-import { BuildPublisher, type PublishEvent } from '../core/publish/buildPublisher';
-import { hasFirmwareProject } from '../core/publish/discover';
-import { DeviceRegistry } from '../core/devices/deviceRegistry';
-import { readOrigins, type Origin } from '../core/catalog/origins';
-import { advertisedAddress, reachableAddresses } from '../core/net/addresses';
-import { Emitter, DisposableStore, serialQueue, type Disposable } from '../core/events';
-import type { Logger } from '../core/log';
-import { errorMessage } from '../core/errorMessage';
+import { isAbsolute, join } from 'node:path';
+import {
+  DisposableStore,
+  Emitter,
+  ServerStartError,
+  UpdateService,
+  advertisedAddress,
+  errorMessage,
+  reachableAddresses,
+  type CatalogStore,
+  type DeviceRegistry,
+  type Disposable,
+  type Logger,
+  type Origin,
+  type PublishEvent,
+  type PublishFileResult,
+  type UpdateServiceOptions,
+  serialQueue,
+} from '../core';
 import { readSettings, type Settings } from './config';
 import { ContextKey } from './commandIds';
 
@@ -22,20 +30,21 @@ export type ServerState =
   | { kind: 'running'; port: number; host: string; advertised: string; catalogDir: string }
   | { kind: 'failed'; message: string };
 
+/**
+ * The editor front of the core's UpdateService: turns settings, workspace folders and start/stop commands into its
+ * options, and its events into the state the views show. Errors from the core are shown here, once.
+ */
 export class ServerController implements vscode.Disposable {
-  private server: UpdateServer | undefined;
-  private serverSubscriptions = new DisposableStore();
-  private publisher: BuildPublisher | undefined;
-  private publisherSubscriptions = new DisposableStore();
+  private readonly service: UpdateService;
+  private readonly subscriptions = new DisposableStore();
   private stateValue: ServerState = { kind: 'stopped' };
-  /** Start, stop and restart of the server, one at a time. */
+  /** Whether the server should run (a start was asked for and has not failed or been stopped since). */
+  private serving = false;
+  /** Every change of what runs, one at a time: two overlapping ones would leave an orphaned server or publisher. */
   private readonly serialize = serialQueue();
-  /** Publisher restarts, one at a time: two overlapping ones would leave an orphaned publisher behind. */
-  private readonly serializePublisher = serialQueue();
   private disposed = false;
   /** A port chosen after a conflict: kept for this session only, never written into settings. */
   private portOverride: number | undefined;
-  private originsCache = new Map<string, Origin>();
 
   readonly devices: DeviceRegistry;
   private readonly stateChanged = new Emitter<ServerState>('server state changed', () => this.logger);
@@ -49,7 +58,11 @@ export class ServerController implements vscode.Disposable {
     private readonly context: vscode.ExtensionContext,
     private readonly logger: Logger,
   ) {
-    this.devices = new DeviceRegistry((hash) => this.server?.catalog.images.identify(hash), logger);
+    this.service = new UpdateService({ logger });
+    this.devices = this.service.devices;
+    this.subscriptions.add(this.service.onDidChangeCatalog(() => void this.refreshCatalog()));
+    this.subscriptions.add(this.service.onDidPublish((event) => this.published.fire(event)));
+    this.subscriptions.add(this.service.onDidError((error) => this.logger.error(`publish: ${error.message}`)));
   }
 
   get state(): ServerState {
@@ -65,21 +78,21 @@ export class ServerController implements vscode.Disposable {
   }
 
   /** The catalog the server is serving, or would serve. */
-  get catalogDir(): string | undefined {
-    return this.server?.catalog.root ?? this.resolveCatalogDir();
+  get catalogDir(): string {
+    return this.service.server?.catalog.root ?? this.resolveCatalogDir();
   }
 
-  get catalog(): UpdateServer['catalog'] | undefined {
-    return this.server?.catalog;
+  get catalog(): CatalogStore | undefined {
+    return this.service.catalog;
   }
 
   /** Whether builds of the workspace are being watched. */
   get publishing(): boolean {
-    return this.publisher !== undefined;
+    return this.service.publishing;
   }
 
   get origins(): ReadonlyMap<string, Origin> {
-    return this.originsCache;
+    return this.service.origins;
   }
 
   /** The address a device should use: the user's pick, the setting, or the LAN address of the default route. */
@@ -115,110 +128,76 @@ export class ServerController implements vscode.Disposable {
     await this.restart();
   }
 
-  /** (Re)creates the build publisher from the settings and workspace folders (activation, settings, folders). */
-  restartPublisher(): Promise<void> {
-    return this.serializePublisher(() => this.doRestartPublisher());
+  /** Applies the settings and workspace folders as they are now (activation, a settings or folder change). */
+  applySettings(): Promise<void> {
+    return this.serialize(() => this.apply());
   }
 
-  private async doRestartPublisher(): Promise<void> {
-    await this.disposePublisher();
-    if (this.disposed) return;
+  /** Looks at build outputs again now (after a build task ended, or a project appeared in the workspace). */
+  rescanBuilds(): Promise<void> {
+    return this.service.rescanBuilds();
+  }
+
+  /** Classifies a file and copies it into the catalog. Resolves with the entry name or a reason it was refused. */
+  async publishFile(path: string): Promise<PublishFileResult> {
+    await this.applySettings();
+    return this.service.publishFile(path);
+  }
+
+  /** The core's options for the settings, workspace folders and start/stop state of now. */
+  private options(): UpdateServiceOptions {
     const settings = this.settings;
     const roots = (vscode.workspace.workspaceFolders ?? [])
       .filter((f) => f.uri.scheme === 'file')
       .map((f) => f.uri.fsPath);
-    const catalogDir = this.resolveCatalogDir();
-    if (!settings.publishEnabled || roots.length === 0 || !catalogDir) return;
-    // A workspace with no PlatformIO or Arduino project costs one bounded walk, not a watcher over the whole tree;
-    // extension.ts starts the publisher when such a project appears. The core's walk, not the editor's file search:
-    // it sees exactly the projects the publisher would, and does not depend on a search service being ready.
-    if (
-      settings.publishOutputFolders.length === 0 &&
-      settings.publishExtraGlobs.length === 0 &&
-      !(await hasFirmwareProject(roots))
-    ) {
-      this.logger.info('no PlatformIO project or Arduino sketch in the workspace: not watching for builds');
-      return;
-    }
-    const publisher = new BuildPublisher({
-      roots,
-      catalogDir,
+    const extraGlobs = settings.publishExtraGlobs;
+    const extraOutputDirs = settings.publishOutputFolders.map((p) => (isAbsolute(p) ? p : join(roots[0] ?? '', p)));
+    return {
+      catalogDir: this.resolveCatalogDir(),
+      createFolder: true,
       keep: settings.publishKeep,
-      extraGlobs: settings.publishExtraGlobs,
-      extraOutputDirs: settings.publishOutputFolders.map((p) => (isAbsolute(p) ? p : join(roots[0]!, p))),
-      logger: this.logger,
-    });
-    this.publisherSubscriptions.add(
-      publisher.onDidPublish((event) => {
-        this.originsCache.set(event.name, event.origin);
-        // The first publish creates the catalog folder; keep built firmware out of git from then on.
-        void this.ensureCatalogFolder(catalogDir).then(() => this.published.fire(event));
-      }),
-    );
-    this.publisherSubscriptions.add(publisher.onDidError((error) => this.logger.error(`publish: ${error.message}`)));
-    this.publisher = publisher;
+      serve: this.serving
+        ? {
+            port: this.port,
+            host: settings.bindAddress || '0.0.0.0',
+            allow: settings.allow,
+            answerNotModified: settings.answerNotModified,
+          }
+        : undefined,
+      publish:
+        settings.publishEnabled && roots.length > 0
+          ? {
+              roots,
+              extraGlobs,
+              extraOutputDirs,
+              // Without extra folders or globs, only a workspace with a project is watched; extension.ts asks
+              // again when one appears.
+              requireProject: extraGlobs.length === 0 && extraOutputDirs.length === 0,
+            }
+          : undefined,
+    };
+  }
+
+  /** Brings the service in line with options(), and the state in line with what runs then. */
+  private async apply(): Promise<void> {
+    if (this.disposed) return;
+    const before = this.service.server;
+    if (this.serving && !before) this.setState({ kind: 'starting' });
     try {
-      await publisher.start();
+      await this.service.update(this.options());
     } catch (error) {
-      this.logger.error(`publishing builds: ${errorMessage(error)}`);
-    }
-  }
-
-  /** Looks at build outputs again now (after a build task ended). */
-  async rescanBuilds(): Promise<void> {
-    await this.publisher?.rescan();
-  }
-
-  /** Classifies a file and copies it into the catalog. Resolves with the entry name or a reason it was refused. */
-  async publishFile(path: string): Promise<{ name?: string; reason?: string }> {
-    const catalogDir = this.resolveCatalogDir();
-    if (!catalogDir) return { reason: 'no catalog folder: open a folder or set autoconnect.catalog.folder' };
-    await this.ensureCatalogFolder(catalogDir);
-    let publisher = this.publisher;
-    let temporary = false;
-    if (!publisher) {
-      publisher = new BuildPublisher({ roots: [], catalogDir, keep: this.settings.publishKeep, logger: this.logger });
-      temporary = true;
-    }
-    try {
-      const outcome = await publisher.publishFile(path);
-      if (outcome.published) {
-        this.originsCache.set(outcome.event.name, outcome.event.origin);
-        if (temporary) this.published.fire(outcome.event);
-        await this.server?.catalog.rescanAll();
-        return { name: outcome.event.name };
-      }
-      if (outcome.code === 'unchanged' && outcome.name) return { name: outcome.name };
-      return { reason: outcome.reason };
-    } finally {
-      if (temporary) await publisher.dispose();
-    }
-  }
-
-  private async doStart(): Promise<void> {
-    if (this.server) return;
-    const settings = this.settings;
-    const catalogDir = this.resolveCatalogDir();
-    if (!catalogDir) {
-      this.fail('no catalog folder: open a folder, or set "autoconnect.catalog.folder" to an absolute path');
+      this.serving = false;
+      const message =
+        error instanceof ServerStartError ? error.message : `cannot start the update server: ${errorMessage(error)}`;
+      this.fail(message, error instanceof ServerStartError ? error : undefined);
+      // The rest of the options (publishing) still applies.
+      await this.service.update(this.options()).catch(() => undefined);
       return;
     }
-    this.setState({ kind: 'starting' });
-    try {
-      await this.ensureCatalogFolder(catalogDir);
-      const server = await UpdateServer.start({
-        catalogDir,
-        port: this.port,
-        host: settings.bindAddress || '0.0.0.0',
-        allow: settings.allow,
-        answerNotModified: settings.answerNotModified,
-        logger: this.logger,
-      });
-      this.server = server;
-      this.serverSubscriptions = new DisposableStore();
-      this.serverSubscriptions.add(this.devices.follow(server));
-      this.serverSubscriptions.add(server.onDidChangeCatalog(() => void this.refreshCatalog()));
+    const server = this.service.server;
+    if (server && server !== before) {
       await this.refreshCatalog();
+      const settings = this.settings;
       const advertised = this.advertisedHost;
       this.logger.info(
         `update server listening on ${server.host}:${server.port}, catalog ${server.catalog.root}; ` +
@@ -233,26 +212,26 @@ export class ServerController implements vscode.Disposable {
         advertised,
         catalogDir: server.catalog.root,
       });
-    } catch (error) {
-      const message =
-        error instanceof ServerStartError ? error.message : `cannot start the update server: ${errorMessage(error)}`;
-      this.fail(message, error instanceof ServerStartError ? error : undefined);
+    } else if (!server && before) {
+      this.logger.info('update server stopped');
+      this.setState({ kind: 'stopped' });
+      void this.setContext(ContextKey.CatalogEmpty, false);
     }
   }
 
+  private async doStart(): Promise<void> {
+    if (this.service.server) return;
+    this.serving = true;
+    await this.apply();
+  }
+
   private async doStop(): Promise<void> {
-    const server = this.server;
-    if (!server) {
+    this.serving = false;
+    if (!this.service.server) {
       if (this.stateValue.kind !== 'stopped') this.setState({ kind: 'stopped' });
       return;
     }
-    this.server = undefined;
-    await server.stop();
-    this.serverSubscriptions.dispose();
-    this.devices.abortRunning('server stopped');
-    this.logger.info('update server stopped');
-    this.setState({ kind: 'stopped' });
-    void this.setContext(ContextKey.CatalogEmpty, false);
+    await this.apply();
   }
 
   private fail(message: string, error?: ServerStartError): void {
@@ -291,10 +270,9 @@ export class ServerController implements vscode.Disposable {
   }
 
   private async refreshCatalog(): Promise<void> {
-    const root = this.server?.catalog.root;
-    if (root) this.originsCache = await readOrigins(root);
-    const empty = !this.server?.catalog.allEntries().some((e) => !e.isDirectory);
-    await this.setContext(ContextKey.CatalogEmpty, this.server !== undefined && empty);
+    const catalog = this.service.catalog;
+    const empty = !catalog?.allEntries().some((e) => !e.isDirectory);
+    await this.setContext(ContextKey.CatalogEmpty, catalog !== undefined && empty);
     this.catalogChanged.fire();
   }
 
@@ -302,7 +280,7 @@ export class ServerController implements vscode.Disposable {
     return vscode.commands.executeCommand('setContext', key, value);
   }
 
-  private resolveCatalogDir(): string | undefined {
+  private resolveCatalogDir(): string {
     const folder = this.settings.catalogFolder;
     if (isAbsolute(folder)) return folder;
     const first = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file');
@@ -311,34 +289,15 @@ export class ServerController implements vscode.Disposable {
     return join(this.context.globalStorageUri.fsPath, 'catalog');
   }
 
-  /** Creates the default catalog folder; one under `.autoconnect/` gets a .gitignore so firmware is not committed. */
-  private async ensureCatalogFolder(catalogDir: string): Promise<void> {
-    await mkdir(catalogDir, { recursive: true });
-    const parent = dirname(catalogDir);
-    if (parent.endsWith('.autoconnect')) {
-      const ignore = join(parent, '.gitignore');
-      try {
-        await access(ignore);
-      } catch {
-        await writeFile(ignore, '# AutoConnect update server catalog: firmware images are build outputs\n*\n');
-      }
-    }
-  }
-
-  private async disposePublisher(): Promise<void> {
-    const publisher = this.publisher;
-    this.publisher = undefined;
-    this.publisherSubscriptions.dispose();
-    this.publisherSubscriptions = new DisposableStore();
-    await publisher?.dispose();
-  }
-
   /** Stops the server and the publisher (reverse order of creation) and waits for both. */
   async dispose(): Promise<void> {
-    this.disposed = true;
-    await this.serialize(() => this.doStop());
-    await this.serializePublisher(() => this.disposePublisher());
-    this.devices.dispose();
+    await this.serialize(async () => {
+      this.disposed = true;
+      const running = this.service.server !== undefined;
+      await this.service.dispose();
+      if (running) this.logger.info('update server stopped');
+    });
+    this.subscriptions.dispose();
     for (const emitter of [this.published, this.catalogChanged, this.stateChanged] as Disposable[]) emitter.dispose();
   }
 }

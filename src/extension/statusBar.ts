@@ -1,7 +1,7 @@
 // The status bar item: the address devices use while running (a click copies it), an offer to start while stopped.
 
 import * as vscode from 'vscode';
-import { reachableAddresses } from '../core/net/addresses';
+import { isCompleteApp, reachableAddresses } from '../core';
 import type { ServerController } from './serverController';
 import { CommandId } from './commandIds';
 import { remoteNote } from './remoteInfo';
@@ -46,9 +46,7 @@ export class StatusBar implements vscode.Disposable {
         const active = this.controller.devices.activeDownloads;
         this.item.text = `$(radio-tower) ${state.advertised}:${state.port}${active > 0 ? `  $(cloud-download) ${active}` : ''}`;
         this.item.command = CommandId.CopyAddress;
-        const entries =
-          this.controller.catalog?.allEntries().filter((e) => e.version?.info.kind === 'app' && e.version.info.complete)
-            .length ?? 0;
+        const entries = this.controller.catalog?.allEntries().filter(isCompleteApp).length ?? 0;
         const bound =
           state.host === '0.0.0.0'
             ? reachableAddresses(undefined)

@@ -22,3 +22,8 @@ export interface CatalogEntry {
 export function isFirmwareCandidate(name: string): boolean {
   return /\.bin(\.gz)?$/i.test(name);
 }
+
+/** A complete application image: what a device could be offered (the figure both fronts show). */
+export function isCompleteApp(entry: CatalogEntry): boolean {
+  return entry.version?.info.kind === 'app' && entry.version.info.complete;
+}

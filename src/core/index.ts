@@ -1,0 +1,45 @@
+// The public face of the core: everything the fronts (src/extension, src/cli) may use. A front imports from here and
+// nowhere else in src/core (an ESLint rule says so); what is not exported here is the core's own business.
+
+// Composition
+export {
+  UpdateService,
+  type UpdateServiceOptions,
+  type ServeOptions,
+  type WatchBuildsOptions,
+  type PublishFileResult,
+} from './updateService';
+export { UpdateServer, ServerStartError, type UpdateServerOptions, type ServerErrorCode } from './updateServer';
+export type {
+  RequestSummary,
+  CatalogServedEvent,
+  RefusedEvent,
+  DownloadStartedEvent,
+  DownloadProgressEvent,
+  DownloadFinishedEvent,
+} from './serverEvents';
+
+// Catalog
+export type { CatalogStore, CatalogChange } from './catalog/catalogStore';
+export { type CatalogEntry, isCompleteApp } from './catalog/catalogEntry';
+export { buildListing, notOfferedReason, type Audience, type Listing } from './catalog/listing';
+export type { Origin } from './catalog/origins';
+
+// Firmware
+export type { ImageInfo, ChipFamily, AppDescriptor } from './firmware/imageInfo';
+
+// Publishing
+export type { PublishEvent, SkipEvent, PublishErrorEvent } from './publish/buildPublisher';
+export type { BuildTarget, BuildTool } from './publish/discover';
+export { isFirmwareBuildTask, type TaskDescription } from './publish/buildTasks';
+
+// Devices
+export type { DeviceRegistry, DeviceRecord, DownloadRecord, DownloadState } from './devices/deviceRegistry';
+export type { DeviceIdentity } from './devices/deviceRequest';
+export type { KnownImage } from './devices/updatePolicy';
+
+// Network, logging, events
+export { advertisedAddress, lanAddresses, parseCidr, reachableAddresses, type InterfaceAddress } from './net/addresses';
+export { levelLogger, parsePythonLogLevel, silentLogger, type Logger, type LogLevel } from './log';
+export { Emitter, DisposableStore, serialQueue, type Disposable, type Event } from './events';
+export { errorMessage } from './errorMessage';

@@ -1,0 +1,285 @@
+// The one composition of the core that both fronts use: the update server with its catalog, the build publisher that
+// writes into that catalog and the device registry that follows the server. A front turns its flags or settings into
+// UpdateServiceOptions and calls update(); the service starts, stops or restarts only the parts whose options changed,
+// one update at a time, and disposes them in reverse order of creation.
+
+import { resolve } from 'node:path';
+import { Emitter, DisposableStore, serialQueue, type Disposable, type Event } from './events';
+import { silentLogger, type Logger } from './log';
+import { errorMessage } from './errorMessage';
+import { UpdateServer, type UpdateServerOptions } from './updateServer';
+import type { CatalogChange, CatalogStore } from './catalog/catalogStore';
+import { ensureCatalogFolder } from './catalog/catalogFolder';
+import { readOrigins, type Origin } from './catalog/origins';
+import { BuildPublisher, type PublishErrorEvent, type PublishEvent, type SkipEvent } from './publish/buildPublisher';
+import { hasFirmwareProject } from './publish/discover';
+import { DeviceRegistry } from './devices/deviceRegistry';
+
+/** How the catalog is served; absent in UpdateServiceOptions means not serving. */
+export type ServeOptions = Omit<UpdateServerOptions, 'catalogDir' | 'logger'>;
+
+/** Where builds are looked for; absent in UpdateServiceOptions means not publishing builds. */
+export interface WatchBuildsOptions {
+  /** Workspace folders or --watch folders searched for PlatformIO projects and Arduino sketches. */
+  roots: string[];
+  /** Folders whose `*.bin` / `*.bin.gz` are outputs (an arduino-cli `--output-dir`). */
+  extraOutputDirs?: string[];
+  /** Glob patterns of outputs, relative to each root or absolute. */
+  extraGlobs?: string[];
+  /**
+   * Watch only when a root holds a project (one bounded walk instead of a watcher over a tree without firmware);
+   * rescanBuilds() looks again. Default off.
+   */
+  requireProject?: boolean;
+  /** For PLATFORMIO_BUILD_DIR / PLATFORMIO_WORKSPACE_DIR; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Quiet time after the last file event before an output is looked at (default 300 ms). */
+  debounceMs?: number;
+  /** Backstop poll of the expected outputs (default 2000 ms; 0 turns it off). */
+  pollMs?: number;
+  /** Folder levels searched below a root (default 4). */
+  maxDepth?: number;
+}
+
+export interface UpdateServiceOptions {
+  catalogDir: string;
+  /**
+   * Create the catalog folder when it is missing (and a .gitignore in a `.autoconnect/` parent). Off: a missing
+   * folder is a start error, as for updateserver.py.
+   */
+  createFolder?: boolean;
+  /** Previous builds kept per target as dated entries, for watched builds and one-off publishes (default 3). */
+  keep?: number;
+  serve?: ServeOptions;
+  publish?: WatchBuildsOptions;
+}
+
+export interface PublishFileResult {
+  /** The catalog entry that holds the file now (newly published, or already holding these bytes). */
+  name?: string;
+  /** Why it was not published. */
+  reason?: string;
+}
+
+export class UpdateService implements Disposable {
+  readonly devices: DeviceRegistry;
+  private readonly logger: Logger;
+  private options: UpdateServiceOptions | undefined;
+  /** The options the running server and the publisher were started with (a failed start records none). */
+  private serving: string | undefined;
+  private watching: string | undefined;
+  private serverValue: UpdateServer | undefined;
+  private serverSubscriptions = new DisposableStore();
+  private publisherValue: BuildPublisher | undefined;
+  private publisherSubscriptions = new DisposableStore();
+  private originsValue = new Map<string, Origin>();
+  private readonly serialize = serialQueue();
+  private disposing: Promise<void> | undefined;
+
+  private readonly catalogChanged = new Emitter<CatalogChange>('catalog changed', () => this.logger);
+  private readonly serverChanged = new Emitter<UpdateServer | undefined>('server changed', () => this.logger);
+  private readonly published = new Emitter<PublishEvent>('build published', () => this.logger);
+  private readonly skipped = new Emitter<SkipEvent>('build skipped', () => this.logger);
+  private readonly errored = new Emitter<PublishErrorEvent>('publish error', () => this.logger);
+  /** The served catalog changed (origins are read again first). */
+  readonly onDidChangeCatalog: Event<CatalogChange> = this.catalogChanged.event;
+  /** The server started (with it) or stopped (undefined). */
+  readonly onDidChangeServer: Event<UpdateServer | undefined> = this.serverChanged.event;
+  readonly onDidPublish: Event<PublishEvent> = this.published.event;
+  readonly onDidSkip: Event<SkipEvent> = this.skipped.event;
+  /** A publishing failure, one line a person can act on (already in the log). */
+  readonly onDidError: Event<PublishErrorEvent> = this.errored.event;
+
+  constructor(init: { logger?: Logger } = {}) {
+    this.logger = init.logger ?? silentLogger;
+    this.devices = new DeviceRegistry((hash) => this.serverValue?.catalog.images.identify(hash), this.logger);
+  }
+
+  /** The running server, if serving. */
+  get server(): UpdateServer | undefined {
+    return this.serverValue;
+  }
+
+  /** The served catalog's index, if serving. */
+  get catalog(): CatalogStore | undefined {
+    return this.serverValue?.catalog;
+  }
+
+  /** The catalog folder of the current options (the served one's real path while serving). */
+  get catalogDir(): string | undefined {
+    return this.serverValue?.catalog.root ?? this.options?.catalogDir;
+  }
+
+  get publisher(): BuildPublisher | undefined {
+    return this.publisherValue;
+  }
+
+  /** Whether builds are being watched. */
+  get publishing(): boolean {
+    return this.publisherValue !== undefined;
+  }
+
+  /** Where each published entry of the catalog came from. */
+  get origins(): ReadonlyMap<string, Origin> {
+    return this.originsValue;
+  }
+
+  /**
+   * Brings the running parts in line with `options`: the server and the publisher are (re)started or stopped only
+   * when their own options (or the catalog folder) changed. Rejects with a ServerStartError when a server that should
+   * run cannot start; the publisher's part of `options` is then not applied. Publishing problems are logged and
+   * emitted (onDidError), never thrown.
+   */
+  update(options: UpdateServiceOptions): Promise<void> {
+    return this.serialize(() => this.apply(options));
+  }
+
+  /** Looks at build outputs again now (after a build), and starts watching a project that has appeared since. */
+  rescanBuilds(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.publisherValue) await this.publisherValue.rescan();
+      else if (this.options?.publish) await this.startPublisher(this.options);
+    });
+  }
+
+  /** Classifies a file and copies it into the catalog, whether or not builds are watched. */
+  async publishFile(path: string): Promise<PublishFileResult> {
+    const options = this.options;
+    if (!options) return { reason: 'no catalog folder: open a folder or set autoconnect.catalog.folder' };
+    if (options.createFolder) await ensureCatalogFolder(options.catalogDir);
+    let publisher = this.publisherValue;
+    const temporary = !publisher;
+    publisher ??= new BuildPublisher({
+      roots: [],
+      catalogDir: options.catalogDir,
+      keep: options.keep,
+      logger: this.logger,
+    });
+    try {
+      const outcome = await publisher.publishFile(path);
+      if (outcome.published) {
+        this.originsValue.set(outcome.event.name, outcome.event.origin);
+        if (temporary) this.published.fire(outcome.event);
+        await this.serverValue?.catalog.rescanAll();
+        return { name: outcome.event.name };
+      }
+      if (outcome.code === 'unchanged' && outcome.name) return { name: outcome.name };
+      return { reason: outcome.reason };
+    } finally {
+      if (temporary) await publisher.dispose();
+    }
+  }
+
+  /** Stops the server, then the publisher (reverse order of creation), and waits for both. */
+  dispose(): Promise<void> {
+    this.disposing ??= (async () => {
+      await this.serialize(async () => {
+        await this.stopServer();
+        await this.stopPublisher();
+      });
+      this.devices.dispose();
+      for (const emitter of [this.errored, this.skipped, this.published, this.serverChanged, this.catalogChanged])
+        emitter.dispose();
+    })();
+    return this.disposing;
+  }
+
+  private async apply(next: UpdateServiceOptions): Promise<void> {
+    if (this.disposing) return;
+    this.options = next;
+    const folder = resolve(next.catalogDir);
+    const serving = next.serve ? JSON.stringify([folder, next.serve]) : undefined;
+    if (serving !== this.serving) {
+      await this.stopServer();
+      this.serving = undefined;
+      if (next.serve) {
+        if (next.createFolder) await ensureCatalogFolder(next.catalogDir);
+        await this.startServer(next.catalogDir, next.serve);
+        this.serving = serving;
+      }
+    }
+    const watching = next.publish ? JSON.stringify([folder, next.keep, next.createFolder, next.publish]) : undefined;
+    if (watching !== this.watching) {
+      await this.stopPublisher();
+      this.watching = watching;
+      if (next.publish) await this.startPublisher(next);
+    }
+  }
+
+  private async startServer(catalogDir: string, serve: ServeOptions): Promise<void> {
+    const server = await UpdateServer.start({ ...serve, catalogDir, logger: this.logger });
+    this.serverValue = server;
+    this.serverSubscriptions = new DisposableStore();
+    this.serverSubscriptions.add(this.devices.follow(server));
+    this.serverSubscriptions.add(
+      server.onDidChangeCatalog((change) => void this.readOrigins().then(() => this.catalogChanged.fire(change))),
+    );
+    await this.readOrigins();
+    this.serverChanged.fire(server);
+  }
+
+  private async stopServer(): Promise<void> {
+    const server = this.serverValue;
+    if (!server) return;
+    this.serverValue = undefined;
+    await server.stop();
+    this.serverSubscriptions.dispose();
+    this.devices.abortRunning('server stopped');
+    this.serverChanged.fire(undefined);
+  }
+
+  private async readOrigins(): Promise<void> {
+    const root = this.serverValue?.catalog.root;
+    if (root) this.originsValue = await readOrigins(root);
+  }
+
+  private async startPublisher(options: UpdateServiceOptions): Promise<void> {
+    const watch = options.publish;
+    if (!watch || watch.roots.length === 0) return;
+    // A workspace with no PlatformIO or Arduino project costs one bounded walk, not a watcher over the whole tree.
+    // The core's walk, not an editor's file search: it sees exactly the projects the publisher would.
+    if (watch.requireProject && !(await hasFirmwareProject(watch.roots, watch.maxDepth))) {
+      this.logger.info('no PlatformIO project or Arduino sketch in the workspace: not watching for builds');
+      return;
+    }
+    // The served folder's real path when serving, so the publisher's own writes are recognised as such.
+    const catalogDir = this.serverValue?.catalog.root ?? options.catalogDir;
+    const publisher = new BuildPublisher({
+      roots: watch.roots,
+      catalogDir,
+      keep: options.keep,
+      extraGlobs: watch.extraGlobs,
+      extraOutputDirs: watch.extraOutputDirs,
+      env: watch.env,
+      debounceMs: watch.debounceMs,
+      pollMs: watch.pollMs,
+      maxDepth: watch.maxDepth,
+      logger: this.logger,
+    });
+    this.publisherSubscriptions = new DisposableStore();
+    this.publisherSubscriptions.add(
+      publisher.onDidPublish((event) => {
+        this.originsValue.set(event.name, event.origin);
+        // The first publish creates the catalog folder; keep built firmware out of git from then on.
+        if (!options.createFolder) this.published.fire(event);
+        else void ensureCatalogFolder(catalogDir).then(() => this.published.fire(event));
+      }),
+    );
+    this.publisherSubscriptions.add(publisher.onDidSkip((event) => this.skipped.fire(event)));
+    this.publisherSubscriptions.add(publisher.onDidError((error) => this.errored.fire(error)));
+    this.publisherValue = publisher;
+    try {
+      await publisher.start();
+    } catch (error) {
+      this.logger.error(`publishing builds: ${errorMessage(error)}`);
+    }
+  }
+
+  private async stopPublisher(): Promise<void> {
+    const publisher = this.publisherValue;
+    this.publisherValue = undefined;
+    this.publisherSubscriptions.dispose();
+    this.publisherSubscriptions = new DisposableStore();
+    await publisher?.dispose();
+  }
+}
