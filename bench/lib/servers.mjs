@@ -1,7 +1,7 @@
 // The server under test as its own process (the CLI, dist/cli.js), plus /proc readings of its memory and CPU.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { ROOT } from './support.mjs';
@@ -49,11 +49,19 @@ function serverEnv() {
  * `listening on HOST:PORT`. Its stderr (the log) goes to `logFile`. With `loopFile`, the process runs with
  * bench/lib/loopDelayPreload.cjs preloaded (`node -r`), which writes its event-loop delay there on SIGUSR2.
  */
-export async function startOurServer({ catalogDir, watch = [], logFile, loopFile, startTimeoutMs = 60_000 }) {
-  const args = [join(ROOT, 'dist/cli.js'), '-p', '0', '-b', '127.0.0.1', '-d', catalogDir, '-l', 'WARNING'];
+export async function startOurServer({
+  catalogDir,
+  watch = [],
+  logFile,
+  loopFile,
+  cli = join(ROOT, 'dist/cli.js'),
+  startTimeoutMs = 60_000,
+}) {
+  const args = [cli, '-p', '0', '-b', '127.0.0.1', '-d', catalogDir, '-l', 'WARNING'];
   for (const dir of watch) args.push('--watch', dir);
   const env = serverEnv();
   if (loopFile) {
+    rmSync(loopFile, { force: true }); // a previous server's figures
     args.unshift('-r', join(ROOT, 'bench/lib/loopDelayPreload.cjs'));
     env.ACBENCH_LOOP_FILE = loopFile;
   }

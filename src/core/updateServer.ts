@@ -7,6 +7,7 @@ import { ImageStore, defaultImageStoreOptions } from './catalog/imageStore';
 import { Emitter, type Event } from './events';
 import { Connection, defaultTimeouts, type ConnectionTimeouts, type HttpRequest, type Reply } from './http/connection';
 import { isTargetRefusal, parseTarget } from './http/requestTarget';
+import { SendScheduler } from './http/sendScheduler';
 import { serializeHead, textResponse } from './http/response';
 import { silentLogger, type Logger } from './log';
 import { ClientFilter } from './net/addresses';
@@ -59,6 +60,8 @@ export class UpdateServer {
   readonly catalog: CatalogStore;
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
+  /** Every response's socket writes, bounded per loop turn across all connections. */
+  private readonly sends = new SendScheduler();
   private nextDownloadId = 1;
   private readonly active = new Map<number, DownloadStartedEvent>();
   private boundPort = 0;
@@ -139,6 +142,7 @@ export class UpdateServer {
     this.stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const connection of this.connections) connection.destroy();
+      this.sends.dispose();
       await closed;
       await this.catalog.dispose();
       for (const emitter of [this.catalogServed, this.refused, this.started, this.progressed, this.finished])
@@ -184,6 +188,7 @@ export class UpdateServer {
     }
     const connection = new Connection(socket, (request) => this.route(request), {
       timeouts: this.timeouts,
+      scheduler: this.sends,
       onBadRequest: (address, status, reason) => this.logger.warn(`${address}: ${status} ${reason}`),
     });
     this.connections.add(connection);

@@ -109,6 +109,26 @@ describe('server robustness', () => {
     }
   });
 
+  it('shares its writes among 16 full-speed downloads and one device that stopped reading, each byte-exact', async () => {
+    const mid = esp8266ArduinoApp({ payloadSize: 3 << 20, seed: 44 });
+    writeFileSync(join(f.catalog, 'mid.bin'), mid);
+    const stalled = slowReader(f.port, esp8266DownloadRequest('/big.bin', roomy), 0);
+    await waitFor(f.server.onDidProgressDownload, (e) => e.sent > 0 && e.sent < e.total);
+    const responses = await Promise.all(
+      Array.from({ length: 16 }, () =>
+        rawRequest(f.port, esp8266DownloadRequest('/mid.bin', roomy), { timeoutMs: 60_000 }),
+      ),
+    );
+    for (const response of responses) {
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('x-md5'), md5(mid));
+      assert.ok(response.body.equals(mid), 'byte-exact');
+    }
+    assert.equal(f.server.activeDownloads.length, 1, 'the stalled download is still under way');
+    stalled.release();
+    assert.ok((await stalled.done).body.equals(big));
+  });
+
   it('answers junk with 400 and closes, oversized lines with 414/431, and keeps serving', async () => {
     const junk = await rawRequest(
       f.port,

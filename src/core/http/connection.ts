@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { defaultHeadLimits, findHeadEnd, isHeadError, parseHead, type RequestHead } from './requestHead';
 import { serializeHead, textResponse, type ResponseHead } from './response';
 import { normalizeAddress } from '../net/addresses';
+import type { SendScheduler, Sender } from './sendScheduler';
 
 export interface HttpRequest {
   head: RequestHead;
@@ -45,13 +46,17 @@ export const defaultTimeouts: ConnectionTimeouts = { idleMs: 5_000, headersMs: 1
 /**
  * Body slices adapt to the client: a fast reader drains a slice at once and gets bigger ones (fewer wake-ups), a slow
  * device (an ESP8266 writes flash at tens of KB/s) gets small ones, so its progress is reported several times a second.
+ * The first slice is what a slow device takes in at once (a few of its TCP windows), so that many downloads starting
+ * together cost the loop little; the scheduler's turn budget bounds every later one.
  */
 const MIN_SLICE = 8 * 1024;
 const MAX_SLICE = 1024 * 1024;
-const FIRST_SLICE = 64 * 1024;
+const FIRST_SLICE = 16 * 1024;
 
 export interface ConnectionOptions {
   timeouts: ConnectionTimeouts;
+  /** Shares write turns among all connections of the server. */
+  scheduler: SendScheduler;
   onBadRequest?: (remoteAddress: string, status: number, reason: string) => void;
 }
 
@@ -152,12 +157,17 @@ export class Connection {
     this.processBuffer();
   }
 
-  /** Writes head and body respecting backpressure; resolves when all of it is with the kernel or the socket died. */
+  /**
+   * Writes head and body respecting backpressure, each write in a turn given by the server's send scheduler;
+   * resolves when all of it is with the kernel or the socket died.
+   */
   private write(head: Buffer, body: Buffer | undefined, onProgress?: (sent: number) => void): Promise<BodyResult> {
     const socket = this.socket;
+    const scheduler = this.options.scheduler;
     socket.setTimeout(this.options.timeouts.writeStallMs);
     return new Promise<BodyResult>((resolve) => {
       let offset = 0;
+      let headSent = false;
       let settled = false;
       const total = body?.length ?? 0;
       // Bytes still queued in the socket count as not sent (this may undercount by the head's few bytes).
@@ -165,54 +175,57 @@ export class Connection {
       const finish = (result: BodyResult) => {
         if (settled) return;
         settled = true;
-        socket.off('drain', pump);
+        scheduler.cancel(sender);
+        socket.off('drain', onDrain);
         socket.off('close', onClose);
         resolve(result);
       };
       const onClose = () => finish({ sent: sentSoFar(), complete: false, error: 'connection closed by the client' });
-      let sliceSize = FIRST_SLICE;
-      let lastPump = Date.now();
-      const pump = () => {
-        if (settled) return;
-        if (socket.destroyed) return onClose();
-        const now = Date.now();
-        if (offset > 0) {
-          onProgress?.(sentSoFar());
-          const took = now - lastPump;
-          if (took < 20) sliceSize = Math.min(MAX_SLICE, sliceSize * 2);
-          else if (took > 200) sliceSize = Math.max(MIN_SLICE, sliceSize / 2);
-        }
-        lastPump = now;
-        while (body && offset < total) {
-          const slice = body.subarray(offset, Math.min(total, offset + sliceSize));
-          offset += slice.length;
-          const last = offset === total;
-          const more = socket.write(
-            slice,
-            last
-              ? (error) => {
-                  if (error) finish({ sent: sentSoFar(), complete: false, error: error.message });
-                  else {
-                    onProgress?.(total);
-                    finish({ sent: total, complete: true });
-                  }
-                }
-              : undefined,
-          );
-          if (!more && !last) {
-            onProgress?.(sentSoFar());
-            return; // wait for 'drain'
-          }
+      const onLastWritten = (error: Error | null | undefined) => {
+        if (error) finish({ sent: sentSoFar(), complete: false, error: error.message });
+        else {
+          if (total > 0) onProgress?.(total);
+          finish({ sent: total, complete: true });
         }
       };
+      let sliceSize = FIRST_SLICE;
+      let wroteAt = 0;
+      const onDrain = () => {
+        if (settled) return;
+        // The time the socket took to take the last slice tells a fast reader from a slow device.
+        const took = performance.now() - wroteAt;
+        if (took < 20) sliceSize = Math.min(MAX_SLICE, sliceSize * 2);
+        else if (took > 200) sliceSize = Math.max(MIN_SLICE, sliceSize / 2);
+        onProgress?.(sentSoFar());
+        scheduler.request(sender);
+      };
+      const sender: Sender = {
+        send: (max) => {
+          if (settled) return { written: 0, more: false };
+          if (socket.destroyed) {
+            onClose();
+            return { written: 0, more: false };
+          }
+          const n = Math.min(sliceSize, max, total - offset);
+          const slice = body ? body.subarray(offset, offset + n) : Buffer.alloc(0);
+          offset += n;
+          const last = offset === total;
+          // The head goes out with the first slice: one write, one packet for a small reply.
+          const chunk = headSent ? slice : Buffer.concat([head, slice]);
+          headSent = true;
+          wroteAt = performance.now();
+          const more = socket.write(chunk, last ? onLastWritten : undefined);
+          if (last) return { written: chunk.length, more: false };
+          // Taken without backpressure: the reader keeps up, so the next slice may be bigger.
+          if (more) sliceSize = Math.min(MAX_SLICE, sliceSize * 2);
+          else onProgress?.(sentSoFar()); // 'drain' asks for the next turn
+          return { written: chunk.length, more };
+        },
+      };
       socket.on('close', onClose);
-      socket.on('drain', pump);
+      socket.on('drain', onDrain);
       if (socket.destroyed) return onClose();
-      socket.write(head, (error) => {
-        if (error) finish({ sent: 0, complete: false, error: error.message });
-        else if (!body || total === 0) finish({ sent: 0, complete: true });
-      });
-      pump();
+      scheduler.request(sender);
     });
   }
 
