@@ -218,6 +218,8 @@ export interface Esp32ImageOptions {
   flashMode?: FlashMode;
   /** Flash size in bytes (ESP32 table: 1..128 MB); default 4 MB. */
   flashSize?: number;
+  /** Raw size code (high nibble of byte 3); wins over flashSize. */
+  flashSizeCode?: number;
   /** Low nibble of byte 3; default 0xF (80 MHz). */
   flashFreqCode?: number;
   /** Append the SHA-256 and set hash_appended (default true, as IDF and Arduino-ESP32 builds do). */
@@ -239,7 +241,7 @@ export interface Esp32AppOptions extends Esp32ImageOptions {
 function esp32Header(o: Esp32ImageOptions, entry: number): Buffer {
   const chip = o.chip ?? 'esp32';
   const chipId = chipIdOf(chip);
-  const sizeCode = flashSizeCode('esp32', o.flashSize ?? 4 * MB);
+  const sizeCode = o.flashSizeCode ?? flashSizeCode('esp32', o.flashSize ?? 4 * MB);
   if (chipId === undefined || sizeCode === undefined) throw new Error(`bad chip ${chip} or flash size ${o.flashSize}`);
   const h = Buffer.alloc(24);
   h[0] = 0xe9;

@@ -168,35 +168,59 @@ describe('analyzeImage: chips and header fields', () => {
     assert.notEqual(analyzeImage(bytes, 'x.bin').family, 'esp32');
   });
 
-  it('ESP8266 flash size codes use the ESP8266 table', () => {
-    const table: Array<[number, number]> = [
-      [0, 512 * 1024],
-      [1, 256 * 1024],
-      [2, 1 * MB],
-      [3, 2 * MB],
-      [4, 4 * MB],
-      [5, 2 * MB],
-      [6, 4 * MB],
-      [8, 8 * MB],
-      [9, 16 * MB],
-    ];
-    for (const [code, size] of table) {
-      const bytes = esp8266ArduinoApp({ flashSizeCode: code, payloadSize: 64 * 1024 });
-      assert.equal(bytes[3] >> 4, code);
-      const info = analyzeImage(bytes, 'a.bin');
-      assert.equal(info.flashSize, size, `code ${code}`);
-      assert.equal(info.complete, true);
-    }
-  });
+  // Header byte 3 as esptool writes it (high nibble: size, low nibble: frequency), with the size esptool documents for
+  // it: docs/en/advanced-topics/firmware-image-format.rst and esptool/targets/esp8266.py / esp32.py FLASH_SIZES. The
+  // bytes are given raw, so these vectors do not go through our own table.
+  const KB = 1024;
+  const esp8266Vectors: Array<[byte3: number, size: number | undefined, what: string]> = [
+    [0x00, 512 * KB, '512KB at 40 MHz'],
+    [0x1f, 256 * KB, '256KB at 80 MHz'],
+    [0x20, 1 * MB, '1MB at 40 MHz (ESP-01)'],
+    [0x32, 2 * MB, '2MB at 20 MHz'],
+    [0x40, 4 * MB, '4MB at 40 MHz (D1 mini, NodeMCU)'],
+    [0x4f, 4 * MB, '4MB at 80 MHz'],
+    [0x51, 2 * MB, '2MB-c1 at 26 MHz'],
+    [0x60, 4 * MB, '4MB-c1 at 40 MHz'],
+    [0x80, 8 * MB, '8MB'],
+    [0x9f, 16 * MB, '16MB at 80 MHz'],
+    [0x70, undefined, 'code 7 is not defined'],
+    [0xa0, undefined, 'code 10 is not defined'],
+    [0xff, undefined, 'code 15 is not defined'],
+  ];
+  const esp32Vectors: Array<[byte3: number, size: number | undefined, what: string]> = [
+    [0x0f, 1 * MB, '1MB at 80 MHz'],
+    [0x1f, 2 * MB, '2MB at 80 MHz'],
+    [0x20, 4 * MB, '4MB at 40 MHz (the same code is 1MB on ESP8266)'],
+    [0x2f, 4 * MB, '4MB at 80 MHz'],
+    [0x3f, 8 * MB, '8MB'],
+    [0x40, 16 * MB, '16MB at 40 MHz'],
+    [0x5f, 32 * MB, '32MB'],
+    [0x6f, 64 * MB, '64MB'],
+    [0x7f, 128 * MB, '128MB'],
+    [0x8f, undefined, 'code 8 is not defined'],
+    [0xff, undefined, 'code 15 is not defined'],
+  ];
 
-  it('ESP32 flash size codes use the ESP32 table (2 means 4 MB, not 1 MB)', () => {
-    for (const size of [1, 2, 4, 8, 16, 32, 64, 128]) {
-      const info = analyzeImage(esp32App({ flashSize: size * MB, payloadSize: 64 * 1024 }), 'a.bin');
-      assert.equal(info.flashSize, size * MB);
-    }
-    const bytes = esp32App({ flashSize: 4 * MB });
-    assert.equal(bytes[3] >> 4, 2);
-  });
+  for (const [byte3, size, what] of esp8266Vectors) {
+    it(`ESP8266 header byte 3 0x${byte3.toString(16).padStart(2, '0')} means ${size ?? 'no'} flash size: ${what}`, () => {
+      const bytes = esp8266ArduinoApp({ flashSizeCode: byte3 >> 4, flashFreqCode: byte3 & 0xf, payloadSize: 64 * KB });
+      assert.equal(bytes[3], byte3);
+      const info = analyzeImage(bytes, 'a.bin');
+      assert.equal(info.family, 'esp8266');
+      assert.equal(info.flashSize, size);
+      assert.equal(info.complete, true);
+    });
+  }
+
+  for (const [byte3, size, what] of esp32Vectors) {
+    it(`ESP32 header byte 3 0x${byte3.toString(16).padStart(2, '0')} means ${size ?? 'no'} flash size: ${what}`, () => {
+      const bytes = esp32App({ flashSizeCode: byte3 >> 4, flashFreqCode: byte3 & 0xf, payloadSize: 64 * KB });
+      assert.equal(bytes[3], byte3);
+      const info = analyzeImage(bytes, 'a.bin');
+      assert.equal(info.family, 'esp32');
+      assert.equal(info.flashSize, size);
+    });
+  }
 
   it('flash mode from byte 2, on both families', () => {
     for (const mode of ['QIO', 'QOUT', 'DIO', 'DOUT'] as const) {
