@@ -32,10 +32,21 @@ export class EntryNode extends vscode.TreeItem {
     this.resourceUri = vscode.Uri.file(entry.absPath);
     const info = entry.version?.info;
     const offered = notOffered === undefined;
-    this.contextValue = offered ? 'entry.app' : 'entry.file';
+    // A filesystem image is never offered in the device's list, but a filesystem update (updateFS) fetches it.
+    const filesystem = info?.kind === 'filesystem' && info.complete && info.filesystem;
+    this.contextValue = offered ? 'entry.app' : filesystem ? 'entry.filesystem' : 'entry.file';
     const parts: string[] = [];
-    if (offered && info) {
+    if (filesystem) {
+      parts.push(
+        `${filesystem} filesystem`,
+        'for filesystem updates',
+        formatBytes(entry.size),
+        formatAgo(entry.mtimeMs),
+      );
+      this.iconPath = new vscode.ThemeIcon('database');
+    } else if (offered && info) {
       parts.push(chipLabel(info) ?? '');
+      if (info.signed) parts.push('signed');
       if (info.compressed) parts.push('gzip');
       const flash = formatFlash(info.flashSize);
       if (flash) parts.push(flash.replace(' flash', ''));
@@ -60,10 +71,18 @@ function tooltipFor(
   const md = new vscode.MarkdownString(undefined, true);
   const info = entry.version?.info;
   md.appendMarkdown(`**${entry.relPath}** · ${formatBytes(entry.size)}\n\n`);
-  if (notOffered) md.appendMarkdown(`$(circle-slash) Not offered to devices: ${notOffered}\n\n`);
+  if (info?.kind === 'filesystem' && info.complete && info.filesystem) {
+    md.appendMarkdown(
+      `$(database) ${info.filesystem} filesystem image: not in the devices' list (AutoConnect flashes sketches); served to ` +
+        `filesystem updates, \`ESPhttpUpdate.updateFS()\` / \`httpUpdate.updateSpiffs()\`\n\n`,
+    );
+  } else if (notOffered) md.appendMarkdown(`$(circle-slash) Not offered to devices: ${notOffered}\n\n`);
   if (info?.kind === 'app') {
     const lines = [
       `Chip: ${chipLabel(info) ?? 'unknown'}${info.compressed ? ' (gzip)' : ''}`,
+      info.signed
+        ? 'Signed (ESP8266 signature block): a device that verifies signatures installs only signed builds'
+        : undefined,
       info.flashSize
         ? `Flash: ${formatFlash(info.flashSize)}${info.flashMode ? `, ${info.flashMode}` : ''}`
         : undefined,
@@ -75,6 +94,7 @@ function tooltipFor(
     md.appendMarkdown(`${lines.join('  \n')}\n\n`);
   }
   if (entry.version?.md5) md.appendMarkdown(`MD5: \`${entry.version.md5}\`\n\n`);
+  if (entry.version?.sha256) md.appendMarkdown(`SHA-256: \`${entry.version.sha256}\`\n\n`);
   md.appendMarkdown(`Modified: ${new Date(entry.mtimeMs).toLocaleString()}\n\n`);
   if (origin) {
     const from = [origin.project, origin.environment ?? origin.board].filter(Boolean).join(' / ');

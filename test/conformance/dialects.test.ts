@@ -4,12 +4,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rawConversation, rawRequest, type RawResponse } from '../support/rawHttp';
 import { esp32v3DownloadRequest, esp8266DownloadRequest, espIdfOtaRequest } from '../support/deviceRequests';
-import { esp32App, esp8266ArduinoApp, littlefsImage, spiffsImage } from '../support/images';
+import { esp32App, esp8266ArduinoApp, littlefsImage, signedOf, spiffsImage } from '../support/images';
+import { BuildPublisher } from '../../src/core/publish/buildPublisher';
+import { levelLogger } from '../../src/core/log';
 import { md5, startServer, type LogLine } from '../support/serverFixture';
 import type { UpdateServer } from '../../src/core/updateServer';
 
@@ -242,5 +244,42 @@ describe('OTA client dialects (x-SHA256, filesystem updates, versions, ESP-IDF r
     const tail = await rawRequest(port, espIdfOtaRequest('/app32.bin', { range: 'bytes=-1000' }));
     assert.equal(tail.status, 206);
     assert.ok(tail.body.equals(files['app32.bin'].subarray(size - 1000)));
+  });
+});
+
+describe('published builds as devices get them', () => {
+  it('a signed ESP8266 build is published signed and served signed, byte for byte', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'acus-signed-'));
+    const catalog = join(base, 'catalog');
+    const project = join(base, 'Ota');
+    const out = join(project, 'build', 'esp8266.esp8266.d1_mini');
+    mkdirSync(out, { recursive: true });
+    mkdirSync(catalog);
+    writeFileSync(join(project, 'Ota.ino'), 'void setup() {}\nvoid loop() {}\n');
+    writeFileSync(join(project, 'private.key'), 'KEY\n');
+    const app = esp8266ArduinoApp({ payloadSize: 70_000, seed: 91 });
+    const signed = signedOf(app);
+    writeFileSync(join(out, 'Ota.ino.bin'), app);
+    writeFileSync(join(out, 'Ota.ino.bin.signed'), signed);
+    const { server } = await startServer(catalog);
+    const publisher = new BuildPublisher({
+      roots: [base],
+      catalogDir: catalog,
+      logger: levelLogger('error', () => {}),
+      env: {},
+    });
+    try {
+      await publisher.start();
+      let response: RawResponse | undefined;
+      for (let i = 0; i < 200 && response?.status !== 200; i++) {
+        response = await rawRequest(server.port, esp8266DownloadRequest('/Ota-d1_mini.bin'));
+        if (response.status !== 200) await new Promise((r) => setTimeout(r, 50));
+      }
+      assertFullImage(response!, signed);
+    } finally {
+      await publisher.dispose();
+      await server.stop();
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

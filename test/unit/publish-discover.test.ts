@@ -11,6 +11,7 @@ import {
   hasFirmwareProject,
   parseIni,
   platformioBuildDir,
+  resolveOutput,
 } from '../../src/core/publish/discover';
 import type { Discovery } from '../../src/core/publish/discover';
 
@@ -61,16 +62,25 @@ describe('PlatformIO discovery', () => {
     assert.deepEqual(again.targets.map((t) => t.key).sort(), d.targets.map((t) => t.key).sort());
   });
 
-  it('maps only firmware.bin / firmware.bin.gz of known envs, not bootloader, partitions, littlefs, merged', async () => {
+  it('maps firmware.bin / .bin.gz and the buildfs images of known envs, not bootloader, partitions, merged', async () => {
     const root = await tree({ 'platformio.ini': ini('[env:s3]\nplatform = espressif32') });
-    const location = (await discover({ roots: [root], env: {} })).locations[0]!;
+    const discovery = await discover({ roots: [root], env: {} });
+    const location = discovery.locations[0]!;
     const build = path.join(root, '.pio', 'build');
     assert.equal(location.resolve(path.join(build, 's3', 'firmware.bin'))?.compressed, false);
     assert.equal(location.resolve(path.join(build, 's3', 'firmware.bin.gz'))?.compressed, true);
+    for (const fs of ['littlefs', 'spiffs', 'fatfs'] as const) {
+      const output = location.resolve(path.join(build, 's3', `${fs}.bin`));
+      assert.equal(output?.filesystem, fs);
+      assert.equal(output?.target.environment, 's3');
+    }
+    // A signed build's `.bin.signed` is claimed as its application output; a filesystem has no signed form.
+    const signed = resolveOutput(discovery.locations, path.join(build, 's3', 'firmware.bin.signed'));
+    assert.equal(signed?.file, path.join(build, 's3', 'firmware.bin'));
+    assert.equal(resolveOutput(discovery.locations, path.join(build, 's3', 'littlefs.bin.signed')), undefined);
     for (const name of [
       'bootloader.bin',
       'partitions.bin',
-      'littlefs.bin',
       'firmware.merged.bin',
       'firmware.factory.bin',
       'firmware.elf',

@@ -29,6 +29,8 @@ import {
   littlefsImage,
   mergedImage,
   partitionTable,
+  signedOf,
+  spiffsImage,
 } from '../support/images';
 
 const WAIT_MS = 20_000;
@@ -248,7 +250,7 @@ describe('BuildPublisher with PlatformIO builds', () => {
     assert.equal(rec.published.length, 1);
   });
 
-  it('never publishes bootloader.bin, partitions.bin, littlefs.bin or *.merged.bin from the build folder', async () => {
+  it('never publishes bootloader.bin, partitions.bin or *.merged.bin; littlefs.bin as <project>-<env>.littlefs.bin', async () => {
     const root = await tempDir();
     const catalog = await tempDir();
     await writeFiles(root, { 'platformio.ini': pioIni('s3') });
@@ -264,9 +266,13 @@ describe('BuildPublisher with PlatformIO builds', () => {
     const app = esp32App({ chip: 'esp32s3', seed: 11 });
     await writeSlowly(path.join(build, 'firmware.bin'), app, 4, 30);
     await rec.waitPublished(`${path.basename(root)}-s3.bin`, md5(app));
+    await rec.waitPublished(`${path.basename(root)}-s3.littlefs.bin`, md5(littlefsImage()));
     await sleep(500);
-    assert.deepEqual(await catalogEntries(catalog), [`${path.basename(root)}-s3.bin`]);
-    assert.equal(rec.published.length, 1);
+    assert.deepEqual(await catalogEntries(catalog), [
+      `${path.basename(root)}-s3.bin`,
+      `${path.basename(root)}-s3.littlefs.bin`,
+    ]);
+    assert.equal(rec.published.length, 2);
   });
 
   it('keeps working across a clean build that deletes and recreates the build folder', async () => {
@@ -608,6 +614,104 @@ describe('BuildPublisher lifecycle', () => {
     });
     assert.equal(code, 0, `the process did not exit on its own (open handles?)\nstdout: ${stdout}\nstderr: ${stderr}`);
     assert.match(stdout, /published .*-e\.bin\ndisposed/);
+  });
+
+  it('publishes PlatformIO buildfs images as <project>-<env>.<format>.bin, never as an app, never an app as one', async () => {
+    const root = await tempDir();
+    const catalog = await tempDir();
+    await writeFiles(root, { 'platformio.ini': pioIni('d1', 'dev') });
+    const rec = await startPublisher({ roots: [root], catalogDir: catalog });
+    const project = path.basename(root);
+    const fs1 = littlefsImage({ blockCount: 12 });
+    const fs2 = spiffsImage();
+    await writeSlowly(path.join(root, '.pio', 'build', 'd1', 'littlefs.bin'), fs1, 4, 30);
+    await writeFiles(path.join(root, '.pio', 'build', 'dev'), { 'spiffs.bin': fs2 });
+    const little = await rec.waitPublished(`${project}-d1.littlefs.bin`, md5(fs1));
+    assert.equal(little.info.kind, 'filesystem');
+    assert.equal(little.info.filesystem, 'littlefs');
+    assert.equal(little.origin.environment, 'd1');
+    await rec.waitPublished(`${project}-dev.spiffs.bin`, md5(fs2));
+    // An application image written under a filesystem name is not published as a filesystem.
+    await writeFiles(path.join(root, '.pio', 'build', 'dev'), { 'fatfs.bin': esp32App({ seed: 71 }) });
+    const skip = await rec.until('the app named fatfs.bin skipped', () =>
+      rec.skipped.find((e) => e.source.endsWith('fatfs.bin')),
+    );
+    assert.equal(skip.code, 'not-a-filesystem');
+    assert.match(skip.reason, /named like a filesystem image, but it is an application image/);
+    // A second buildfs keeps the first as a dated entry of the same target, as for apps.
+    const fs3 = littlefsImage({ blockCount: 14 });
+    await writeAtomically(path.join(root, '.pio', 'build', 'd1', 'littlefs.bin'), fs3, new Date(Date.now() + 5000));
+    await rec.waitPublished(`${project}-d1.littlefs.bin`, md5(fs3));
+    const entries = await catalogEntries(catalog);
+    assert.ok(
+      entries.some((n) => new RegExp(`^${project}-d1-\\d{8}-\\d{6}\\.littlefs\\.bin$`).test(n)),
+      entries.join(),
+    );
+    assert.ok(!entries.some((n) => n.includes('fatfs')), entries.join());
+  });
+
+  it('publishes an ESP8266 signed build (<sketch>.ino.bin.signed) under the usual .bin name, marked signed', async () => {
+    const root = await tempDir();
+    const catalog = await tempDir();
+    await writeFiles(root, { 'Ota/Ota.ino': 'void setup() {}\nvoid loop() {}\n', 'Ota/private.key': 'KEY\n' });
+    const rec = await startPublisher({ roots: [root], catalogDir: catalog, incompleteTimeoutMs: 3000 });
+    const out = path.join(root, 'Ota', 'build', 'esp8266.esp8266.d1_mini');
+    const app = esp8266ArduinoApp({ payloadSize: 60_000, seed: 72 });
+    const signed = signedOf(app);
+    // The core writes the .bin, then signing.py writes the .bin.signed: the unsigned image is never published.
+    await writeFiles(out, { 'Ota.ino.bin': app });
+    await sleep(400);
+    await writeFiles(out, { 'Ota.ino.bin.signed': signed });
+    const event = await rec.waitPublished('Ota-d1_mini.bin', md5(signed));
+    assert.equal(event.info.signed, true);
+    assert.equal(event.origin.signed, true);
+    assert.ok((await fs.readFile(path.join(catalog, 'Ota-d1_mini.bin'))).equals(signed));
+    assert.equal(rec.publishedAs('Ota-d1_mini.bin', md5(app)).length, 0, 'the unsigned .bin of a signed build');
+    assert.equal((await readOrigins(catalog)).get('Ota-d1_mini.bin')?.signed, true);
+  });
+
+  it('never publishes a truncated or malformed .bin.signed, nor the unsigned .bin in its place, and says why', async () => {
+    const root = await tempDir();
+    const catalog = await tempDir();
+    await writeFiles(root, { 'platformio.ini': pioIni('d1') });
+    const rec = await startPublisher({ roots: [root], catalogDir: catalog, incompleteTimeoutMs: 800 });
+    const build = path.join(root, '.pio', 'build', 'd1');
+    const app = esp8266ArduinoApp({ payloadSize: 50_000, seed: 73 });
+    const signed = signedOf(app);
+    await writeFiles(build, { 'firmware.bin': app, 'firmware.bin.signed': signed.subarray(0, app.length + 100) });
+    const truncated = await rec.until('the truncated signature skipped', () =>
+      rec.skipped.find((e) => e.code === 'bad-signature'),
+    );
+    assert.match(truncated.reason, /malformed signature block|truncated/);
+    const bad = Buffer.from(signed);
+    bad.writeUInt32LE(512, bad.length - 4); // the length word disagrees with the block
+    await writeFiles(build, { 'firmware.bin.signed': bad });
+    await rec.until('the malformed signature skipped', () =>
+      rec.skipped.find((e) => e.code === 'bad-signature' && /length word says 512/.test(e.reason)),
+    );
+    assert.deepEqual(await catalogEntries(catalog).catch(() => []), []);
+    // Once the signature checks out, the signed build is published.
+    await writeFiles(build, { 'firmware.bin.signed': signed });
+    await rec.waitPublished(`${path.basename(root)}-d1.bin`, md5(signed));
+  });
+
+  it('notes when a signed build follows an unsigned one in the same entry', async () => {
+    const root = await tempDir();
+    const catalog = await tempDir();
+    await writeFiles(root, { 'platformio.ini': pioIni('d1') });
+    const rec = await startPublisher({ roots: [root], catalogDir: catalog });
+    const build = path.join(root, '.pio', 'build', 'd1');
+    const first = esp8266ArduinoApp({ payloadSize: 50_000, seed: 74 });
+    await writeFiles(build, { 'firmware.bin': first });
+    const name = `${path.basename(root)}-d1.bin`;
+    const unsigned = await rec.waitPublished(name, md5(first));
+    assert.equal(unsigned.note, undefined);
+    const second = esp8266ArduinoApp({ payloadSize: 50_000, seed: 75 });
+    await writeAtomically(path.join(build, 'firmware.bin.signed'), signedOf(second), new Date());
+    await writeAtomically(path.join(build, 'firmware.bin'), second, new Date());
+    const event = await rec.waitPublished(name, md5(signedOf(second)));
+    assert.match(event.note ?? '', /this build is signed, the one before it was not/);
+    assert.ok(rec.logs.some((l) => l.startsWith('warn:') && l.includes('this build is signed')));
   });
 
   it('measures publish latency (last byte written → onDidPublish) with the default debounce', async (t) => {

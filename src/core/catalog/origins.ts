@@ -26,6 +26,8 @@ export interface Origin {
   md5: string;
   /** Stable key of the build target that produced the entry (lets retention and naming find a target's entries). */
   target?: string;
+  /** true when the entry is the build's `.bin.signed` (ESP8266 signed update), published under the `.bin` name. */
+  signed?: boolean;
 }
 
 /** Entry name → origin. Returns an empty map when the sidecar is missing, unreadable or not the expected shape. */
@@ -84,7 +86,7 @@ export function isPlainEntryName(name: string): boolean {
 
 function toOrigin(value: unknown): Origin | undefined {
   if (!isRecord(value)) return undefined;
-  const { project, environment, board, source, builtAt, publishedAt, md5, target } = value;
+  const { project, environment, board, source, builtAt, publishedAt, md5, target, signed } = value;
   if (typeof project !== 'string' || typeof source !== 'string' || typeof md5 !== 'string') return undefined;
   const origin: Origin = {
     project,
@@ -96,6 +98,7 @@ function toOrigin(value: unknown): Origin | undefined {
   if (typeof environment === 'string') origin.environment = environment;
   if (typeof board === 'string') origin.board = board;
   if (typeof target === 'string') origin.target = target;
+  if (signed === true) origin.signed = true;
   return origin;
 }
 

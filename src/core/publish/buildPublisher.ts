@@ -14,7 +14,8 @@ import { analyzeImage } from '../firmware/analyzeImage';
 import type { ImageInfo } from '../firmware/imageInfo';
 import { readOrigins, writeOrigins } from '../catalog/origins';
 import type { Origin } from '../catalog/origins';
-import { DEFAULT_MAX_DEPTH, discover, outputForFile, resolveOutput } from './discover';
+import { DEFAULT_MAX_DEPTH, SIGNED_SUFFIX, discover, outputForFile, resolveOutput } from './discover';
+import { checkSignedImage } from '../firmware/signedImage';
 import { isInside, isSameOrInside } from '../paths';
 import { errorMessage as describe } from '../errorMessage';
 import type { BuildOutput, BuildTarget, Discovery } from './discover';
@@ -60,9 +61,11 @@ export interface PublishEvent {
   kept?: string;
   /** Old dated entries deleted by retention. */
   removed: string[];
+  /** Something a person should know about this entry's history, e.g. a signed build replacing an unsigned one. */
+  note?: string;
 }
 
-export type SkipCode = 'not-an-app' | 'incomplete' | 'wrong-family';
+export type SkipCode = 'not-an-app' | 'not-a-filesystem' | 'incomplete' | 'wrong-family' | 'bad-signature';
 
 export interface SkipEvent {
   source: string;
@@ -94,6 +97,8 @@ interface FileState {
   size: number;
   mtimeMs: number;
   ino: number;
+  /** The `<file>.signed` beside it, when there is one: its change makes the output new too. */
+  signed?: { size: number; mtimeMs: number; ino: number };
 }
 
 interface Recheck {
@@ -325,26 +330,44 @@ export class BuildPublisher implements Disposable {
       return { published: false, code: 'missing', reason: `${file} does not exist` };
     }
     if (!stat.isFile()) return { published: false, code: 'missing', reason: `${file} is not a file` };
+    const signedFile = output.filesystem ? undefined : `${file}${SIGNED_SUFFIX}`;
+    const signedStat = signedFile ? await fs.stat(signedFile).catch(() => undefined) : undefined;
     const state: FileState = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
+    if (signedStat?.isFile())
+      state.signed = { size: signedStat.size, mtimeMs: signedStat.mtimeMs, ino: signedStat.ino };
     if (mode !== 'manual' && sameState(this.handled.get(file), state)) {
       return { published: false, code: 'unchanged', reason: 'already handled' };
     }
 
     // Read once: these exact bytes are analyzed, hashed and written into the catalog.
-    const bytes = await fs.readFile(file);
-    const info = analyzeImage(bytes, path.basename(file));
+    let bytes: Buffer = await fs.readFile(file);
+    let info = analyzeImage(bytes, path.basename(file));
     // Incomplete comes first: the first bytes of an app being written can look like anything (a few bytes of an
     // ESP32 app have no app descriptor yet), so only a complete file gets a final verdict.
     if (!info.complete) return this.incomplete(output, mode, state, info);
+    if (output.filesystem) {
+      if (info.kind !== 'filesystem') {
+        this.clearRecheck(file);
+        this.handled.set(file, state);
+        const what = info.kind === 'app' ? 'an application image' : (info.reason ?? info.kind);
+        return this.skip(output, 'not-a-filesystem', `named like a filesystem image, but it is ${what}`, info);
+      }
+    } else {
+      if (info.kind !== 'app') {
+        this.clearRecheck(file);
+        this.handled.set(file, state);
+        return this.skip(output, 'not-an-app', info.reason ?? `not an application image (${info.kind})`, info);
+      }
+      if (info.compressed && info.family !== 'esp8266') {
+        this.clearRecheck(file);
+        this.handled.set(file, state);
+        return this.skip(output, 'wrong-family', 'gzip images are only accepted by ESP8266 devices', info);
+      }
+      const signed = await this.signedImage(output, mode, bytes, info, state, signedFile, !!state.signed);
+      if ('outcome' in signed) return signed.outcome;
+      ({ bytes, info } = signed);
+    }
     this.clearRecheck(file);
-    if (info.kind !== 'app') {
-      this.handled.set(file, state);
-      return this.skip(output, 'not-an-app', info.reason ?? `not an application image (${info.kind})`, info);
-    }
-    if (info.compressed && info.family !== 'esp8266') {
-      this.handled.set(file, state);
-      return this.skip(output, 'wrong-family', 'gzip images are only accepted by ESP8266 devices', info);
-    }
 
     const md5 = createHash('md5').update(bytes).digest('hex');
     this.addTarget(target);
@@ -354,13 +377,53 @@ export class BuildPublisher implements Disposable {
     if (outcome.published || outcome.code === 'unchanged' || outcome.code === 'older') this.handled.set(file, state);
     if (outcome.published) {
       const { event } = outcome;
-      this.log.info(`published ${event.name} (${event.size} bytes, md5 ${md5}) from ${file}`);
+      const kind = output.filesystem ? `${output.filesystem} filesystem image, ` : info.signed ? 'signed, ' : '';
+      this.log.info(`published ${event.name} (${kind}${event.size} bytes, md5 ${md5}) from ${file}`);
+      if (event.note) this.log.warn(`${event.name}: ${event.note}`);
       if (event.removed.length > 0) this.log.debug(`retention removed ${event.removed.join(', ')}`);
       this._onDidPublish.fire(event);
     } else {
       this.log.debug(`not publishing ${file}: ${outcome.reason}`);
     }
     return outcome;
+  }
+
+  /**
+   * An ESP8266 build signed with a private.key writes `<output>.signed` after the `.bin`; a device that verifies
+   * signatures accepts only that file, so it is what gets published (under the `.bin` name: devices list only
+   * `.bin`). A signed file that does not check out is never published in its place, and neither is the unsigned
+   * `.bin` of a build that is being signed: both wait like an incomplete image, then are skipped with the reason.
+   */
+  private async signedImage(
+    output: BuildOutput,
+    mode: Mode,
+    bytes: Buffer,
+    info: ImageInfo,
+    state: FileState,
+    signedFile: string | undefined,
+    present: boolean,
+  ): Promise<{ bytes: Buffer; info: ImageInfo } | { outcome: PublishOutcome }> {
+    if (!signedFile || !present) {
+      if (info.signed || !(await this.expectsSignature(output))) return { bytes, info };
+      const reason = `a signed build is expected (private.key in ${output.target.projectDir}) but no ${path.basename(signedFile ?? '')} is there`;
+      return { outcome: this.incomplete(output, mode, state, { ...info, complete: false, reason }, 'bad-signature') };
+    }
+    const signed = await fs.readFile(signedFile).catch(() => undefined);
+    const check = signed ? checkSignedImage(bytes, signed) : undefined;
+    const signedInfo = signed && check?.ok ? analyzeImage(signed, path.basename(output.file)) : undefined;
+    if (signed && signedInfo?.kind === 'app' && signedInfo.complete && signedInfo.signed) {
+      return { bytes: signed, info: signedInfo };
+    }
+    const reason = check && !check.ok ? check.reason : `${path.basename(signedFile)} is not a signed image of the .bin`;
+    return { outcome: this.incomplete(output, mode, state, { ...info, complete: false, reason }, 'bad-signature') };
+  }
+
+  /** Arduino's signing recipe signs only when the sketch folder holds private.key (tools/signing.py --mode sign). */
+  private async expectsSignature(output: BuildOutput): Promise<boolean> {
+    const { tool, projectDir } = output.target;
+    if (tool !== 'arduino-cli' && tool !== 'arduino-ide1' && tool !== 'vscode-arduino') return false;
+    if (output.compressed) return false;
+    return (await fs.stat(path.join(projectDir, 'private.key')).catch(() => undefined))?.isFile() ?? false;
   }
 
   /** The catalog side of a publish: name, no-churn check, snapshot, retention, origins. Runs under the catalog lock. */
@@ -379,7 +442,7 @@ export class BuildPublisher implements Disposable {
     const names = await fs.readdir(this.catalogDir);
     const pruned = await pruneOrigins(this.catalogDir, origins, names);
     const stem = chooseStem(baseStem(target.project, nameVariant(target)), target.key, names, origins);
-    const ext = info.compressed ? '.bin.gz' : '.bin';
+    const ext = output.filesystem ? (`.${output.filesystem}.bin` as const) : info.compressed ? '.bin.gz' : '.bin';
     const name = `${stem}${ext}`;
     const latest = names.includes(name) ? origins.get(name) : undefined;
 
@@ -409,6 +472,14 @@ export class BuildPublisher implements Disposable {
     };
     if (target.environment) origin.environment = target.environment;
     if (target.board) origin.board = target.board;
+    if (info.signed) origin.signed = true;
+    // Signed and unsigned builds in one entry's history: a device verifying signatures refuses the unsigned ones.
+    const note =
+      latest && !!latest.signed !== !!info.signed
+        ? info.signed
+          ? 'this build is signed, the one before it was not: a device that verifies signatures refuses the older, unsigned builds kept beside it'
+          : 'this build is not signed, the one before it was: a device that verifies signatures will refuse it'
+        : undefined;
     const result = await writeSnapshot({
       catalogDir: this.catalogDir,
       stem,
@@ -430,6 +501,7 @@ export class BuildPublisher implements Disposable {
       removed: result.removed,
     };
     if (result.kept) event.kept = result.kept;
+    if (note) event.note = note;
     return { published: true, event };
   }
 
@@ -437,9 +509,16 @@ export class BuildPublisher implements Disposable {
    * A half-written file: never published. Look again shortly (the build may write its last bytes without another
    * event reaching us); report it only if it stays incomplete and unchanged for a long time.
    */
-  private incomplete(output: BuildOutput, mode: Mode, state: FileState, info: ImageInfo): PublishOutcome {
+  private incomplete(
+    output: BuildOutput,
+    mode: Mode,
+    state: FileState,
+    info: ImageInfo,
+    finalCode?: SkipCode,
+  ): PublishOutcome {
     const { file } = output;
-    const code: SkipCode = info.kind === 'app' ? 'incomplete' : 'not-an-app';
+    const code: SkipCode =
+      finalCode ?? (info.kind === 'app' ? 'incomplete' : output.filesystem ? 'not-a-filesystem' : 'not-an-app');
     const reason =
       info.reason ??
       (info.kind === 'app' ? 'image is incomplete (still being written?)' : `not an application image (${info.kind})`);
@@ -511,7 +590,9 @@ async function withCatalogLock<T>(catalogDir: string, work: () => Promise<T>): P
 }
 
 function sameState(a: FileState | undefined, b: FileState): boolean {
-  return !!a && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+  const same = (x?: Omit<FileState, 'signed'>, y?: Omit<FileState, 'signed'>) =>
+    x === y || (!!x && !!y && x.size === y.size && x.mtimeMs === y.mtimeMs && x.ino === y.ino);
+  return !!a && same(a, b) && same(a.signed, b.signed);
 }
 
 function signature(targets: readonly BuildTarget[]): string {

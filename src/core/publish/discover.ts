@@ -5,6 +5,7 @@
 //
 // Pure Node, read-only: discovery never creates or writes anything.
 
+import type { FilesystemType } from '../firmware/imageInfo';
 import { promises as fs } from 'node:fs';
 import { isInside } from '../paths';
 import { errorMessage } from '../errorMessage';
@@ -36,7 +37,15 @@ export interface BuildOutput {
   file: string;
   target: BuildTarget;
   compressed: boolean;
+  /**
+   * Set for a filesystem image of the target (PlatformIO `buildfs`: `littlefs.bin`, `spiffs.bin`, `fatfs.bin`),
+   * published as `<project>-<env>.<format>.bin`. Unset for the application image.
+   */
+  filesystem?: FilesystemType;
 }
+
+/** The image an ESP8266 signed build writes beside the `.bin` (esp8266/Arduino platform.txt, tools/signing.py). */
+export const SIGNED_SUFFIX = '.signed';
 
 export interface OutputLocation {
   /** Folder outputs appear in. May not exist yet. */
@@ -205,14 +214,24 @@ export async function scanLocation(location: OutputLocation): Promise<BuildOutpu
   return found;
 }
 
-/** Which location (if any) claims this file. */
+/**
+ * Which location (if any) claims this file. A `<output>.signed` is claimed as its application output: the output
+ * is looked at again and publishes the signed image.
+ */
 export function resolveOutput(locations: readonly OutputLocation[], file: string): BuildOutput | undefined {
   for (const location of locations) {
     if (!isInside(location.dir, file)) continue;
-    const output = location.resolve(file);
+    const output = resolveCandidate(location, file);
     if (output) return output;
   }
   return undefined;
+}
+
+/** `location.resolve`, plus a `<output>.signed` claimed as its application output. */
+export function resolveCandidate(location: OutputLocation, file: string): BuildOutput | undefined {
+  if (!file.endsWith(SIGNED_SUFFIX)) return location.resolve(file);
+  const base = location.resolve(file.slice(0, -SIGNED_SUFFIX.length));
+  return base && !base.filesystem ? base : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -314,10 +333,15 @@ async function addPlatformIO(projectDir: string, env: NodeJS.ProcessEnv, d: Disc
       if (!target) return undefined;
       if (rel[1] === 'firmware.bin') return { file, target, compressed: false };
       if (rel[1] === 'firmware.bin.gz') return { file, target, compressed: true };
+      const fs = PLATFORMIO_FILESYSTEM.exec(rel[1]!);
+      if (fs) return { file, target, compressed: false, filesystem: fs[1] as FilesystemType };
       return undefined;
     },
   });
 }
+
+/** What `pio run -t buildfs` writes next to firmware.bin, by the board's `board_build.filesystem`. */
+const PLATFORMIO_FILESYSTEM = /^(littlefs|spiffs|fatfs)\.bin$/;
 
 /** build_dir with PlatformIO's precedence: env var, then [platformio] option, then `<workspace_dir>/build`. */
 export function platformioBuildDir(

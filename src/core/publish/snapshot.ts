@@ -12,7 +12,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Origin } from '../catalog/origins';
 
-export type EntryExt = '.bin' | '.bin.gz';
+/** Application entries end `.bin` / `.bin.gz`; a PlatformIO filesystem image of the same target `.<format>.bin`. */
+export type EntryExt = '.bin' | '.bin.gz' | '.littlefs.bin' | '.spiffs.bin' | '.fatfs.bin';
 
 export const MAX_ENTRY_NAME_BYTES = 64;
 const STAMP_LENGTH = '-YYYYMMDD-HHMMSS'.length;
@@ -40,12 +41,14 @@ export function baseStem(project: string, variant?: string): string {
   return sanitizeStem(`${p}-${v}`);
 }
 
+const FILESYSTEM_EXTS = ['.littlefs.bin', '.spiffs.bin', '.fatfs.bin'];
+
 /** Whether `name` is the latest or a dated entry of `stem` (compared without regard to case). */
 export function belongsToStem(name: string, stem: string): boolean {
   const n = name.toLowerCase();
   const s = stem.toLowerCase();
-  if (n === `${s}.bin` || n === `${s}.bin.gz`) return true;
-  return n.startsWith(`${s}-`) && /^-\d{8}-\d{6}\.bin(\.gz)?$/.test(n.slice(s.length));
+  if (n === `${s}.bin` || n === `${s}.bin.gz` || FILESYSTEM_EXTS.some((ext) => n === `${s}${ext}`)) return true;
+  return n.startsWith(`${s}-`) && /^-\d{8}-\d{6}(\.(littlefs|spiffs|fatfs))?\.bin(\.gz)?$/.test(n.slice(s.length));
 }
 
 /**

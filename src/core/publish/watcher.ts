@@ -14,7 +14,7 @@ import { promises as fs } from 'node:fs';
 import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { FSWatcher } from 'chokidar';
-import { scanLocation } from './discover';
+import { resolveCandidate, scanLocation } from './discover';
 import { isInside, isSameOrInside } from '../paths';
 import { errorMessage as describe } from '../errorMessage';
 import type { BuildOutput, OutputLocation } from './discover';
@@ -116,7 +116,8 @@ export class BuildWatcher {
     if (this.disposed) return;
     if (event === 'add' || event === 'change') {
       const output = this.resolve(p);
-      if (output) this.debounce(p, () => this.handlers.onOutput(output));
+      // Keyed by the output: a `.bin` and its `.bin.signed` written a moment apart are looked at once.
+      if (output) this.debounce(output.file, () => this.handlers.onOutput(output));
     } else if (event === 'unlink') {
       this.cancel(p);
     } else if (event === 'addDir') {
@@ -142,7 +143,7 @@ export class BuildWatcher {
     if (this.isIgnored(p)) return undefined;
     for (const { location } of this.anchored) {
       if (!isInside(location.dir, p)) continue;
-      const output = location.resolve(p);
+      const output = resolveCandidate(location, p);
       if (output) return output;
     }
     return undefined;
@@ -188,7 +189,7 @@ export class BuildWatcher {
       const couldBeDir = !stats || stats.isDirectory();
       const couldBeFile = !stats || stats.isFile();
       if (level <= depth && couldBeDir && !path.basename(p).startsWith('.')) return true;
-      if (level === depth + 1 && couldBeFile && location.resolve(p)) return true;
+      if (level === depth + 1 && couldBeFile && resolveCandidate(location, p)) return true;
     }
     return false;
   }
