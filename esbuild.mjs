@@ -1,4 +1,5 @@
-// Bundles the VS Code extension and the command-line server into dist/ (one file each, no runtime node_modules).
+// Bundles the VS Code extension and the command-line server into dist/ (one file each, no runtime node_modules), and
+// the image worker thread they share (dist/imageWorker.js).
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');
@@ -20,6 +21,8 @@ common.define = { PACKAGE_VERSION: JSON.stringify(pkg.version) };
 const builds = [
   { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  // The image worker thread of both (src/core/work/imageWork.ts starts it from beside the bundle).
+  { ...common, entryPoints: ['src/core/work/imageWorker.ts'], outfile: 'dist/imageWorker.js' },
 ];
 
 if (watch) {

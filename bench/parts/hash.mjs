@@ -5,13 +5,13 @@
 //   A. 1000 downloads of one image (its one hash happened at indexing, before the downloads);
 //   B. 1000 downloads while the image is replaced by a new build every 100 downloads (10 new versions);
 //   C. 1000 downloads spread over 100 different 1 MB images (100 versions; more bytes than the image cache holds).
-// Besides the counter, the bytes the server code actually runs through MD5 are measured (node:crypto's createHash
-// wrapped for calls from out/src): analysing an ESP8266 version also hashes the flash-mode/size variants a device
-// may report (runningMd5.ts), which the counter does not count. Ratio = bytes hashed / updateserver.py's bytes.
+// Besides the counter, the MD5 passes and bytes the server's image work actually ran are read from its own figures
+// (ImageStore.workFigures, counted where each MD5 is computed, in the worker thread or on the main thread):
+// analysing an ESP8266 version may also hash the flash-mode/size variants a device may report (runningMd5.ts),
+// which the counter does not count. Ratio = bytes hashed / updateserver.py's bytes.
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { tempDir, removeDir } from '../lib/cleanup.mjs';
 import { httpExchange } from '../lib/device.mjs';
@@ -21,29 +21,6 @@ import { MB, sizeText } from '../lib/stats.mjs';
 const CONCURRENCY = 8;
 const TOTAL = 1000;
 const md5Of = (b) => createHash('md5').update(b).digest('hex');
-
-/** Counts MD5 objects created, and bytes fed to them, by the server code (out/src) in this process. */
-function hashMeter() {
-  const crypto = createRequire(import.meta.url)('node:crypto'); // the object out/ (CommonJS) calls createHash on
-  const original = crypto.createHash;
-  const meter = { passes: 0, bytes: 0 };
-  crypto.createHash = function createHashCounted(algorithm, ...rest) {
-    const hash = original.call(this, algorithm, ...rest);
-    if (String(algorithm).toLowerCase() === 'md5' && /[\\/]out[\\/]src[\\/]/.test(new Error().stack ?? '')) {
-      meter.passes++;
-      const update = hash.update;
-      hash.update = function updateCounted(data, encoding) {
-        meter.bytes += typeof data === 'string' ? Buffer.byteLength(data, encoding) : data.byteLength;
-        return update.call(this, data, encoding);
-      };
-    }
-    return hash;
-  };
-  meter.restore = () => {
-    crypto.createHash = original;
-  };
-  return meter;
-}
 
 /** TOTAL downloads by CONCURRENCY devices; `requestFor(i)` picks the request, `before(i)` may change the catalog. */
 async function downloads(port, requestFor, expected, before) {
@@ -71,7 +48,14 @@ async function withServer(catalogDir, fn) {
   const { UpdateServer } = core();
   const server = await UpdateServer.start({ catalogDir, port: 0, host: '127.0.0.1' });
   try {
-    return await fn(server, () => server.catalog.images.md5Computations);
+    const work = () => server.catalog.images.workFigures;
+    let mark = { md5Passes: 0, md5Bytes: 0 }; // from the start: indexing included
+    const hashed = {
+      /** MD5 passes and bytes since the last mark. */
+      since: () => ({ passes: work().md5Passes - mark.md5Passes, bytes: work().md5Bytes - mark.md5Bytes }),
+      mark: () => (mark = { ...work() }),
+    };
+    return await fn(server, () => server.catalog.images.md5Computations, hashed);
   } finally {
     await server.stop();
   }
@@ -81,9 +65,6 @@ export async function hash({ quick, log }) {
   const size = quick ? 256 * 1024 : 1024 * 1024;
   const dir = tempDir('hash');
   const rows = [];
-  const meter = hashMeter();
-  let mark = { passes: 0, bytes: 0 };
-  const since = () => ({ passes: meter.passes - mark.passes, bytes: meter.bytes - mark.bytes });
   const row = (what, r, computations, versions, imageBytes, work) => {
     const pyBytes = TOTAL * imageBytes;
     rows.push([
@@ -105,8 +86,7 @@ export async function hash({ quick, log }) {
     mkdirSync(a);
     const builds = Array.from({ length: 11 }, (_, k) => esp8266Image(size, 21 + k));
     writeFileSync(join(a, 'fw.bin'), builds[0]);
-    mark = { ...meter };
-    await withServer(a, async (server, count) => {
+    await withServer(a, async (server, count, hashed) => {
       const request = deviceDownload('/fw.bin', server.port);
       const atIndex = count();
       let c0 = count();
@@ -117,11 +97,11 @@ export async function hash({ quick, log }) {
         count() - c0 + atIndex,
         1,
         size,
-        since(),
+        hashed.since(),
       );
       // Replace it (write aside, rename over: how publishing replaces entries) every 100 downloads.
       c0 = count();
-      mark = { ...meter };
+      hashed.mark();
       const rb = await downloads(
         server.port,
         () => request,
@@ -133,7 +113,7 @@ export async function hash({ quick, log }) {
           }
         },
       );
-      row(`${TOTAL} downloads, image replaced by a new build 10×`, rb, count() - c0, 10, size, since());
+      row(`${TOTAL} downloads, image replaced by a new build 10×`, rb, count() - c0, 10, size, hashed.since());
     });
     // C: many images, more bytes than the default image cache.
     const c = join(dir, 'c');
@@ -146,8 +126,7 @@ export async function hash({ quick, log }) {
       expected.add(md5Of(image));
       writeFileSync(join(c, name), image);
     }
-    mark = { ...meter };
-    await withServer(c, async (server, count) => {
+    await withServer(c, async (server, count, hashed) => {
       const atIndex = count();
       const c0 = count();
       const rc = await downloads(server.port, (i) => deviceDownload(`/${names[i % images]}`, server.port), expected);
@@ -157,15 +136,14 @@ export async function hash({ quick, log }) {
         count() - c0 + atIndex,
         images,
         1024 * 1024,
-        since(),
+        hashed.since(),
       );
     });
   } finally {
-    meter.restore();
     removeDir(dir);
   }
   const notes = [
-    `hash: in-process UpdateServer (out/src/core) with default options, ${CONCURRENCY} devices downloading at once`,
+    `hash: in-process UpdateServer (out/src/core) with default options, ${CONCURRENCY} devices downloading at once; MD5 work as the server's image work counts it (worker thread and main thread)`,
   ];
   return { rows, notes };
 }

@@ -8,6 +8,7 @@ import { Emitter, type Event } from './events';
 import { Connection, defaultTimeouts, type ConnectionTimeouts, type HttpRequest, type Reply } from './http/connection';
 import { isTargetRefusal, parseTarget } from './http/requestTarget';
 import { SendScheduler } from './http/sendScheduler';
+import { ImageWork } from './work/imageWork';
 import { serializeHead, textResponse } from './http/response';
 import { silentLogger, type Logger } from './log';
 import { ClientFilter } from './net/addresses';
@@ -60,6 +61,8 @@ export class UpdateServer {
   readonly catalog: CatalogStore;
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
+  /** Hashing and analysis of image files, in a worker thread. */
+  private readonly work: ImageWork;
   /** Every response's socket writes, bounded per loop turn across all connections. */
   private readonly sends = new SendScheduler();
   private nextDownloadId = 1;
@@ -92,9 +95,11 @@ export class UpdateServer {
       throw new ServerStartError((error as Error).message, 'BADOPTION');
     }
     this.timeouts = { ...defaultTimeouts, ...options.timeouts };
+    this.work = new ImageWork({ logger: this.logger });
     const images = new ImageStore({
       ...defaultImageStoreOptions,
       ...(options.cacheBytes ? { cacheBytes: options.cacheBytes } : {}),
+      work: this.work,
     });
     this.catalog = new CatalogStore({
       root: options.catalogDir,
@@ -145,6 +150,7 @@ export class UpdateServer {
       this.sends.dispose();
       await closed;
       await this.catalog.dispose();
+      await this.work.dispose();
       for (const emitter of [this.catalogServed, this.refused, this.started, this.progressed, this.finished])
         emitter.dispose();
     })();

@@ -4,12 +4,10 @@
 // that version. A download therefore sends exactly the bytes its x-MD5 was computed from, even when the file is
 // replaced or rewritten in place while the download runs.
 
-import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { analyzeImage } from '../firmware/analyzeImage';
-import { runningImageMd5s } from '../firmware/runningMd5';
 import type { ImageInfo } from '../firmware/imageInfo';
+import { ImageWork, sharedBuffer } from '../work/imageWork';
 import type { KnownImage } from '../devices/updatePolicy';
 
 export interface FileVersion {
@@ -33,6 +31,8 @@ export interface ImageStoreOptions {
   cacheBytes: number;
   /** Files larger than this are not analysed (no ESP app image comes close). */
   maxImageBytes: number;
+  /** Where hashing and analysis run (the server's worker thread); on the calling thread when absent. */
+  work?: ImageWork;
 }
 
 // 64 MB holds a typical catalog (a few dozen images of 1-4 MB) without weighing on the editor's extension host.
@@ -59,13 +59,22 @@ export class ImageStore {
   private readonly inflight = new Map<string, Promise<LoadedVersion>>();
   private readonly known = new Map<string, KnownImage>(); // md5 or sha256 → image
   private readonly variants = new Map<string, readonly string[]>(); // version key → running MD5s
+  private readonly variantsInflight = new Map<string, Promise<readonly string[]>>();
+  private readonly work: ImageWork;
   private readonly keyByContent = new Map<string, string>(); // content key → version key, of files while linked
   /** How many file versions were hashed (x-MD5); a benchmark and test figure. */
   md5Computations = 0;
   /** How many versions had their running-image MD5 variants computed (only for 304 checks that need them). */
   variantComputations = 0;
 
-  constructor(private readonly options: ImageStoreOptions = defaultImageStoreOptions) {}
+  /** Where this store's hashing and analysis ran, and the MD5 work it took (see ImageWork). */
+  get workFigures(): Readonly<ImageWork['figures']> {
+    return this.work.figures;
+  }
+
+  constructor(private readonly options: ImageStoreOptions = defaultImageStoreOptions) {
+    this.work = options.work ?? new ImageWork({ useWorker: false });
+  }
 
   /**
    * Opens `path` and returns its current version, analysing it if this version is new. With `withBytes`, also the
@@ -114,8 +123,7 @@ export class ImageStore {
           return { version: known, bytes: data };
         }
         this.md5Computations++;
-        const { md5, sha256 } = digests(data);
-        const info = analyzeImage(data, name);
+        const { md5, sha256, info } = await this.work.examine(data, name);
         const version = this.remember(key, before, { md5, sha256 }, info);
         if (info.kind === 'app' && info.complete) this.learn(name, version);
         if (servable(info)) this.cache(key, data);
@@ -162,11 +170,18 @@ export class ImageStore {
    * Every MD5 a device running this version may report (the ESP8266 updater rewrites the flash-mode byte, serial
    * flashing the size nibble): up to ten passes over the image, so computed on first need and kept per version.
    */
-  runningMd5s(version: FileVersion, bytes: Buffer, name: string): readonly string[] {
-    let md5s = this.variants.get(version.key);
-    if (!md5s) {
+  async runningMd5s(version: FileVersion, bytes: Buffer, name: string): Promise<readonly string[]> {
+    const known = this.variants.get(version.key);
+    if (known) return known;
+    // Devices asking at once share one computation.
+    let pending = this.variantsInflight.get(version.key);
+    if (!pending) {
       this.variantComputations++;
-      md5s = runningImageMd5s(bytes, version.info);
+      pending = this.work.runningMd5s(bytes, version.info).finally(() => this.variantsInflight.delete(version.key));
+      this.variantsInflight.set(version.key, pending);
+    }
+    const md5s = await pending;
+    if (!this.variants.has(version.key)) {
       this.variants.set(version.key, md5s);
       if (this.variants.size > 1000) this.variants.delete(this.variants.keys().next().value as string);
       this.learn(name, version, md5s);
@@ -207,25 +222,14 @@ export function servable(info: ImageInfo): boolean {
   return (info.kind === 'app' || info.kind === 'filesystem') && info.complete;
 }
 
-/** MD5 and SHA-256 of the bytes, computed together so every consumer of a version shares one pair. */
-export function digests(data: Buffer): { md5: string; sha256: string } {
-  const md5 = createHash('md5');
-  const sha256 = createHash('sha256');
-  // One walk over the buffer in 1 MB slices keeps both hashes' inputs in cache.
-  for (let offset = 0; offset < data.length; offset += 1 << 20) {
-    const slice = data.subarray(offset, Math.min(data.length, offset + (1 << 20)));
-    md5.update(slice);
-    sha256.update(slice);
-  }
-  return { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
-}
+export { digests } from '../firmware/imageDigests';
 
 function tooLarge(size: number): ImageInfo {
   return { kind: 'not-an-image', compressed: false, complete: false, reason: `too large for an ESP image (${size} bytes)` };
 }
 
 async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
-  const data = Buffer.allocUnsafe(size);
+  const data = sharedBuffer(size); // the worker reads it without a copy
   let offset = 0;
   while (offset < size) {
     const { bytesRead } = await handle.read(data, offset, size - offset, offset);

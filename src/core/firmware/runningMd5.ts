@@ -29,8 +29,30 @@ import { esp8266SketchSize } from './esp8266Image';
 import { inflateImage } from './gzipImage';
 import type { ImageInfo } from './imageInfo';
 
+/** MD5 passes and the bytes they ran over (a benchmark figure). */
+export interface HashMeter {
+  passes: number;
+  bytes: number;
+}
+
 /** Every lowercase MD5 a device running this image could report; the first one is the MD5 of the file itself. */
-export function runningImageMd5s(bytes: Buffer, info: ImageInfo): string[] {
+export function runningImageMd5s(bytes: Buffer, info: ImageInfo, meter?: HashMeter): string[] {
+  const md5 = (data: Uint8Array) => {
+    if (meter) {
+      meter.passes++;
+      meter.bytes += data.length;
+    }
+    return createHash('md5').update(data).digest('hex');
+  };
+  /** MD5 of `image` with header bytes 2 and 3 replaced, streamed so the image is not copied. */
+  const md5WithHeader = (image: Uint8Array, byte2: number, byte3: number) => {
+    if (meter) {
+      meter.passes++;
+      meter.bytes += image.length;
+    }
+    const head = Uint8Array.from([image[0]!, image[1]!, byte2, byte3]);
+    return createHash('md5').update(head).update(image.subarray(4)).digest('hex');
+  };
   const out = new Set<string>([md5(bytes)]);
   if (info.kind !== 'app' || info.family !== 'esp8266') return [...out];
   let image: Uint8Array = bytes;
@@ -49,14 +71,4 @@ export function runningImageMd5s(bytes: Buffer, info: ImageInfo): string[] {
   for (const code of ESP8266_DETECTABLE_SIZE_CODES)
     out.add(md5WithHeader(flashed, mode, (code << 4) | (sizeFreq & 0x0f)));
   return [...out];
-}
-
-/** MD5 of `image` with header bytes 2 and 3 replaced, streamed so the image is not copied. */
-function md5WithHeader(image: Uint8Array, byte2: number, byte3: number): string {
-  const head = Uint8Array.from([image[0], image[1], byte2, byte3]);
-  return createHash('md5').update(head).update(image.subarray(4)).digest('hex');
-}
-
-function md5(bytes: Uint8Array): string {
-  return createHash('md5').update(bytes).digest('hex');
 }

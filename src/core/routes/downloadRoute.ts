@@ -106,7 +106,7 @@ export async function answerDownload(
       : undefined;
   const runningMd5s =
     version.info.kind === 'app' && mayRunVariant(device, version.md5, version.info, bytes)
-      ? catalog.images.runningMd5s(version, bytes, name)
+      ? await catalog.images.runningMd5s(version, bytes, name)
       : [version.md5];
   const decision = decideUpdate(
     device,

@@ -115,6 +115,9 @@ suite('AutoConnect Update Server in a real extension host', () => {
     assert.strictEqual(download.status, 200);
     assert.strictEqual(download.headers.get('x-md5'), md5(image));
     assert.ok(download.body.equals(image));
+    // The build was hashed and analysed in the image worker thread (dist/imageWorker.js), not in the extension host.
+    const work = controller.catalog!.images.workFigures;
+    assert.ok(work.inWorker > 0, JSON.stringify(work));
   });
 
   test('records the device, its download and a refusal with the reason', async () => {

@@ -1,0 +1,155 @@
+// Hashing and analysing image files off the main thread. Inside VS Code the server shares the extension host's event
+// loop with every other extension; one MD5 + SHA-256 pass, CRC walk and gzip inflate of a 16 MB build holds it for
+// 60 ms, the running-image MD5 variants of a 4 MB ESP8266 image (13 passes) for 100 ms. A worker thread does that
+// work; the main thread only reads the file and posts a message. The bytes are read into shared memory, so the worker
+// sees them without a copy and downloads can be served from them while it works.
+//
+// Small files are examined in place (a message costs about as much as the work). Where the worker cannot run (its
+// script is missing, it crashed three times), the same functions run on the calling thread: where it ran never
+// changes a digest or a verdict, only how long the loop is held.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { errorMessage } from '../errorMessage';
+import type { ImageInfo } from '../firmware/imageInfo';
+import { silentLogger, type Logger } from '../log';
+import { runJob, type Examined, type ImageJob, type JobOutcome } from './imageJobs';
+
+export interface ImageWorkOptions {
+  /** Files up to this size are examined on the calling thread. */
+  inThreadBytes?: number;
+  /** Off: everything runs on the calling thread (tests of the fallback). */
+  useWorker?: boolean;
+  /** The worker script; by default imageWorker.js beside this module (dist/ in the bundles, out/ in tests). */
+  workerPath?: string;
+  logger?: Logger;
+}
+
+interface Pending {
+  job: ImageJob;
+  resolve: (result: Examined | string[]) => void;
+  reject: (error: Error) => void;
+}
+
+const MAX_RESTARTS = 3;
+
+/** A buffer over shared memory: a worker reads it without a copy, and the caller keeps using it meanwhile. */
+export function sharedBuffer(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
+}
+
+export class ImageWork {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private restarts = 0;
+  private unavailable = false;
+  private disposed = false;
+  private readonly inThreadBytes: number;
+  private readonly workerPath: string;
+  private readonly logger: Logger;
+  /** Jobs run in the worker and on the calling thread, and the MD5 work they took; test and benchmark figures. */
+  readonly figures = { inWorker: 0, inThread: 0, md5Passes: 0, md5Bytes: 0 };
+
+  constructor(options: ImageWorkOptions = {}) {
+    this.inThreadBytes = options.inThreadBytes ?? 16 * 1024;
+    this.workerPath = options.workerPath ?? join(__dirname, 'imageWorker.js');
+    this.logger = options.logger ?? silentLogger;
+    if (options.useWorker === false) this.unavailable = true;
+  }
+
+  /** MD5, SHA-256 and the classification of one file version's bytes. */
+  examine(bytes: Buffer, name: string): Promise<Examined> {
+    return this.run({ op: 'examine', bytes, name }, bytes.length) as Promise<Examined>;
+  }
+
+  /** Every MD5 a device running this image may report (see runningMd5.ts). */
+  runningMd5s(bytes: Buffer, info: ImageInfo): Promise<string[]> {
+    return this.run({ op: 'runningMd5s', bytes, info }, bytes.length) as Promise<string[]>;
+  }
+
+  /** Ends the worker; jobs still in it finish on the calling thread. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    this.finishInThread();
+    await worker?.terminate();
+  }
+
+  private run(job: ImageJob, size: number): Promise<Examined | string[]> {
+    const worker = size > this.inThreadBytes ? this.ensureWorker() : undefined;
+    if (!worker) return Promise.resolve(this.inThread(job));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { job, resolve, reject });
+      this.figures.inWorker++;
+      worker.ref(); // a job under way keeps the process alive; an idle worker never does
+      worker.postMessage({ id, job });
+    });
+  }
+
+  private inThread(job: ImageJob): Examined | string[] {
+    this.figures.inThread++;
+    return this.count(runJob(job));
+  }
+
+  private count({ result, md5 }: JobOutcome): Examined | string[] {
+    this.figures.md5Passes += md5.passes;
+    this.figures.md5Bytes += md5.bytes;
+    return result;
+  }
+
+  private ensureWorker(): Worker | undefined {
+    if (this.worker) return this.worker;
+    if (this.unavailable || this.disposed) return undefined;
+    if (!existsSync(this.workerPath)) return this.giveUp(`its script ${this.workerPath} is missing`);
+    let worker: Worker;
+    try {
+      worker = new Worker(this.workerPath);
+    } catch (error) {
+      return this.giveUp(errorMessage(error));
+    }
+    worker.unref();
+    worker.on('message', (message: { id: number; error?: string } & Partial<JobOutcome>) => {
+      const pending = this.pending.get(message.id);
+      if (!pending) return;
+      this.pending.delete(message.id);
+      if (this.pending.size === 0) worker.unref();
+      if (message.error !== undefined) pending.reject(new Error(message.error));
+      else pending.resolve(this.count(message as JobOutcome));
+    });
+    worker.on('error', (error) => this.lost(worker, errorMessage(error)));
+    worker.on('exit', (code) => this.lost(worker, `it exited with code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+
+  /** The worker died: its jobs finish here, and the next job starts a new one (a few times). */
+  private lost(worker: Worker, why: string): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    if (this.disposed) return;
+    if (++this.restarts > MAX_RESTARTS) this.giveUp(`it stopped ${this.restarts} times, last: ${why}`);
+    else this.logger.warn(`image worker stopped (${why}); starting a new one`);
+    this.finishInThread();
+  }
+
+  private finishInThread(): void {
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      try {
+        pending.resolve(this.inThread(pending.job));
+      } catch (error) {
+        pending.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+  }
+
+  private giveUp(why: string): undefined {
+    this.unavailable = true;
+    this.logger.warn(`image worker unavailable (${why}): images are hashed and analysed on the main thread`);
+    return undefined;
+  }
+}

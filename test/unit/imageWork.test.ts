@@ -1,0 +1,143 @@
+// Hashing and analysis in the worker thread give exactly what the in-thread code gives, on real images of every
+// kind; a missing or crashing worker changes nothing but where the work ran.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { analyzeImage } from '../../src/core/firmware/analyzeImage';
+import { runningImageMd5s } from '../../src/core/firmware/runningMd5';
+import { ImageWork, sharedBuffer } from '../../src/core/work/imageWork';
+import { levelLogger } from '../../src/core/log';
+import {
+  esp32App,
+  esp32Bootloader,
+  esp8266ArduinoApp,
+  esp8266PlainApp,
+  flipByte,
+  gzipOf,
+  littlefsImage,
+  mergedImage,
+  partitionTable,
+  signedOf,
+  truncate,
+} from '../support/images';
+
+const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
+
+const app8266 = esp8266ArduinoApp({ payloadSize: 1 << 20, seed: 3 });
+const samples: Record<string, Buffer> = {
+  'sketch.bin': app8266,
+  'sketch.bin.gz': gzipOf(esp8266ArduinoApp({ payloadSize: 400_000, seed: 4 })),
+  'signed.bin': signedOf(esp8266ArduinoApp({ payloadSize: 200_000, seed: 5 })),
+  'plain.bin': esp8266PlainApp({ payloadSize: 100_000, seed: 6 }),
+  'esp32.bin': esp32App({ chip: 'esp32', version: '1.2.3', projectName: 'p', payloadSize: 600_000, seed: 7 }),
+  'merged.bin': mergedImage('esp32s3', { payloadSize: 300_000, seed: 8 }),
+  'bootloader.bin': esp32Bootloader(),
+  'partitions.bin': partitionTable(),
+  'littlefs.bin': littlefsImage(),
+  'cut.bin': truncate(app8266, 500_000),
+  'flipped.bin': flipByte(app8266, 300_000),
+};
+
+/** The image's bytes in shared memory, as the image store reads them. */
+function shared(data: Buffer): Buffer {
+  const copy = sharedBuffer(data.length);
+  data.copy(copy);
+  return copy;
+}
+
+describe('image work in a worker thread', () => {
+  const dirs: string[] = [];
+  after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+  it('gives the same digests, verdicts and running MD5s as the in-thread code, on real images', async () => {
+    const work = new ImageWork({ inThreadBytes: 0 });
+    try {
+      for (const [name, data] of Object.entries(samples)) {
+        const bytes = shared(data);
+        const examined = await work.examine(bytes, name);
+        assert.equal(examined.md5, hex('md5', data), name);
+        assert.equal(examined.sha256, hex('sha256', data), name);
+        assert.deepEqual(examined.info, analyzeImage(data, name), name);
+        assert.deepEqual(await work.runningMd5s(bytes, examined.info), runningImageMd5s(data, examined.info), name);
+        assert.ok(bytes.equals(data), `${name}: the caller's bytes are untouched and still usable`);
+      }
+      assert.equal(work.figures.inThread, 0);
+      assert.equal(work.figures.inWorker, 2 * Object.keys(samples).length, 'every job ran in the worker');
+      // Buffers not in shared memory are copied to the worker: same answer.
+      assert.equal((await work.examine(Buffer.from(app8266), 'copy.bin')).md5, hex('md5', app8266));
+    } finally {
+      await work.dispose();
+    }
+  });
+
+  it('answers many jobs at once, each with its own result', async () => {
+    const work = new ImageWork({ inThreadBytes: 0 });
+    try {
+      const names = Object.keys(samples);
+      const results = await Promise.all(names.map((name) => work.examine(shared(samples[name]!), name)));
+      results.forEach((r, i) => assert.equal(r.sha256, hex('sha256', samples[names[i]!]!), names[i]));
+    } finally {
+      await work.dispose();
+    }
+  });
+
+  it('examines small files on the calling thread', async () => {
+    const work = new ImageWork({ inThreadBytes: 64 * 1024 });
+    try {
+      const small = partitionTable();
+      assert.equal((await work.examine(small, 'partitions.bin')).md5, hex('md5', small));
+      assert.equal(work.figures.inWorker, 0);
+      assert.equal(work.figures.inThread, 1);
+    } finally {
+      await work.dispose();
+    }
+  });
+
+  it('works on the calling thread, and says so once, when the worker script is missing', async () => {
+    const lines: string[] = [];
+    const work = new ImageWork({
+      inThreadBytes: 0,
+      workerPath: join(tmpdir(), 'no-such-image-worker.js'),
+      logger: levelLogger('debug', (_level, message) => lines.push(message)),
+    });
+    try {
+      for (const name of ['sketch.bin', 'esp32.bin']) {
+        const examined = await work.examine(shared(samples[name]!), name);
+        assert.equal(examined.md5, hex('md5', samples[name]!));
+        assert.deepEqual(examined.info, analyzeImage(samples[name]!, name));
+      }
+      assert.equal(work.figures.inWorker, 0);
+      assert.equal(work.figures.inThread, 2);
+      assert.equal(lines.filter((l) => /image worker unavailable/.test(l)).length, 1, lines.join('\n'));
+    } finally {
+      await work.dispose();
+    }
+  });
+
+  it('finishes the jobs of a worker that dies on the calling thread, and gives up after a few deaths', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acus-worker-'));
+    dirs.push(dir);
+    const dying = join(dir, 'dying.js');
+    writeFileSync(dying, "require('node:worker_threads').parentPort.once('message', () => process.exit(3));\n");
+    const lines: string[] = [];
+    const work = new ImageWork({
+      inThreadBytes: 0,
+      workerPath: dying,
+      logger: levelLogger('debug', (_level, message) => lines.push(message)),
+    });
+    try {
+      for (let i = 0; i < 6; i++) {
+        const examined = await work.examine(shared(app8266), 'sketch.bin');
+        assert.equal(examined.md5, hex('md5', app8266), `job ${i}`);
+        assert.equal(examined.info.kind, 'app');
+      }
+      assert.ok(lines.some((l) => /image worker stopped/.test(l)));
+      assert.ok(lines.some((l) => /image worker unavailable/.test(l)));
+    } finally {
+      await work.dispose();
+    }
+  });
+});
