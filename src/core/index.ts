@@ -21,6 +21,7 @@ export type {
 
 // Catalog
 export type { CatalogStore, CatalogChange } from './catalog/catalogStore';
+export type { ImageAnalysis, FileVersion } from './catalog/imageStore';
 export { type CatalogEntry, isCompleteApp } from './catalog/catalogEntry';
 export { buildListing, notOfferedReason, type Audience, type Listing } from './catalog/listing';
 export type { Origin } from './catalog/origins';
@@ -36,7 +37,7 @@ export { isFirmwareBuildTask, type TaskDescription } from './publish/buildTasks'
 // Devices
 export type { DeviceRegistry, DeviceRecord, DownloadRecord, DownloadState } from './devices/deviceRegistry';
 export type { DeviceIdentity } from './devices/deviceRequest';
-export type { KnownImage } from './devices/updatePolicy';
+export { KnownImages, type KnownImage } from './devices/knownImages';
 
 // Network, logging, events
 export { advertisedAddress, lanAddresses, parseCidr, reachableAddresses, type InterfaceAddress } from './net/addresses';

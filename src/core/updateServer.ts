@@ -23,6 +23,8 @@ import type {
   RequestSummary,
 } from './serverEvents';
 import type { CatalogChange } from './catalog/catalogStore';
+import { KnownImages } from './devices/knownImages';
+import type { Disposable } from './events';
 
 export interface UpdateServerOptions {
   catalogDir: string;
@@ -42,6 +44,8 @@ export interface UpdateServerOptions {
   cacheBytes?: number;
   /** Least time between two progress events of one download. */
   progressIntervalMs?: number;
+  /** What devices may be running, learnt from the catalog; pass one to keep it across servers. */
+  knownImages?: KnownImages;
 }
 
 export type ServerErrorCode = 'EADDRINUSE' | 'EACCES' | 'EADDRNOTAVAIL' | 'CATALOG' | 'BADOPTION' | 'OTHER';
@@ -59,6 +63,9 @@ export class ServerStartError extends Error {
 
 export class UpdateServer {
   readonly catalog: CatalogStore;
+  /** What devices may be running, fed by the catalog's analyses. */
+  readonly knownImages: KnownImages;
+  private readonly learning: Disposable;
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
   /** Hashing and analysis of image files, in a worker thread. */
@@ -96,11 +103,14 @@ export class UpdateServer {
     }
     this.timeouts = { ...defaultTimeouts, ...options.timeouts };
     this.work = new ImageWork({ logger: this.logger });
-    const images = new ImageStore({
-      ...defaultImageStoreOptions,
-      ...(options.cacheBytes ? { cacheBytes: options.cacheBytes } : {}),
-      work: this.work,
-    });
+    const images = new ImageStore(
+      {
+        ...defaultImageStoreOptions,
+        ...(options.cacheBytes ? { cacheBytes: options.cacheBytes } : {}),
+        work: this.work,
+      },
+      this.logger,
+    );
     this.catalog = new CatalogStore({
       root: options.catalogDir,
       logger: this.logger,
@@ -108,6 +118,8 @@ export class UpdateServer {
       images,
     });
     this.onDidChangeCatalog = this.catalog.onDidChange;
+    this.knownImages = options.knownImages ?? new KnownImages();
+    this.learning = this.catalog.onDidAnalyzeImage((analysis) => this.knownImages.learn(analysis));
     // allowHalfOpen: a client may shut its sending side after the request and still read the whole response.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
   }
@@ -151,6 +163,7 @@ export class UpdateServer {
       await closed;
       await this.catalog.dispose();
       await this.work.dispose();
+      this.learning.dispose();
       for (const emitter of [this.catalogServed, this.refused, this.started, this.progressed, this.finished])
         emitter.dispose();
     })();
@@ -232,7 +245,7 @@ export class UpdateServer {
       return { head: answer.head, body: answer.body };
     }
 
-    const answer = await answerDownload(this.catalog, target.segments, head.headers, {
+    const answer = await answerDownload(this.catalog, this.knownImages, target.segments, head.headers, {
       answerNotModified: this.options.answerNotModified ?? true,
     });
     if (answer.kind === 'refuse') {

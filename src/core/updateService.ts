@@ -14,6 +14,7 @@ import { readOrigins, type Origin } from './catalog/origins';
 import { BuildPublisher, type PublishErrorEvent, type PublishEvent, type SkipEvent } from './publish/buildPublisher';
 import { hasFirmwareProject } from './publish/discover';
 import { DeviceRegistry } from './devices/deviceRegistry';
+import { KnownImages } from './devices/knownImages';
 
 /** How the catalog is served; absent in UpdateServiceOptions means not serving. */
 export type ServeOptions = Omit<UpdateServerOptions, 'catalogDir' | 'logger'>;
@@ -63,6 +64,8 @@ export interface PublishFileResult {
 
 export class UpdateService implements Disposable {
   readonly devices: DeviceRegistry;
+  /** What devices may be running: kept across restarts of the server, so a device is recognised after one. */
+  readonly knownImages = new KnownImages();
   private readonly logger: Logger;
   private options: UpdateServiceOptions | undefined;
   /** The options the running server and the publisher were started with (a failed start records none). */
@@ -92,7 +95,7 @@ export class UpdateService implements Disposable {
 
   constructor(init: { logger?: Logger } = {}) {
     this.logger = init.logger ?? silentLogger;
-    this.devices = new DeviceRegistry((hash) => this.serverValue?.catalog.images.identify(hash), this.logger);
+    this.devices = new DeviceRegistry((hash) => this.knownImages.identify(hash), this.logger);
   }
 
   /** The running server, if serving. */
@@ -207,7 +210,12 @@ export class UpdateService implements Disposable {
   }
 
   private async startServer(catalogDir: string, serve: ServeOptions): Promise<void> {
-    const server = await UpdateServer.start({ ...serve, catalogDir, logger: this.logger });
+    const server = await UpdateServer.start({
+      ...serve,
+      catalogDir,
+      logger: this.logger,
+      knownImages: this.knownImages,
+    });
     this.serverValue = server;
     this.serverSubscriptions = new DisposableStore();
     this.serverSubscriptions.add(this.devices.follow(server));

@@ -13,8 +13,26 @@ export interface LogLine {
   message: string;
 }
 
+/** Hashing work a server did, counted from its catalog's analysis events. */
+export interface HashWork {
+  /** File versions hashed (x-MD5). */
+  hashes: number;
+  /** Versions whose running-image MD5 variants were computed. */
+  variants: number;
+}
+
+export function countHashWork(server: UpdateServer): HashWork {
+  const work: HashWork = { hashes: 0, variants: 0 };
+  server.catalog.onDidAnalyzeImage((analysis) => {
+    if (analysis.work === 'hash') work.hashes++;
+    else work.variants++;
+  });
+  return work;
+}
+
 export interface ServerFixture {
   server: UpdateServer;
+  work: HashWork;
   port: number;
   catalog: string;
   outside: string;
@@ -88,6 +106,7 @@ export async function standardFixture(options: Partial<UpdateServerOptions> = {}
   const { server, logs } = await startServer(catalog, options);
   return {
     server,
+    work: countHashWork(server),
     port: server.port,
     catalog,
     outside,

@@ -28,7 +28,7 @@ describe('device registry', () => {
   let registry: DeviceRegistry;
   before(async () => {
     f = await standardFixture();
-    registry = new DeviceRegistry((hash) => f.server.catalog.images.identify(hash));
+    registry = new DeviceRegistry((hash) => f.server.knownImages.identify(hash));
     registry.follow(f.server);
   });
   after(async () => {

@@ -12,7 +12,7 @@ import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import type { CatalogEntry } from './catalogEntry';
 import { isFirmwareCandidate } from './catalogEntry';
-import { ImageStore, versionKey, type FileOpener, type LoadedVersion } from './imageStore';
+import { ImageStore, versionKey, type FileOpener, type ImageAnalysis, type LoadedVersion } from './imageStore';
 import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './catalogRoot';
 import { buildListing, type Audience, type Listing } from './listing';
 
@@ -69,12 +69,15 @@ export class CatalogStore {
   private readonly maxDepth: number;
   private readonly changed = new Emitter<CatalogChange>('catalog changed', () => this.logger);
   readonly onDidChange: Event<CatalogChange> = this.changed.event;
+  /** Every image version hashed (and every set of running-image variants computed) while serving this catalog. */
+  readonly onDidAnalyzeImage: Event<ImageAnalysis>;
   private disposed = false;
 
   constructor(private readonly options: CatalogStoreOptions) {
     this.logger = options.logger ?? silentLogger;
     this.maxDepth = options.maxDepth ?? 4;
     this.images = options.images ?? new ImageStore();
+    this.onDidAnalyzeImage = this.images.onDidAnalyze;
   }
 
   /** The catalog folder's real path. */

@@ -8,7 +8,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { ImageInfo } from '../firmware/imageInfo';
 import { ImageWork, sharedBuffer } from '../work/imageWork';
-import type { KnownImage } from '../devices/updatePolicy';
+import { Emitter, type Event } from '../events';
+import { silentLogger, type Logger } from '../log';
 
 export interface FileVersion {
   key: string;
@@ -24,6 +25,16 @@ export interface LoadedVersion {
   version: FileVersion;
   /** Present when asked for: the exact bytes `version.md5` was computed from. */
   bytes?: Buffer;
+}
+
+/** One piece of hashing work on a file version: its MD5 ('hash') or its running-image MD5 variants ('variants'). */
+export interface ImageAnalysis {
+  work: 'hash' | 'variants';
+  /** The entry name the version was read under. */
+  name: string;
+  version: FileVersion;
+  /** Every MD5 a device running this version may report, the file MD5 first. */
+  md5s: readonly string[];
 }
 
 export interface ImageStoreOptions {
@@ -57,22 +68,23 @@ export class ImageStore {
   private readonly bytes = new Map<string, Buffer>(); // key → bytes, in LRU order
   private cachedBytes = 0;
   private readonly inflight = new Map<string, Promise<LoadedVersion>>();
-  private readonly known = new Map<string, KnownImage>(); // md5 or sha256 → image
   private readonly variants = new Map<string, readonly string[]>(); // version key → running MD5s
   private readonly variantsInflight = new Map<string, Promise<readonly string[]>>();
   private readonly work: ImageWork;
   private readonly keyByContent = new Map<string, string>(); // content key → version key, of files while linked
-  /** How many file versions were hashed (x-MD5); a benchmark and test figure. */
-  md5Computations = 0;
-  /** How many versions had their running-image MD5 variants computed (only for 304 checks that need them). */
-  variantComputations = 0;
+  private readonly analyzed = new Emitter<ImageAnalysis>('image analysed', () => this.logger);
+  /** Fires for every MD5 and every set of running-image variants computed: what devices may run, and the work done. */
+  readonly onDidAnalyze: Event<ImageAnalysis> = this.analyzed.event;
 
   /** Where this store's hashing and analysis ran, and the MD5 work it took (see ImageWork). */
   get workFigures(): Readonly<ImageWork['figures']> {
     return this.work.figures;
   }
 
-  constructor(private readonly options: ImageStoreOptions = defaultImageStoreOptions) {
+  constructor(
+    private readonly options: ImageStoreOptions = defaultImageStoreOptions,
+    private readonly logger: Logger = silentLogger,
+  ) {
     this.work = options.work ?? new ImageWork({ useWorker: false });
   }
 
@@ -122,21 +134,15 @@ export class ImageStore {
           if (servable(known.info)) this.cache(key, data);
           return { version: known, bytes: data };
         }
-        this.md5Computations++;
         const { md5, sha256, info } = await this.work.examine(data, name);
         const version = this.remember(key, before, { md5, sha256 }, info);
-        if (info.kind === 'app' && info.complete) this.learn(name, version);
         if (servable(info)) this.cache(key, data);
+        this.analyzed.fire({ work: 'hash', name, version, md5s: [md5] });
         return { version, bytes: data };
       }
     } finally {
       await handle?.close().catch(() => undefined);
     }
-  }
-
-  /** What the server knows of an image with this MD5 or SHA-256 (lower-case hex). */
-  identify(hash: string | undefined): KnownImage | undefined {
-    return hash ? this.known.get(hash) : undefined;
   }
 
   /**
@@ -176,7 +182,6 @@ export class ImageStore {
     // Devices asking at once share one computation.
     let pending = this.variantsInflight.get(version.key);
     if (!pending) {
-      this.variantComputations++;
       pending = this.work.runningMd5s(bytes, version.info).finally(() => this.variantsInflight.delete(version.key));
       this.variantsInflight.set(version.key, pending);
     }
@@ -184,16 +189,9 @@ export class ImageStore {
     if (!this.variants.has(version.key)) {
       this.variants.set(version.key, md5s);
       if (this.variants.size > 1000) this.variants.delete(this.variants.keys().next().value as string);
-      this.learn(name, version, md5s);
+      this.analyzed.fire({ work: 'variants', name, version, md5s });
     }
     return md5s;
-  }
-
-  private learn(name: string, version: FileVersion, md5s: readonly string[] = [version.md5]): void {
-    const image: KnownImage = { name, md5: version.md5, chip: version.info.chip, family: version.info.family };
-    for (const md5 of md5s) this.known.set(md5, image);
-    if (version.info.appendedSha256) this.known.set(version.info.appendedSha256, image);
-    while (this.known.size > 50_000) this.known.delete(this.known.keys().next().value as string);
   }
 
   private cache(key: string, data: Buffer): void {

@@ -4,7 +4,7 @@
 import { Emitter, type Disposable, type Event } from '../events';
 import type { ChipFamily } from '../firmware/imageInfo';
 import { silentLogger, type Logger } from '../log';
-import type { KnownImage } from './updatePolicy';
+import type { KnownImage } from './knownImages';
 import type {
   CatalogServedEvent,
   DownloadFinishedEvent,

@@ -3,14 +3,9 @@
 
 import type { ImageInfo } from '../firmware/imageInfo';
 import type { DeviceIdentity } from './deviceRequest';
+import type { KnownImage } from './knownImages';
 
-/** An image the server has seen (in the catalog now or earlier), to recognise what a device runs. */
-export interface KnownImage {
-  name: string;
-  md5: string;
-  chip?: string;
-  family?: string;
-}
+export type { KnownImage } from './knownImages';
 
 export interface ServedImage {
   name: string;

@@ -10,6 +10,7 @@ import { notOfferedReason } from '../catalog/listing';
 import { readDeviceRequest, type DeviceIdentity } from '../devices/deviceRequest';
 import { decideUpdate } from '../devices/updatePolicy';
 import { parseRange } from '../http/byteRange';
+import type { KnownImages } from '../devices/knownImages';
 import type { ResponseHead } from '../http/response';
 import type { ImageInfo } from '../firmware/imageInfo';
 
@@ -49,6 +50,7 @@ export interface DownloadOptions {
 
 export async function answerDownload(
   catalog: CatalogStore,
+  known: KnownImages,
   segments: readonly string[],
   headers: ReadonlyMap<string, string>,
   options: DownloadOptions,
@@ -101,9 +103,7 @@ export async function answerDownload(
     return refuse(403, version.info.reason ?? what);
   }
   const running =
-    version.info.kind === 'app'
-      ? (catalog.images.identify(device.sketchSha256) ?? catalog.images.identify(device.sketchMd5))
-      : undefined;
+    version.info.kind === 'app' ? (known.identify(device.sketchSha256) ?? known.identify(device.sketchMd5)) : undefined;
   const runningMd5s =
     version.info.kind === 'app' && mayRunVariant(device, version.md5, version.info, bytes)
       ? await catalog.images.runningMd5s(version, bytes, name)
