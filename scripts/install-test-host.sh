@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the extension-host and UI tests need, with no network but the npm registry and Debian's apt:
-#   * apt: chromium (headless browser for the workbench), libkrb5-dev (gssapi headers for code-server's `kerberos`
+#   * apt: chromium (headless browser for the workbench), nginx (the nginx export is tested against the real one; the
+#     tests run their own nginx processes on free ports), libkrb5-dev (gssapi headers for code-server's `kerberos`
 #     native module), ripgrep (seeds @vscode/ripgrep's download cache, its postinstall would fetch from GitHub);
 #   * npm: code-server@4.100.3 (= VS Code 1.100.3 server + web workbench, the newest release whose engines.node is 20),
 #     installed OUTSIDE the repo in a cache dir so a fresh clone reuses it.
@@ -27,6 +28,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 need=()
 [ -x "$CHROMIUM" ] || command -v chromium >/dev/null || need+=(chromium)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || need+=(nginx)
 if ! { [ -f "$DEST/.complete" ] && [ -x "$BIN" ]; }; then     # build-time only deps: needed just for a fresh install
   command -v rg >/dev/null || need+=(ripgrep)
   have_pkg libkrb5-dev || need+=(libkrb5-dev)

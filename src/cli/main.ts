@@ -8,15 +8,18 @@ import {
   errorMessage,
   isCompleteApp,
   reachableAddresses,
+  NginxExporter,
   type UpdateServer,
 } from '../core';
 import { parseCli, usage, type CliOptions } from './options';
 import { stderrLogger } from './logLines';
+import { runExport } from './exportCommand';
 
 declare const PACKAGE_VERSION: string | undefined;
 const version = typeof PACKAGE_VERSION === 'string' ? PACKAGE_VERSION : 'dev';
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'export') return runExport(argv.slice(1), version);
   const command = parseCli(argv, process.cwd());
   switch (command.kind) {
     case 'help':
@@ -57,6 +60,27 @@ async function run(options: CliOptions): Promise<number> {
     return 1;
   }
 
+  let exporter: NginxExporter | undefined;
+  if (options.exportNginx) {
+    exporter = new NginxExporter({
+      dir: resolve(options.exportNginx),
+      catalog: service.catalog!,
+      answerNotModified: options.answerNotModified,
+      generator: `autoconnect-update-server ${version}`,
+      logger,
+    });
+    try {
+      await exporter.export();
+    } catch (error) {
+      process.stderr.write(`autoconnect-update-server: error: --export-nginx: ${errorMessage(error)}\n`);
+      await service.dispose();
+      return 1;
+    }
+    // After every publish (or file dropped in), once the catalog has settled.
+    exporter.keepCurrent(service.onDidChangeCatalog);
+    exporter.onDidFail((error) => logger.error(`nginx export: ${error.message}`));
+  }
+
   printBanner(service.server!, options);
 
   return new Promise<number>((done) => {
@@ -68,6 +92,7 @@ async function run(options: CliOptions): Promise<number> {
       }
       stopping = true;
       logger.info(`${signal}: stopping`);
+      await exporter?.dispose();
       await service.dispose();
       done(0);
     };
@@ -93,6 +118,7 @@ function printBanner(server: UpdateServer, options: CliOptions): void {
         ]
       : []),
     ...(options.watch.length ? [`publishing builds from: ${options.watch.map((d) => resolve(d)).join(', ')}`] : []),
+    ...(options.exportNginx ? [`nginx export kept current in: ${resolve(options.exportNginx)}`] : []),
     'press Ctrl+C to stop',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -13,13 +13,16 @@ export interface CliOptions {
   watch: string[];
   keep: number;
   answerNotModified: boolean;
+  /** Keep an nginx export of the catalog current in this folder. */
+  exportNginx?: string;
 }
 
 export type CliCommand =
   { kind: 'run'; options: CliOptions } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
 export const usage = `usage: autoconnect-update-server [-h] [--port PORT] [--bind IP_ADDRESS] [--catalog CATALOG] [--log LOG_LEVEL]
-                                 [--allow CIDR] [--watch DIR] [--keep N] [--no-304] [--version]
+                                 [--allow CIDR] [--watch DIR] [--keep N] [--no-304] [--export-nginx DIR] [--version]
+       autoconnect-update-server export --nginx DIR [--catalog CATALOG] [--port PORT] [--server-name NAME]
 
 OTA update server for AutoConnect devices (ESP8266/ESP32); a drop-in for AutoConnect's updateserver.py.
 
@@ -34,6 +37,8 @@ options:
   --watch DIR           publish PlatformIO / Arduino builds found under DIR into the catalog (repeatable)
   --keep N              with --watch: previous builds kept per project for rollback (default: 3)
   --no-304              always send the image, even to a device that already runs it
+  --export-nginx DIR    keep an nginx export of the catalog in DIR current after every change
+                        (see: autoconnect-update-server export --help)
   -V, --version         print the version and exit
 `;
 
@@ -54,6 +59,7 @@ export function parseCli(argv: readonly string[], cwd: string): CliCommand {
         watch: { type: 'string', multiple: true },
         keep: { type: 'string' },
         'no-304': { type: 'boolean' },
+        'export-nginx': { type: 'string' },
       },
     });
   } catch (error) {
@@ -91,6 +97,7 @@ export function parseCli(argv: readonly string[], cwd: string): CliCommand {
       watch: values.watch ?? [],
       keep,
       answerNotModified: !values['no-304'],
+      ...(values['export-nginx'] !== undefined ? { exportNginx: values['export-nginx'] } : {}),
     },
   };
 }

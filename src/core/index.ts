@@ -26,6 +26,16 @@ export { type CatalogEntry, isCompleteApp } from './catalog/catalogEntry';
 export { buildListing, notOfferedReason, type Audience, type Listing } from './catalog/listing';
 export type { Origin } from './catalog/origins';
 
+// Export for nginx
+export {
+  NginxExporter,
+  NginxExportError,
+  exportCatalogForNginx,
+  type NginxExportOptions,
+  type NginxExportResult,
+  type ExportSource,
+} from './export/nginxExport';
+
 // Firmware
 export type { ImageInfo, ChipFamily, AppDescriptor } from './firmware/imageInfo';
 

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCli } from '../../src/cli/options';
+import { parseExport } from '../../src/cli/exportCommand';
 
 describe('command-line flags (updateserver.py drop-in)', () => {
   it('defaults like updateserver.py, but binds all interfaces', () => {
@@ -74,5 +75,25 @@ describe('command-line flags (updateserver.py drop-in)', () => {
     }
     assert.equal(parseCli(['-h'], '/').kind, 'help');
     assert.equal(parseCli(['--version'], '/').kind, 'version');
+  });
+
+  it('takes --export-nginx for the server, and the export command its own flags', () => {
+    const run = parseCli(['--export-nginx', '/srv/nginx-ota'], '/x');
+    assert.equal(run.kind === 'run' && run.options.exportNginx, '/srv/nginx-ota');
+    const command = parseExport(['--nginx', 'out', '-d', 'bin', '--port', '8080', '--server-name', 'ota.lan'], '/x');
+    assert.deepEqual(command, {
+      kind: 'export',
+      options: {
+        nginx: '/x/out',
+        catalog: '/x/bin',
+        port: 8080,
+        serverName: 'ota.lan',
+        logLevel: 'info',
+        answerNotModified: true,
+      },
+    });
+    assert.equal(parseExport([], '/x').kind, 'error');
+    assert.match(JSON.stringify(parseExport(['--nginx', 'o', '--port', '0'], '/x')), /invalid port/);
+    assert.match(JSON.stringify(parseExport(['--nginx', 'o', '--server-name', 'a;b'], '/x')), /not a server name/);
   });
 });
