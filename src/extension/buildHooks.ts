@@ -37,7 +37,8 @@ export class BuildHooks implements vscode.Disposable {
     const state = this.controller.state;
     const where = state.kind === 'running' ? ` Devices update from ${state.advertised}:${state.port}.` : '';
     const what = [
-      chipLabel(event.info),
+      event.info.filesystem ? `${event.info.filesystem} filesystem, for filesystem updates` : chipLabel(event.info),
+      event.info.signed ? 'signed' : undefined,
       event.info.app?.version ? `v${event.info.app.version.replace(/^v/, '')}` : undefined,
     ]
       .filter(Boolean)

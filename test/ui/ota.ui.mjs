@@ -11,7 +11,7 @@ export const timeout = 150000;
 
 const require = createRequire(import.meta.url);
 const out = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'out', 'test', 'support');
-const { esp8266ArduinoApp, esp32App } = require(path.join(out, 'images.js'));
+const { esp8266ArduinoApp, esp32App, littlefsImage, signedOf } = require(path.join(out, 'images.js'));
 const { rawRequest, slowReader, portIsFree } = require(path.join(out, 'rawHttp.js'));
 const { esp8266CatalogRequest, esp8266DownloadRequest, esp32DownloadRequest } = require(
   path.join(out, 'deviceRequests.js'),
@@ -67,6 +67,23 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   const row = catalogRows.find((r) => r.label === 'ota-demo-d1_mini.bin');
   assert.match(row.description, /ESP8266/);
   assert.ok(!catalogRows.some((r) => /bootloader/.test(r.label)), 'the bootloader is never published');
+
+  // A buildfs image of the same env is published for filesystem updates, and a signed build is marked signed.
+  fs.writeFileSync(path.join(build, 'littlefs.bin'), littlefsImage({ blockCount: 32 }));
+  fs.writeFileSync(
+    path.join(workspace, '.autoconnect', 'catalog', 'signed-node.bin'),
+    signedOf(esp8266ArduinoApp({ payloadSize: 200_000, seed: 9 })),
+  );
+  await waitFor(
+    async () => {
+      const rows = await treeRows(page, 'Firmware Catalog', { manifest });
+      return (
+        rows.some((r) => r.label === 'ota-demo-d1_mini.littlefs.bin' && /littlefs filesystem/.test(r.description)) &&
+        rows.some((r) => r.label === 'signed-node.bin' && /signed/.test(r.description))
+      );
+    },
+    { timeout: 30000, what: 'the littlefs image and the signed build in the Firmware Catalog view' },
+  );
 
   // A device talks to the address from the status bar (on loopback here).
   const list = await rawRequest(PORT, esp8266CatalogRequest('.', `${host}:${PORT}`));
