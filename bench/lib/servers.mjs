@@ -54,7 +54,7 @@ export async function startOurServer({
   watch = [],
   logFile,
   loopFile,
-  cli = join(ROOT, 'dist/cli.js'),
+  cli = process.env.ACBENCH_CLI ?? join(ROOT, 'dist/cli.js'), // ACBENCH_CLI: another build, for before/after runs
   startTimeoutMs = 60_000,
 }) {
   const args = [cli, '-p', '0', '-b', '127.0.0.1', '-d', catalogDir, '-l', 'WARNING'];

@@ -14,6 +14,7 @@ import type { CatalogEntry } from './catalogEntry';
 import { isFirmwareCandidate } from './catalogEntry';
 import { ImageStore, versionKey, type FileOpener, type ImageAnalysis, type LoadedVersion } from './imageStore';
 import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './catalogRoot';
+import { yieldIfBusy } from '../work/loopTurn';
 import { buildListing, type Audience, type Listing } from './listing';
 
 export interface CatalogStoreOptions {
@@ -309,6 +310,7 @@ export class CatalogStore {
     let changed = false;
     // Stat (and, for new versions, analyse) entries a few at a time: a folder of 1000 images rescans in one pass.
     const read = await mapLimited(names, 16, (name) => this.readEntry(dir, folder.base, name));
+    await yieldIfBusy(); // the index and listings below are rebuilt in a turn of their own
     // Read by path (no /proc): prove the folder is still the real one that was read, else none of it counts.
     await folder.verify();
     for (const [index, name] of names.entries()) {
@@ -358,6 +360,7 @@ export class CatalogStore {
 
   /** One entry of a folder being scanned; `base` reads the folder (see OpenFolder), `dir.abs` names it. */
   private async readEntry(dir: DirState, base: string, name: string): Promise<CatalogEntry | undefined> {
+    await yieldIfBusy(); // a rescan of 1000 entries runs in slices of the loop
     const relPath = dir.rel ? `${dir.rel}/${name}` : name;
     let absPath = join(dir.abs, name);
     try {

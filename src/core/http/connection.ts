@@ -6,6 +6,7 @@ import { defaultHeadLimits, findHeadEnd, isHeadError, parseHead, type RequestHea
 import { serializeHead, textResponse, type ResponseHead } from './response';
 import { normalizeAddress } from '../net/addresses';
 import type { SendScheduler, Sender } from './sendScheduler';
+import { yieldIfBusy } from '../work/loopTurn';
 
 export interface HttpRequest {
   head: RequestHead;
@@ -135,6 +136,8 @@ export class Connection {
     this.socket.pause();
     let reply: Reply;
     try {
+      // Many devices at once (a fleet after a reboot): their requests are handled a few per loop turn.
+      await yieldIfBusy();
       reply = await this.handler({ head, remoteAddress: this.remoteAddress });
     } catch (error) {
       reply = textResponse(500, 'internal error');

@@ -4,13 +4,12 @@
 // catalog and its origins sidecar are read-modify-write state, and builds are rare events (a queue of a few files
 // costs nothing). Nothing here throws out of a watcher callback: failures become onDidError with a one-line reason.
 
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Emitter } from '../events';
 import type { Disposable, Event } from '../events';
 import type { Logger } from '../log';
-import { analyzeImage } from '../firmware/analyzeImage';
+import { ImageWork } from '../work/imageWork';
 import type { ImageInfo } from '../firmware/imageInfo';
 import { readOrigins, writeOrigins } from '../catalog/origins';
 import type { Origin } from '../catalog/origins';
@@ -21,6 +20,13 @@ import { errorMessage as describe } from '../errorMessage';
 import type { BuildOutput, BuildTarget, Discovery } from './discover';
 import { BuildWatcher } from './watcher';
 import { baseStem, chooseStem, pruneOrigins, removeStaleTemps, writeSnapshot } from './snapshot';
+
+/** A build's bytes with their verdict and MD5, from one examination. */
+interface ExaminedBuild {
+  bytes: Buffer;
+  info: ImageInfo;
+  md5: string;
+}
 
 export interface BuildPublisherOptions {
   /** Workspace folders or --watch folders searched for projects. */
@@ -46,6 +52,8 @@ export interface BuildPublisherOptions {
    * written into a folder created a moment before can slip past a busy watcher). Default 2000 ms; 0 turns it off.
    */
   pollMs?: number;
+  /** Where builds are hashed and analysed; by default a worker thread of the publisher's own. */
+  work?: ImageWork;
 }
 
 export interface PublishEvent {
@@ -135,6 +143,7 @@ export class BuildPublisher implements Disposable {
   private rescans: Promise<void> = Promise.resolve();
   private disposed = false;
   private disposing?: Promise<void>;
+  private readonly work: ImageWork;
   private lastWatching = '';
 
   constructor(private readonly options: BuildPublisherOptions) {
@@ -144,6 +153,7 @@ export class BuildPublisher implements Disposable {
     this.recheckMs = options.recheckMs ?? 500;
     this.incompleteTimeoutMs = options.incompleteTimeoutMs ?? 10_000;
     this.log = options.logger;
+    this.work = options.work ?? new ImageWork({ logger: options.logger });
   }
 
   get targets(): readonly BuildTarget[] {
@@ -226,6 +236,7 @@ export class BuildPublisher implements Disposable {
     await this.watcher?.dispose();
     this.watcher = undefined;
     await this.queue; // the job in flight finishes its rename: nothing is written after dispose resolves
+    if (!this.options.work) await this.work.dispose();
     this._onDidPublish.dispose();
     this._onDidSkip.dispose();
     this._onDidError.dispose();
@@ -341,7 +352,8 @@ export class BuildPublisher implements Disposable {
 
     // Read once: these exact bytes are analyzed, hashed and written into the catalog.
     let bytes: Buffer = await fs.readFile(file);
-    let info = analyzeImage(bytes, path.basename(file));
+    // Analysed and hashed in the image worker: a 16 MB build would hold the editor's loop for tens of ms.
+    let { info, md5 } = await this.work.examine(bytes, path.basename(file));
     // Incomplete comes first: the first bytes of an app being written can look like anything (a few bytes of an
     // ESP32 app have no app descriptor yet), so only a complete file gets a final verdict.
     if (!info.complete) return this.incomplete(output, mode, state, info);
@@ -363,13 +375,12 @@ export class BuildPublisher implements Disposable {
         this.handled.set(file, state);
         return this.skip(output, 'wrong-family', 'gzip images are only accepted by ESP8266 devices', info);
       }
-      const signed = await this.signedImage(output, mode, bytes, info, state, signedFile, !!state.signed);
+      const signed = await this.signedImage(output, mode, { bytes, info, md5 }, state, signedFile, !!state.signed);
       if ('outcome' in signed) return signed.outcome;
-      ({ bytes, info } = signed);
+      ({ bytes, info, md5 } = signed);
     }
     this.clearRecheck(file);
 
-    const md5 = createHash('md5').update(bytes).digest('hex');
     this.addTarget(target);
     const outcome = await withCatalogLock(this.catalogDir, () =>
       this.store({ output, bytes, md5, info, mtime: stat.mtime, mode }),
@@ -397,22 +408,23 @@ export class BuildPublisher implements Disposable {
   private async signedImage(
     output: BuildOutput,
     mode: Mode,
-    bytes: Buffer,
-    info: ImageInfo,
+    unsigned: ExaminedBuild,
     state: FileState,
     signedFile: string | undefined,
     present: boolean,
-  ): Promise<{ bytes: Buffer; info: ImageInfo } | { outcome: PublishOutcome }> {
+  ): Promise<ExaminedBuild | { outcome: PublishOutcome }> {
+    const { bytes, info } = unsigned;
     if (!signedFile || !present) {
-      if (info.signed || !(await this.expectsSignature(output))) return { bytes, info };
+      if (info.signed || !(await this.expectsSignature(output))) return unsigned;
       const reason = `a signed build is expected (private.key in ${output.target.projectDir}) but no ${path.basename(signedFile ?? '')} is there`;
       return { outcome: this.incomplete(output, mode, state, { ...info, complete: false, reason }, 'bad-signature') };
     }
     const signed = await fs.readFile(signedFile).catch(() => undefined);
     const check = signed ? checkSignedImage(bytes, signed) : undefined;
-    const signedInfo = signed && check?.ok ? analyzeImage(signed, path.basename(output.file)) : undefined;
-    if (signed && signedInfo?.kind === 'app' && signedInfo.complete && signedInfo.signed) {
-      return { bytes: signed, info: signedInfo };
+    const examined = signed && check?.ok ? await this.work.examine(signed, path.basename(output.file)) : undefined;
+    const signedInfo = examined?.info;
+    if (signed && examined && signedInfo?.kind === 'app' && signedInfo.complete && signedInfo.signed) {
+      return { bytes: signed, info: signedInfo, md5: examined.md5 };
     }
     const reason = check && !check.ok ? check.reason : `${path.basename(signedFile)} is not a signed image of the .bin`;
     return { outcome: this.incomplete(output, mode, state, { ...info, complete: false, reason }, 'bad-signature') };

@@ -1,0 +1,24 @@
+// Cooperative slices for work that stays on the event loop (request handling, catalog scans). Inside VS Code the
+// loop is the extension host's, shared with every other extension: a burst of 300 requests, or the 1000 entries of
+// a rescan completing together, must not run as one stretch. A turn lasts from the first check until the loop's
+// next check phase (setImmediate); once it has run longer than the budget, every caller waits for the next turn.
+
+const BUDGET_MS = 2;
+let started = 0;
+let open = false;
+
+function openTurn(): void {
+  if (open) return;
+  open = true;
+  started = performance.now();
+  setImmediate(() => {
+    open = false;
+  });
+}
+
+/** Nothing while this loop turn has time left; otherwise a promise that resolves in a later turn. */
+export function yieldIfBusy(): Promise<void> | undefined {
+  openTurn();
+  if (performance.now() - started < BUDGET_MS) return undefined;
+  return new Promise((resolve) => setImmediate(resolve));
+}
