@@ -12,8 +12,11 @@ import { ImageWork } from './work/imageWork';
 import { serializeHead, textResponse } from './http/response';
 import { silentLogger, type Logger } from './log';
 import { ClientFilter } from './net/addresses';
+import { KeyGate } from './access/keyGate';
+import type { MissLimiterOptions } from './access/missLimiter';
 import { answerCatalog } from './routes/catalogRoute';
 import { answerDownload, type DownloadAnswer } from './routes/downloadRoute';
+import { readDeviceRequest } from './devices/deviceRequest';
 import type {
   CatalogServedEvent,
   DownloadFinishedEvent,
@@ -46,6 +49,10 @@ export interface UpdateServerOptions {
   progressIntervalMs?: number;
   /** What devices may be running, learnt from the catalog; pass one to keep it across servers. */
   knownImages?: KnownImages;
+  /** Serve the catalog only below the folder `/<catalogKey>/` (see access/catalogKey.ts); everything else is 404. */
+  catalogKey?: string;
+  /** Rate limit of requests outside the key folder (tests). */
+  keyMissLimits?: Partial<MissLimiterOptions>;
 }
 
 export type ServerErrorCode = 'EADDRINUSE' | 'EACCES' | 'EADDRNOTAVAIL' | 'CATALOG' | 'BADOPTION' | 'OTHER';
@@ -93,11 +100,14 @@ export class UpdateServer {
   private readonly logger: Logger;
   private readonly filter: ClientFilter;
   private readonly timeouts: ConnectionTimeouts;
+  /** Present when the catalog is served below a key folder. */
+  private readonly gate: KeyGate | undefined;
 
   private constructor(private readonly options: UpdateServerOptions) {
     this.logger = options.logger ?? silentLogger;
     try {
       this.filter = new ClientFilter(options.allow ?? []);
+      this.gate = options.catalogKey ? new KeyGate(options.catalogKey, options.keyMissLimits) : undefined;
     } catch (error) {
       throw new ServerStartError((error as Error).message, 'BADOPTION');
     }
@@ -147,6 +157,16 @@ export class UpdateServer {
 
   get host(): string {
     return this.options.host ?? '0.0.0.0';
+  }
+
+  /** Whether the catalog is served only below a key folder. */
+  get keyed(): boolean {
+    return this.gate !== undefined;
+  }
+
+  /** Client addresses whose key misses are remembered (bounded; 0 without a key). */
+  get keyMissClients(): number {
+    return this.gate?.rememberedClients ?? 0;
   }
 
   /** Downloads under way right now. */
@@ -217,16 +237,24 @@ export class UpdateServer {
   private async route(request: HttpRequest): Promise<Reply> {
     await this.ready;
     const { head } = request;
+    const shown = this.gate ? this.gate.redact(head.target) : head.target;
     const summary: RequestSummary = {
       remoteAddress: request.remoteAddress,
       method: head.method,
-      target: head.target.length > 200 ? `${head.target.slice(0, 200)}...` : head.target,
+      target: shown.length > 200 ? `${shown.slice(0, 200)}...` : shown,
       userAgent: head.headers.get('user-agent'),
     };
+    let target = parseTarget(head.target);
+    if (this.gate) {
+      // Before anything else: outside the key folder no method, path or header earns another answer than 404.
+      const decision = this.gate.pass(summary.remoteAddress, target, `${summary.method} ${summary.target}`);
+      if (decision.log) this.logger.warn(decision.log);
+      if (!decision.target) return this.outsideKeyFolder(summary, head.headers, decision.log !== undefined);
+      target = decision.target;
+    }
     if (head.method !== 'GET' && head.method !== 'HEAD') {
       return this.refuse(summary, 405, `method ${head.method} not allowed`, [['Allow', 'GET, HEAD']]);
     }
-    const target = parseTarget(head.target);
     if (isTargetRefusal(target)) return this.refuse(summary, target.status, target.reason);
     if (target.segments.length === 1 && target.segments[0] === '_catalog') {
       const answer = await answerCatalog(this.catalog, target.query, summary.userAgent);
@@ -323,6 +351,24 @@ export class UpdateServer {
         });
       },
     };
+  }
+
+  /**
+   * 404 with a body that says nothing about keys. Logged by the gate (once per client, bounded); a device is told
+   * to the views only along with such a line, so a scan cannot flood them either.
+   */
+  private outsideKeyFolder(summary: RequestSummary, headers: ReadonlyMap<string, string>, logged: boolean): Reply {
+    if (logged) {
+      const device = readDeviceRequest(headers);
+      this.refused.fire({
+        request: summary,
+        device: device.ok ? device.device : undefined,
+        status: 404,
+        reason: 'outside the catalog key folder (a missing or wrong key)',
+        at: Date.now(),
+      });
+    }
+    return textResponse(404, 'not found');
   }
 
   private refuse(
