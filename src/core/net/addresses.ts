@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP, BlockList } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { isVirtualInterface } from './networkIdentity';
 
 export interface InterfaceAddress {
   address: string;
@@ -27,11 +28,6 @@ export function lanAddresses(): InterfaceAddress[] {
     if (isVirtualInterface(entry.interfaceName)) return 2;
     return 1;
   }
-}
-
-/** Names of container and VPN bridges that devices on the LAN cannot reach. */
-function isVirtualInterface(name: string): boolean {
-  return /^(docker|br-|veth|virbr|vmnet|vboxnet|tailscale|zt|utun|lxc|cni|flannel|vEthernet)/i.test(name);
 }
 
 /** The interface of the default route on Linux (/proc/net/route); undefined elsewhere. No packets are sent. */
