@@ -2,13 +2,22 @@
 
 import { resolve } from 'node:path';
 import {
+  ClientFilter,
   ServerStartError,
   UpdateService,
   advertisedAddress,
+  defaultNetworkProbe,
   errorMessage,
+  generateCatalogKey,
   isCompleteApp,
+  networkLabel,
+  parseTrustRule,
   reachableAddresses,
   NginxExporter,
+  ruleMatches,
+  servedNetworks,
+  type Logger,
+  type TrustRule,
   type UpdateServer,
 } from '../core';
 import { parseCli, usage, type CliOptions } from './options';
@@ -38,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function run(options: CliOptions): Promise<number> {
   const logger = stderrLogger(options.logLevel);
+  const key = options.key === 'auto' ? generateCatalogKey() : options.key;
   const service = new UpdateService({ logger });
   service.onDidError((error) => logger.error(`publish: ${error.message}`));
   try {
@@ -49,6 +59,7 @@ async function run(options: CliOptions): Promise<number> {
         host: options.bind,
         allow: options.allow,
         answerNotModified: options.answerNotModified,
+        catalogKey: key,
       },
       // One publisher for every --watch folder: it serialises its writes into the catalog.
       publish: options.watch.length > 0 ? { roots: options.watch.map((dir) => resolve(dir)) } : undefined,
@@ -81,7 +92,8 @@ async function run(options: CliOptions): Promise<number> {
     exporter.onDidFail((error) => logger.error(`nginx export: ${error.message}`));
   }
 
-  printBanner(service.server!, options);
+  printBanner(service.server!, options, key);
+  if (!key) await warnOpenNetworks(options, logger);
 
   return new Promise<number>((done) => {
     let stopping = false;
@@ -101,7 +113,29 @@ async function run(options: CliOptions): Promise<number> {
   });
 }
 
-function printBanner(server: UpdateServer, options: CliOptions): void {
+/**
+ * updateserver.py serves whoever is on the network; so do we without --key (a drop-in), but say so once when the
+ * network is one the user did not name with --allow: on a hotel or café Wi-Fi every guest could take the images.
+ */
+async function warnOpenNetworks(options: CliOptions, logger: Logger): Promise<void> {
+  let networks;
+  try {
+    networks = await defaultNetworkProbe().read();
+  } catch {
+    return;
+  }
+  const named = options.allow.map(parseTrustRule).filter((rule): rule is TrustRule => !('error' in rule));
+  const open = servedNetworks(networks, options.bind, new ClientFilter(options.allow)).filter(
+    (network) => !named.some((rule) => ruleMatches(rule, network)),
+  );
+  if (open.length === 0) return;
+  logger.warn(
+    `serving ${open.map(networkLabel).join(', ')} without --key: anyone on ${open.length === 1 ? 'that network' : 'those networks'} ` +
+      'can list and download the images, which often hold Wi-Fi passwords (use --key auto, or name a network you trust with --allow)',
+  );
+}
+
+function printBanner(server: UpdateServer, options: CliOptions, key: string | undefined): void {
   const images = server.catalog.allEntries().filter(isCompleteApp).length;
   const lines = [
     `AutoConnect update server ${version}`,
@@ -110,7 +144,12 @@ function printBanner(server: UpdateServer, options: CliOptions): void {
     ...reachableAddresses(options.bind).map(
       (a) => `  ${a.address}:${server.port}${a.interfaceName ? `  (${a.interfaceName})` : ''}`,
     ),
-    `in the sketch: AutoConnectUpdate update("${advertisedAddress(options.bind)}", ${server.port});`,
+    ...(key
+      ? [
+          `catalog key: ${key}${options.key === 'auto' ? ' (generated for this run)' : ''}; only requests below /${key}/ are served`,
+        ]
+      : []),
+    `in the sketch: AutoConnectUpdate update("${advertisedAddress(options.bind)}", ${server.port}${key ? `, "${key}"` : ''});`,
     ...(images === 0
       ? [
           'no application images yet: drop a .bin built for your board into the catalog',

@@ -2,7 +2,7 @@
 // be tested without starting anything.
 
 import { parseArgs } from 'node:util';
-import { errorMessage, parseCidr, parsePythonLogLevel, type LogLevel } from '../core';
+import { catalogKeyProblem, errorMessage, parseCidr, parsePythonLogLevel, type LogLevel } from '../core';
 
 export interface CliOptions {
   port: number;
@@ -15,13 +15,15 @@ export interface CliOptions {
   answerNotModified: boolean;
   /** Keep an nginx export of the catalog current in this folder. */
   exportNginx?: string;
+  /** Catalog key, or 'auto' for one generated at start. */
+  key?: string;
 }
 
 export type CliCommand =
   { kind: 'run'; options: CliOptions } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
 export const usage = `usage: autoconnect-update-server [-h] [--port PORT] [--bind IP_ADDRESS] [--catalog CATALOG] [--log LOG_LEVEL]
-                                 [--allow CIDR] [--watch DIR] [--keep N] [--no-304] [--export-nginx DIR] [--version]
+                                 [--allow CIDR] [--key KEY|auto] [--watch DIR] [--keep N] [--no-304] [--export-nginx DIR] [--version]
        autoconnect-update-server export --nginx DIR [--catalog CATALOG] [--port PORT] [--server-name NAME]
 
 OTA update server for AutoConnect devices (ESP8266/ESP32); a drop-in for AutoConnect's updateserver.py.
@@ -34,6 +36,9 @@ options:
   -l, --log LOG_LEVEL   DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO)
   --allow CIDR          also serve clients in this range (repeatable); loopback, private,
                         link-local and unique-local addresses are always served, others refused
+  --key KEY|auto        serve the catalog only below the folder KEY (8-64 letters, digits, - and _; auto
+                        generates one and prints it); devices pass it as AutoConnectUpdate's third argument:
+                        AutoConnectUpdate update(host, port, "KEY"). Every other request gets 404
   --watch DIR           publish PlatformIO / Arduino builds found under DIR into the catalog (repeatable)
   --keep N              with --watch: previous builds kept per project for rollback (default: 3)
   --no-304              always send the image, even to a device that already runs it
@@ -56,6 +61,7 @@ export function parseCli(argv: readonly string[], cwd: string): CliCommand {
         catalog: { type: 'string', short: 'd' },
         log: { type: 'string', short: 'l' },
         allow: { type: 'string', multiple: true },
+        key: { type: 'string' },
         watch: { type: 'string', multiple: true },
         keep: { type: 'string' },
         'no-304': { type: 'boolean' },
@@ -82,6 +88,15 @@ export function parseCli(argv: readonly string[], cwd: string): CliCommand {
   const allow = values.allow ?? [];
   const badCidr = allow.find((cidr) => !parseCidr(cidr));
   if (badCidr !== undefined) return { kind: 'error', message: `argument --allow: not a CIDR range: '${badCidr}'` };
+  const key = values.key;
+  const keyProblem = key === undefined || key === 'auto' ? undefined : catalogKeyProblem(key);
+  if (keyProblem) return { kind: 'error', message: `argument --key: ${keyProblem} (or auto)` };
+  // The nginx export serves the catalog folder as it is: with a key it would hand out what the key protects.
+  if (key !== undefined && values['export-nginx'] !== undefined)
+    return {
+      kind: 'error',
+      message: 'argument --key: not supported with --export-nginx (the export has no key folder)',
+    };
   const keep = values.keep === undefined ? 3 : Number(values.keep);
   if (!Number.isInteger(keep) || keep < 0)
     return { kind: 'error', message: `argument --keep: not a count: '${values.keep}'` };
@@ -98,6 +113,7 @@ export function parseCli(argv: readonly string[], cwd: string): CliCommand {
       keep,
       answerNotModified: !values['no-304'],
       ...(values['export-nginx'] !== undefined ? { exportNginx: values['export-nginx'] } : {}),
+      ...(key !== undefined ? { key } : {}),
     },
   };
 }

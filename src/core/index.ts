@@ -49,8 +49,40 @@ export type { DeviceRegistry, DeviceRecord, DownloadRecord, DownloadState } from
 export type { DeviceIdentity } from './devices/deviceRequest';
 export { KnownImages, type KnownImage } from './devices/knownImages';
 
+// Access: the catalog key
+export { catalogKeyProblem, generateCatalogKey, maskKey } from './access/catalogKey';
+
 // Network, logging, events
-export { advertisedAddress, lanAddresses, parseCidr, reachableAddresses, type InterfaceAddress } from './net/addresses';
+export {
+  advertisedAddress,
+  ClientFilter,
+  lanAddresses,
+  parseCidr,
+  reachableAddresses,
+  type InterfaceAddress,
+} from './net/addresses';
+export {
+  defaultNetworkProbe,
+  networkLabel,
+  preferredAddress,
+  sameNetwork,
+  systemNetworkProbe,
+  type NetworkIdentity,
+  type NetworkProbe,
+} from './net/networkIdentity';
+export {
+  isLoopback,
+  NetworkTrust,
+  parseTrustRule,
+  ruleMatches,
+  servedNetworks,
+  type KeyValueStore,
+  type TrustChoice,
+  type TrustRecord,
+  type TrustRule,
+  type TrustVerdict,
+} from './net/networkTrust';
+export { NetworkMonitor, type NetworkChange } from './net/networkMonitor';
 export { levelLogger, parsePythonLogLevel, silentLogger, type Logger, type LogLevel } from './log';
 export { Emitter, DisposableStore, serialQueue, type Disposable, type Event } from './events';
 export { errorMessage } from './errorMessage';

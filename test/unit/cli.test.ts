@@ -20,8 +20,8 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function run(args: string[], cwd?: string): Running {
-  const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], cwd?: string, env: NodeJS.ProcessEnv = process.env): Running {
+  const child = spawn(process.execPath, [cli, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (c) => (out += c));
@@ -84,9 +84,12 @@ describe('command line (updateserver.py drop-in)', () => {
   });
 
   it('exits non-zero with a clear message for a missing catalog or a bad flag', async () => {
-    const missing = run(['-p', '0', '-b', '127.0.0.1', '-d', join(tmpdir(), 'no-such-catalog-acus')]);
+    // A folder of our own that is surely missing: a fixed name in the shared tmp may exist for another run.
+    const parent = mkdtempSync(join(tmpdir(), 'acus-cli-missing-'));
+    const missing = run(['-p', '0', '-b', '127.0.0.1', '-d', join(parent, 'no-such-catalog-acus')]);
     assert.equal(await missing.exited, 1);
     assert.match(missing.stderr(), /catalog folder .*no-such-catalog-acus does not exist/);
+    rmSync(parent, { recursive: true, force: true });
     const bad = run(['--port', 'eighty']);
     assert.equal(await bad.exited, 2);
     assert.match(bad.stderr(), /invalid port/);
@@ -120,6 +123,76 @@ describe('command line (updateserver.py drop-in)', () => {
     } finally {
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0);
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('--key auto generates a key, prints it in the sketch line, and serves the catalog only below it', async () => {
+    const catalog = mkdtempSync(join(tmpdir(), 'acus-cli-key-'));
+    const image = esp8266ArduinoApp({ payloadSize: 80_000, seed: 62 });
+    writeFileSync(join(catalog, 'blink.bin'), image);
+    const server = run(['-p', '0', '-b', '127.0.0.1', '-d', catalog, '--key', 'auto']);
+    try {
+      await until(() => listeningPort(server.stdout()) > 0, 'the banner');
+      const port = listeningPort(server.stdout());
+      const key = /AutoConnectUpdate update\("127\.0\.0\.1", \d+, "([A-Za-z0-9_-]{22})"\);/.exec(server.stdout())?.[1];
+      assert.ok(key, server.stdout());
+      assert.match(server.stdout(), new RegExp(`catalog key: ${key} \\(generated for this run\\)`));
+      assert.equal((await rawRequest(port, esp8266CatalogRequest())).status, 404);
+      assert.equal((await rawRequest(port, esp8266DownloadRequest('/blink.bin'))).status, 404);
+      const list = await rawRequest(port, esp8266CatalogRequest(key));
+      assert.equal(JSON.parse(list.body.toString())[0].name, 'blink.bin');
+      const download = await rawRequest(port, esp8266DownloadRequest(`${key}/blink.bin`));
+      assert.equal(download.headers.get('x-md5'), md5(image));
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
+      assert.equal(server.stderr().includes(key), false, 'the log never holds the key');
+      assert.match(server.stderr(), /path=<key> 200/);
+    } finally {
+      server.child.kill('SIGTERM');
+      rmSync(catalog, { recursive: true, force: true });
+    }
+    const bad = run(['--key', 'short']);
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.stderr(), /argument --key: a catalog key needs at least 8 characters/);
+  });
+
+  it('warns in one line when it serves a network without --key that --allow does not name', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'acus-cli-net-'));
+    const networks = join(base, 'networks.json');
+    writeFileSync(
+      networks,
+      JSON.stringify([
+        { interfaceName: 'wlan0', kind: 'wifi', address: '10.20.3.4', range: '10.20.0.0/16', ssid: 'CafeGuest' },
+        { interfaceName: 'eth0', kind: 'wired', address: '203.0.113.5', range: '203.0.113.0/24' },
+      ]),
+    );
+    const env = { ...process.env, AUTOCONNECT_NETWORKS_FILE: networks };
+    const warning = /WARNING serving Wi-Fi "CafeGuest" · 10\.20\.0\.0\/16 without --key: anyone on that network/;
+    const cases: Array<[string[], boolean]> = [
+      [['-b', '0.0.0.0'], true],
+      [['-b', '0.0.0.0', '--key', 'kitchen-door-42'], false],
+      [['-b', '0.0.0.0', '--allow', '10.20.0.0/16'], false],
+      [['-b', '127.0.0.1'], false],
+    ];
+    try {
+      for (const [args, warns] of cases) {
+        const server = run(['-p', '0', '-d', base, ...args], undefined, env);
+        await until(() => listeningPort(server.stdout()) > 0, 'the banner');
+        // The warning follows the banner; a request answered after it proves it had its chance.
+        await rawRequest(
+          listeningPort(server.stdout()),
+          esp8266CatalogRequest(args.includes('--key') ? 'kitchen-door-42' : '.'),
+        );
+        server.child.kill('SIGTERM');
+        assert.equal(await server.exited, 0);
+        const lines = server
+          .stderr()
+          .split('\n')
+          .filter((l) => warning.test(l));
+        assert.equal(lines.length, warns ? 1 : 0, `${args.join(' ')}: ${server.stderr()}`);
+      }
+    } finally {
       rmSync(base, { recursive: true, force: true });
     }
   });

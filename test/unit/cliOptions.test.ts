@@ -20,6 +20,18 @@ describe('command-line flags (updateserver.py drop-in)', () => {
     });
   });
 
+  it('takes --key KEY or --key auto, and refuses a key devices cannot send or an export that would bypass it', () => {
+    const key = parseCli(['--key', 'kitchen-door-42'], '/x');
+    assert.equal(key.kind === 'run' && key.options.key, 'kitchen-door-42');
+    const auto = parseCli(['--key', 'auto'], '/x');
+    assert.equal(auto.kind === 'run' && auto.options.key, 'auto');
+    const spaced = parseCli(['--key', 'kitchen door'], '/x');
+    assert.equal(spaced.kind, 'error');
+    assert.match(spaced.kind === 'error' ? spaced.message : '', /^argument --key: .*letters, digits/);
+    const exported = parseCli(['--key', 'auto', '--export-nginx', '/tmp/x'], '/x');
+    assert.match(exported.kind === 'error' ? exported.message : '', /not supported with --export-nginx/);
+  });
+
   it('takes the python flags, long and short', () => {
     const long = parseCli(['--port', '8080', '--bind', '172.16.1.10', '--catalog', 'bin', '--log', 'debug'], '/x');
     const short = parseCli(['-p', '8080', '-b', '172.16.1.10', '-d', 'bin', '-l', 'DEBUG'], '/x');

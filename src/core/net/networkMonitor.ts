@@ -3,6 +3,7 @@
 // changes rooms, a VPN comes up or the Wi-Fi switches.
 
 import { Emitter, type Disposable, type Event } from '../events';
+import { silentLogger, type Logger } from '../log';
 import { networkFingerprint, systemNetworkProbe, type NetworkIdentity, type NetworkProbe } from './networkIdentity';
 
 export interface NetworkChange {
@@ -16,12 +17,13 @@ export class NetworkMonitor implements Disposable {
   private timer: NodeJS.Timeout | undefined;
   private looking: Promise<boolean> | undefined;
   private disposed = false;
-  private readonly changed = new Emitter<NetworkChange>();
+  private readonly changed = new Emitter<NetworkChange>('networks changed', () => this.logger);
   readonly onDidChange: Event<NetworkChange> = this.changed.event;
 
   constructor(
     private probe: NetworkProbe = systemNetworkProbe(),
     private readonly intervalMs = 5_000,
+    private readonly logger: Logger = silentLogger,
   ) {}
 
   /** What the last look saw. */
