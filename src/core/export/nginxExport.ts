@@ -300,7 +300,8 @@ export class NginxExporter {
     const images: ExportedImage[] = [];
     const manifestImages: ManifestImage[] = [];
     let linked = 0;
-    for (const item of wanted) {
+    // A few at a time: a first export of 1000 images waits on as many flushes to disk, which overlap well.
+    const done = await mapLimited(wanted, 8, async (item) => {
       const found = await source.findCurrent(item.dir, item.name);
       const version = found?.entry.version;
       if (!found || !version || version.info.kind !== 'app' || version.info.family === undefined)
@@ -346,19 +347,19 @@ export class NginxExporter {
         appendedSha256: version.info.appendedSha256,
         runningMd5s,
       };
+      const listed: ManifestImage = { ...exported, file, ino: stats.ino, mtimeMs: stats.mtimeMs };
+      return { exported, listed };
+    });
+    for (const { exported, listed } of done) {
       images.push(exported);
-      manifestImages.push({ ...exported, file, ino: stats.ino, mtimeMs: stats.mtimeMs });
+      manifestImages.push(listed);
     }
     const catalogDir = join(this.dir, genName, 'catalog');
     for (const audience of AUDIENCES) await makeDir(join(genDir, 'catalog', audience), genDir);
-    for (const folder of folders) {
-      for (const audience of AUDIENCES) {
-        await writeDurably(
-          join(genDir, 'catalog', audience, `${folder.id}.json`),
-          listings.get(folder.rel)!.get(audience)!,
-        );
-      }
-    }
+    const answers = folders.flatMap((folder) => AUDIENCES.map((audience) => ({ folder, audience })));
+    await mapLimited(answers, 8, ({ folder, audience }) =>
+      writeDurably(join(genDir, 'catalog', audience, `${folder.id}.json`), listings.get(folder.rel)!.get(audience)!),
+    );
     const config = serverConf(
       { port, serverName, answerNotModified, images, folders, catalogDir, refused: [...new Set(refused)] },
       generator,
@@ -474,6 +475,20 @@ export async function exportCatalogForNginx(
   } finally {
     await catalog.dispose();
   }
+}
+
+/** Maps with at most `limit` calls in flight, keeping the order of `items`. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 function isAlive(pid: number): boolean {
