@@ -16,7 +16,7 @@ import { ROOT } from './lib/support.mjs';
 import { cleanupAll, cleanupNow } from './lib/cleanup.mjs';
 import { renderTable } from './lib/stats.mjs';
 
-const PARTS = ['fleet', 'throughput', 'catalog', 'publish', 'hash', 'loop'];
+const PARTS = ['fleet', 'throughput', 'catalog', 'publish', 'hash', 'loop', 'export'];
 const argv = process.argv.slice(2);
 if (argv.includes('-h') || argv.includes('--help')) {
   process.stdout.write(`usage: node bench/run.mjs [--quick] [${PARTS.join('] [')}]\n`);
@@ -115,7 +115,7 @@ async function main() {
   const notes = [];
   build(notes);
   const ctx = { quick, log, notes };
-  if (parts.includes('throughput') || parts.includes('catalog')) {
+  if (parts.includes('throughput') || parts.includes('catalog') || parts.includes('export')) {
     const { findNginx } = await import('./lib/nginx.mjs');
     ctx.nginx = findNginx(log);
     if (ctx.nginx.missing) {
