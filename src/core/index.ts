@@ -38,6 +38,7 @@ export {
 
 // Firmware
 export type { ImageInfo, ChipFamily, AppDescriptor } from './firmware/imageInfo';
+export { CHIPS, chipDisplayName, type Chip } from './firmware/chips';
 
 // Publishing
 export type { PublishEvent, SkipEvent, PublishErrorEvent } from './publish/buildPublisher';

@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { CatalogError, CatalogStore } from './catalog/catalogStore';
 import { ImageStore, defaultImageStoreOptions } from './catalog/imageStore';
 import { Emitter, type Event } from './events';
+import { chipDisplayName } from './firmware/chips';
 import { Connection, defaultTimeouts, type ConnectionTimeouts, type HttpRequest, type Reply } from './http/connection';
 import { isTargetRefusal, parseTarget } from './http/requestTarget';
 import { SendScheduler } from './http/sendScheduler';
@@ -261,7 +262,7 @@ export class UpdateServer {
       if (!answer.ok) return this.refuse(summary, answer.status, answer.reason);
       const offered = answer.listing.entries.filter((e) => e.type === 'bin').map((e) => e.name);
       this.logger.info(
-        `${summary.remoteAddress} ${summary.method} ${summary.target} 200: ${offered.length} image(s) for ${answer.listing.audience === 'any' ? 'any chip' : answer.listing.audience}`,
+        `${summary.remoteAddress} ${summary.method} ${summary.target} 200: ${offered.length} image(s) for ${answer.listing.audience === 'any' ? 'any chip' : chipDisplayName(answer.listing.audience)}`,
       );
       this.catalogServed.fire({
         request: summary,

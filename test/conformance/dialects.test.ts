@@ -118,7 +118,7 @@ describe('OTA client dialects (x-SHA256, filesystem updates, versions, ESP-IDF r
       403,
       /spiffs filesystem image, but the device asked for littlefs/,
     );
-    assertRefused(await rawRequest(port, fs('/app32.bin', 'spiffs')), 403, /this is esp32 application image/);
+    assertRefused(await rawRequest(port, fs('/app32.bin', 'spiffs')), 403, /this is an ESP32 application image/);
     assertRefused(await rawRequest(port, fs('/app32.bin', 'version')), 403, /mode "version", which is not served/);
     // A filesystem image never appears as `bin` in the catalog: AutoConnect flashes only sketches.
     const listing = await rawRequest(port, 'GET /_catalog?op=list&path=. HTTP/1.0\r\n\r\n');
@@ -173,7 +173,7 @@ describe('OTA client dialects (x-SHA256, filesystem updates, versions, ESP-IDF r
     assertRefused(
       await rawRequest(port, espIdfOtaRequest('/app8266.bin')),
       403,
-      /esp8266 image, but the device is an esp32/,
+      /ESP8266 image, but the device is an ESP32/,
     );
     assertRefused(
       await rawRequest(port, espIdfOtaRequest('/site-esp32dev.spiffs.bin')),

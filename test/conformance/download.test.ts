@@ -153,7 +153,7 @@ describe('download conversation (protocol.md §7.8-7.23)', () => {
     assertWellFormedRefusal(await rawRequest(f.port, esp8266DownloadRequest('/s3.bin')), [403]);
     assertWellFormedRefusal(await rawRequest(f.port, esp32DownloadRequest('/a.bin')), [403]);
     assertWellFormedRefusal(await rawRequest(f.port, esp32DownloadRequest('/d.bin.gz')), [403]);
-    assert.ok(f.logs.some((l) => /18:FE:AA:AA:AA:AA .*esp32s3 image, but the device is an esp8266/.test(l.message)));
+    assert.ok(f.logs.some((l) => /18:FE:AA:AA:AA:AA .*ESP32-S3 image, but the device is an ESP8266/.test(l.message)));
   });
 
   it('7.20 refuses another ESP32 variant when the device is known to run one', async () => {
@@ -164,7 +164,7 @@ describe('download conversation (protocol.md §7.8-7.23)', () => {
       .toUpperCase();
     const response = await rawRequest(f.port, esp32DownloadRequest('/s3.bin', { sketchSha256: runningSha }));
     assertWellFormedRefusal(response, [403]);
-    assert.ok(f.logs.some((l) => /esp32s3 image, but the device runs esp32\.bin built for esp32/.test(l.message)));
+    assert.ok(f.logs.some((l) => /ESP32-S3 image, but the device runs esp32\.bin built for ESP32/.test(l.message)));
   });
 
   it('7.21 refuses an image larger than the free space, and one built for more flash than the chip has', async () => {

@@ -215,6 +215,8 @@ function chipMap(chip: string): ChipMap {
 export interface Esp32ImageOptions {
   /** 'esp32' (default), 'esp32s2', 'esp32s3', 'esp32c3', 'esp32c6', ... */
   chip?: string;
+  /** Raw `chip_id` of the extended header; wins over chip's (which still picks the memory map). */
+  chipId?: number;
   flashMode?: FlashMode;
   /** Flash size in bytes (ESP32 table: 1..128 MB); default 4 MB. */
   flashSize?: number;
@@ -240,7 +242,7 @@ export interface Esp32AppOptions extends Esp32ImageOptions {
 /** esp_image_header_t (ESP-IDF esp_app_format.h): 8-byte common header + 16-byte extended header. */
 function esp32Header(o: Esp32ImageOptions, entry: number): Buffer {
   const chip = o.chip ?? 'esp32';
-  const chipId = chipIdOf(chip);
+  const chipId = o.chipId ?? chipIdOf(chip);
   const sizeCode = o.flashSizeCode ?? flashSizeCode('esp32', o.flashSize ?? 4 * MB);
   if (chipId === undefined || sizeCode === undefined) throw new Error(`bad chip ${chip} or flash size ${o.flashSize}`);
   const h = Buffer.alloc(24);

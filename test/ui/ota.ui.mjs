@@ -119,7 +119,7 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
     deviceRows.map((r) => `${r.label} | ${r.description}`),
   );
   assert.ok(deviceRows.some((r) => /ESP8266/.test(r.description) && /4 MB flash/.test(r.description)));
-  assert.ok(deviceRows.some((r) => /esp8266 image, but the device is an esp32/.test(r.description)));
+  assert.ok(deviceRows.some((r) => /ESP8266 image, but the device is an ESP32/.test(r.description)));
 
   // A download in flight shows its progress live. The image is larger than what loopback buffers absorb, so the
   // server really waits on this device (it reads nothing until released).

@@ -82,7 +82,7 @@ describe('ESP8266 Arduino image completeness', () => {
     for (const offset of [0x1020, 0x4000, bin.length - 100]) {
       const info = analyzeImage(flipByte(bin, offset), 'a.bin');
       assert.equal(info.complete, false);
-      assert.equal(info.reason, 'esp8266 image crc mismatch');
+      assert.equal(info.reason, 'ESP8266 image CRC mismatch');
     }
   });
 
@@ -101,7 +101,7 @@ describe('ESP8266 Arduino image completeness', () => {
     const info = analyzeImage(legacy, 'a.bin');
     assert.equal(info.complete, true, info.reason);
     legacy[0x3000] ^= 1;
-    assert.equal(analyzeImage(legacy, 'a.bin').reason, 'esp8266 image checksum mismatch');
+    assert.equal(analyzeImage(legacy, 'a.bin').reason, 'ESP8266 image checksum mismatch');
   });
 
   it('a signed image (signature and its length appended) is complete and marked signed', () => {
@@ -121,7 +121,7 @@ describe('ESP8266 Arduino image completeness', () => {
     const plain = esp8266PlainApp();
     for (const n of [8, 20, 5000, plain.length - 1])
       assert.equal(analyzeImage(truncate(plain, n), 'p.bin').complete, false);
-    assert.equal(analyzeImage(flipByte(plain, 300), 'p.bin').reason, 'esp8266 image checksum mismatch');
+    assert.equal(analyzeImage(flipByte(plain, 300), 'p.bin').reason, 'ESP8266 image checksum mismatch');
   });
 });
 
@@ -157,19 +157,19 @@ describe('ESP32 image completeness', () => {
   it('a flipped byte inside a segment fails the checksum', () => {
     const info = analyzeImage(flipByte(app, 24 + 8 + 256 + 10), 'firmware.bin');
     assert.equal(info.complete, false);
-    assert.equal(info.reason, 'esp32 image checksum mismatch');
+    assert.equal(info.reason, 'ESP32 image checksum mismatch');
   });
 
   it('two flips that cancel in the XOR still fail the SHA-256', () => {
     const bytes = flipByte(flipByte(app, 1000), 2000);
     const info = analyzeImage(bytes, 'firmware.bin');
     assert.equal(info.complete, false);
-    assert.equal(info.reason, 'esp32 image sha-256 mismatch');
+    assert.equal(info.reason, 'ESP32 image SHA-256 mismatch');
   });
 
   it('a damaged stored checksum byte or SHA fails', () => {
-    assert.equal(analyzeImage(flipByte(app, checksumOffset), 'f.bin').reason, 'esp32 image checksum mismatch');
-    assert.equal(analyzeImage(flipByte(app, app.length - 5), 'f.bin').reason, 'esp32 image sha-256 mismatch');
+    assert.equal(analyzeImage(flipByte(app, checksumOffset), 'f.bin').reason, 'ESP32 image checksum mismatch');
+    assert.equal(analyzeImage(flipByte(app, app.length - 5), 'f.bin').reason, 'ESP32 image SHA-256 mismatch');
   });
 
   it('0xFF padding after the image (esptool --pad-to-size) is fine; other data is not', () => {

@@ -4,6 +4,7 @@
 
 import type { ChipFamily } from '../firmware/imageInfo';
 import type { CatalogEntry } from './catalogEntry';
+import { imageChip } from '../firmware/chips';
 import { ENTRY_POOL_BYTES, MAX_BIN_ENTRIES, entryPoolCost, unsafeNameReason } from './deviceLimits';
 
 export type Audience = ChipFamily | 'any';
@@ -36,8 +37,8 @@ export function notOfferedReason(entry: CatalogEntry, audience: Audience): strin
   if (info.kind !== 'app') return info.reason ?? `${info.kind}, not an application image`;
   if (!info.complete) return info.reason ?? 'incomplete image';
   if (!/\.bin(\.gz)?$/.test(entry.name)) return 'extension must be lower-case .bin (as updateserver.py requires)';
-  if (audience === 'esp8266' && info.family !== 'esp8266') return `${info.chip ?? info.family} image, not for ESP8266`;
-  if (audience === 'esp32' && info.family !== 'esp32') return `${info.chip ?? info.family} image, not for ESP32`;
+  if (audience === 'esp8266' && info.family !== 'esp8266') return `${imageChip(info)} image, not for ESP8266`;
+  if (audience === 'esp32' && info.family !== 'esp32') return `${imageChip(info)} image, not for ESP32`;
   if (audience === 'esp32' && info.compressed) return 'gzip image: ESP32 cannot take it';
   return undefined;
 }

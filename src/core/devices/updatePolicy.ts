@@ -2,6 +2,7 @@
 // (after flashing) or not at all (an ESP8266 accepts an ESP32 image, protocol.md §2.3).
 
 import type { ImageInfo } from '../firmware/imageInfo';
+import { chipDisplayName, imageChip } from '../firmware/chips';
 import type { DeviceIdentity } from './deviceRequest';
 import type { KnownImage } from './knownImages';
 
@@ -48,9 +49,8 @@ export function decideUpdate(
   if (info.kind === 'filesystem') {
     return refuse(`${describeFilesystem(info)}, but the device asked for an application (mode sketch)`);
   }
-  const imageChip = info.chip ?? info.family ?? 'unknown';
   if (info.family !== device.family) {
-    return refuse(`${imageChip} image, but the device is an ${device.family}`);
+    return refuse(`${imageChip(info)} image, but the device is an ${chipDisplayName(device.family)}`);
   }
   if (device.family === 'esp32' && info.compressed) {
     return refuse(
@@ -58,7 +58,9 @@ export function decideUpdate(
     );
   }
   if (device.family === 'esp32' && running?.chip && info.chip && running.chip !== info.chip) {
-    return refuse(`${info.chip} image, but the device runs ${running.name} built for ${running.chip}`);
+    return refuse(
+      `${chipDisplayName(info.chip)} image, but the device runs ${running.name} built for ${chipDisplayName(running.chip)}`,
+    );
   }
   if (device.freeSpace !== undefined && image.size > device.freeSpace) {
     return refuse(`image is ${image.size} bytes, the device has ${device.freeSpace} bytes free for it`);
@@ -90,8 +92,7 @@ export function decideUpdate(
  */
 function decideFilesystem(mode: string, info: ImageInfo): PolicyDecision {
   if (info.kind !== 'filesystem') {
-    const what =
-      info.kind === 'app' ? `${info.chip ?? info.family ?? 'an'} application image` : (info.reason ?? info.kind);
+    const what = info.kind === 'app' ? `an ${imageChip(info)} application image` : (info.reason ?? info.kind);
     return refuse(`the device asked for a filesystem image (mode ${mode}), this is ${what}`);
   }
   if (!info.complete || !info.filesystem) return refuse(info.reason ?? 'not a recognisable filesystem image');

@@ -77,7 +77,7 @@ function analyzeGzip(bytes: Uint8Array): ImageInfo {
       ...info,
       kind: demote(inner.kind),
       complete: false,
-      reason: 'gzip-compressed esp32 image; esp32 ota rejects gzip',
+      reason: 'gzip-compressed ESP32 image; ESP32 OTA rejects gzip',
     };
   }
   if (z.status === 'truncated') {

@@ -1,34 +1,68 @@
-// Lookup tables for the esptool image header (protocol.md §4). Values come from esptool's
-// esptool/targets/*.py (IMAGE_CHIP_ID, FLASH_SIZES) and docs/en/advanced-topics/firmware-image-format.rst.
+// The chips and the lookup tables of the esptool image header (protocol.md §4). Values come from esptool's
+// esptool/targets/*.py (CHIP_NAME, IMAGE_CHIP_ID, FLASH_SIZES), docs/en/advanced-topics/firmware-image-format.rst
+// and ESP-IDF's esp_app_format.h (esp_chip_id_t).
 
-import type { ChipFamily } from './imageInfo';
+import type { ChipFamily, ImageInfo } from './imageInfo';
+
+export interface Chip {
+  /** The name builds and tools use: ESP-IDF's target, esptool's --chip, PlatformIO's board MCU. */
+  readonly name: string;
+  /** How people write it (esptool's CHIP_NAME). */
+  readonly displayName: string;
+  readonly family: ChipFamily;
+  /** `chip_id` of the extended image header (ESP-IDF esp_chip_id_t, esptool IMAGE_CHIP_ID); ESP32 family only. */
+  readonly imageChipId?: number;
+}
+
+/**
+ * Every chip esptool knows (esptool/targets/__init__.py CHIP_DEFS; its beta targets are gone from esptool and from
+ * here). The one table the classifier, the views and the log take chip names from.
+ */
+export const CHIPS: readonly Chip[] = [
+  { name: 'esp8266', displayName: 'ESP8266', family: 'esp8266' },
+  { name: 'esp32', displayName: 'ESP32', family: 'esp32', imageChipId: 0x00 },
+  { name: 'esp32s2', displayName: 'ESP32-S2', family: 'esp32', imageChipId: 0x02 },
+  { name: 'esp32c3', displayName: 'ESP32-C3', family: 'esp32', imageChipId: 0x05 },
+  { name: 'esp32s3', displayName: 'ESP32-S3', family: 'esp32', imageChipId: 0x09 },
+  { name: 'esp32c2', displayName: 'ESP32-C2', family: 'esp32', imageChipId: 0x0c },
+  { name: 'esp32c6', displayName: 'ESP32-C6', family: 'esp32', imageChipId: 0x0d },
+  { name: 'esp32h2', displayName: 'ESP32-H2', family: 'esp32', imageChipId: 0x10 },
+  { name: 'esp32p4', displayName: 'ESP32-P4', family: 'esp32', imageChipId: 0x12 },
+  { name: 'esp32c61', displayName: 'ESP32-C61', family: 'esp32', imageChipId: 0x14 },
+  { name: 'esp32c5', displayName: 'ESP32-C5', family: 'esp32', imageChipId: 0x17 },
+  { name: 'esp32h21', displayName: 'ESP32-H21', family: 'esp32', imageChipId: 0x19 },
+  { name: 'esp32h4', displayName: 'ESP32-H4', family: 'esp32', imageChipId: 0x1c },
+  { name: 'esp32e22', displayName: 'ESP32-E22', family: 'esp32', imageChipId: 0x1f },
+  { name: 'esp32s31', displayName: 'ESP32-S31', family: 'esp32', imageChipId: 0x20 },
+];
+
+const BY_IMAGE_CHIP_ID: ReadonlyMap<number, Chip> = new Map(
+  CHIPS.filter((c) => c.imageChipId !== undefined).map((c) => [c.imageChipId!, c]),
+);
+const BY_NAME: ReadonlyMap<string, Chip> = new Map(CHIPS.map((c) => [c.name, c]));
 
 /** ESP32-family `chip_id` (u16 at offset 12 of the extended header) -> chip name. */
-const CHIP_NAMES: ReadonlyMap<number, string> = new Map([
-  [0x00, 'esp32'],
-  [0x02, 'esp32s2'],
-  [0x05, 'esp32c3'],
-  [0x09, 'esp32s3'],
-  [0x0c, 'esp32c2'],
-  [0x0d, 'esp32c6'],
-  [0x10, 'esp32h2'],
-  [0x12, 'esp32p4'],
-  [0x14, 'esp32c61'],
-  [0x17, 'esp32c5'],
-  [0x19, 'esp32h21'],
-  [0x1c, 'esp32h4'],
-  [0x1f, 'esp32e22'],
-  [0x20, 'esp32s31'],
-]);
-
 export function chipName(chipId: number): string | undefined {
-  return CHIP_NAMES.get(chipId);
+  return BY_IMAGE_CHIP_ID.get(chipId)?.name;
 }
 
 /** Inverse of chipName, for the test builders. */
 export function chipIdOf(name: string): number | undefined {
-  for (const [id, n] of CHIP_NAMES) if (n === name) return id;
-  return undefined;
+  return BY_NAME.get(name)?.imageChipId;
+}
+
+/**
+ * How a chip or family name is shown to people: `esp32h4` → `ESP32-H4`. A name not in the table (a chip newer than
+ * this table) is shown upper-case as it came.
+ */
+export function chipDisplayName(name: string): string {
+  return BY_NAME.get(name)?.displayName ?? name.toUpperCase();
+}
+
+/** The chip an image is built for, as shown to people: its variant when the header names one, else its family. */
+export function imageChip(info: Pick<ImageInfo, 'chip' | 'family'>): string {
+  const name = info.chip ?? info.family;
+  return name ? chipDisplayName(name) : 'unknown chip';
 }
 
 const KB = 1024;

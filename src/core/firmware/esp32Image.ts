@@ -51,11 +51,11 @@ export function parseEsp32Image(bytes: Uint8Array): Esp32Parse {
   const r = walkSegments(bytes, 24, hashAppended);
   if (r.status === 'truncated') return { info: { ...info, reason: kindReason ?? incompleteReason(r) } };
   if (r.status === 'corrupt') {
-    return { info: { ...info, kind: 'not-an-image', reason: `corrupt esp32 image: ${r.reason}` } };
+    return { info: { ...info, kind: 'not-an-image', reason: `corrupt ESP32 image: ${r.reason}` } };
   }
   const { walk } = r;
   if (xorChecksum(bytes, walk.segments) !== bytes[walk.checksumOffset]) {
-    return { info: { ...info, reason: kindReason ?? 'esp32 image checksum mismatch' }, end: walk.end };
+    return { info: { ...info, reason: kindReason ?? 'ESP32 image checksum mismatch' }, end: walk.end };
   }
   if (hashAppended) {
     const stored = Buffer.from(bytes.subarray(walk.checksumOffset + 1, walk.end)).toString('hex');
@@ -64,7 +64,7 @@ export function parseEsp32Image(bytes: Uint8Array): Esp32Parse {
       .update(bytes.subarray(0, walk.checksumOffset + 1))
       .digest('hex');
     if (actual !== stored) {
-      return { info: { ...info, reason: kindReason ?? 'esp32 image sha-256 mismatch' }, end: walk.end };
+      return { info: { ...info, reason: kindReason ?? 'ESP32 image SHA-256 mismatch' }, end: walk.end };
     }
   }
   info.complete = true;

@@ -31,10 +31,10 @@ export function analyzeEsp8266(bytes: Uint8Array): ImageInfo {
   };
   const first = walkSegments(bytes, 8, false);
   if (first.status === 'corrupt')
-    return { ...base, kind: 'not-an-image', reason: `corrupt esp8266 image: ${first.reason}` };
+    return { ...base, kind: 'not-an-image', reason: `corrupt ESP8266 image: ${first.reason}` };
   if (first.status === 'truncated') return { ...base, reason: incompleteReason(first) };
   if (xorChecksum(bytes, first.walk.segments) !== bytes[first.walk.checksumOffset]) {
-    return { ...base, reason: 'esp8266 image checksum mismatch' };
+    return { ...base, reason: 'ESP8266 image checksum mismatch' };
   }
   return isArduinoLayout(bytes, first.walk) ? checkArduino(bytes, base) : finish(bytes, base, first.walk.end);
 }
@@ -58,7 +58,7 @@ function checkArduino(bytes: Uint8Array, base: ImageInfo): ImageInfo {
   const sketch = bytes.subarray(APP_START);
   const r = walkSegments(sketch, 8, false);
   if (r.status === 'corrupt')
-    return { ...base, kind: 'not-an-image', reason: `corrupt esp8266 sketch image: ${r.reason}` };
+    return { ...base, kind: 'not-an-image', reason: `corrupt ESP8266 sketch image: ${r.reason}` };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lengthWord = bytes.length >= LENGTH_WORD + 4 ? view.getUint32(LENGTH_WORD, true) : 0;
   if (r.status === 'truncated') {
@@ -79,12 +79,12 @@ function checkArduino(bytes: Uint8Array, base: ImageInfo): ImageInfo {
     return { ...base, reason: 'incomplete: length and crc words not written yet' };
   }
   if (lengthWord === end) {
-    if (crcOfImage(bytes.subarray(0, end)) !== crcWord) return { ...base, reason: 'esp8266 image crc mismatch' };
+    if (crcOfImage(bytes.subarray(0, end)) !== crcWord) return { ...base, reason: 'ESP8266 image CRC mismatch' };
     return finish(bytes, base, end);
   }
   // Cores before elf2bin (esptool-ck) had no CRC words: the raw XOR checksum is the only check there is.
   if (xorChecksum(sketch, r.walk.segments) === stored) return finish(bytes, base, end);
-  return { ...base, reason: 'esp8266 image checksum mismatch' };
+  return { ...base, reason: 'ESP8266 image checksum mismatch' };
 }
 
 /** elf2bin crc8266(): CRC-32/MPEG-2 of the image with the length and CRC words taken as zero. */

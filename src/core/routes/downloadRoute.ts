@@ -13,6 +13,7 @@ import { parseRange } from '../http/byteRange';
 import type { KnownImages } from '../devices/knownImages';
 import type { ResponseHead } from '../http/response';
 import type { ImageInfo } from '../firmware/imageInfo';
+import { imageChip } from '../firmware/chips';
 
 /** The part of the image a 206 answer carries (inclusive byte offsets). */
 export interface ServedRange {
@@ -122,7 +123,7 @@ export async function answerDownload(
   const notes: string[] = [];
   if (device.client === 'esp-idf') {
     notes.push(
-      `${relPath}: ESP-IDF client (${clip(device.userAgent)}) sends no chip, MAC or free-space headers; served on the image alone (${version.info.chip ?? 'esp32'} application), no family gate beyond it`,
+      `${relPath}: ESP-IDF client (${clip(device.userAgent)}) sends no chip, MAC or free-space headers; served on the image alone (${imageChip(version.info)} application), no family gate beyond it`,
     );
   }
   const range = parseRange(headers.get('range'), bytes.length);

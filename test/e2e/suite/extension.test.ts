@@ -128,7 +128,7 @@ suite('AutoConnect Update Server in a real extension host', () => {
     assert.strictEqual(device.downloads[0]!.entry, 'blinky-d1_mini.bin');
     const esp32 = await until(() => controller.devices.get('24:0A:C4:00:00:09'), 'the ESP32 device');
     assert.strictEqual(esp32.downloads[0]!.state, 'refused');
-    assert.match(esp32.downloads[0]!.reason ?? '', /esp8266 image, but the device is an esp32/);
+    assert.match(esp32.downloads[0]!.reason ?? '', /ESP8266 image, but the device is an ESP32/);
   });
 
   test('Publish Firmware… classifies a file: an app goes into the catalog, a bootloader is refused with the reason', async () => {
