@@ -13,6 +13,9 @@ const common = {
   sourcemap: !production,
   minify: production,
   logLevel: 'warning',
+  // jsonc-parser's UMD build (its "main") requires its own parts dynamically, which a bundle cannot follow: take
+  // the ES module build, as VS Code's own bundles do.
+  mainFields: ['module', 'main'],
 };
 
 const pkg = JSON.parse(await (await import('node:fs/promises')).readFile('package.json', 'utf8'));

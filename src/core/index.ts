@@ -44,6 +44,8 @@ export { CHIPS, chipDisplayName, type Chip } from './firmware/chips';
 export type { PublishEvent, SkipEvent, PublishErrorEvent } from './publish/buildPublisher';
 export type { BuildTarget, BuildTool } from './publish/discover';
 export { isFirmwareBuildTask, type TaskDescription } from './publish/buildTasks';
+export { activationEvents, buildSystems, projectFilesGlob } from './publish/buildSystems/registry';
+export type { BuildSystem, ProjectMarker } from './publish/buildSystems/buildSystem';
 
 // Devices
 export type { DeviceRegistry, DeviceRecord, DownloadRecord, DownloadState } from './devices/deviceRegistry';

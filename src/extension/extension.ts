@@ -10,9 +10,7 @@ import { BuildHooks } from './buildHooks';
 import { channelLogger } from './logChannel';
 import { publishSettingsChanged, readSettings, serverSettingsChanged } from './config';
 import { remoteNote } from './remoteInfo';
-
-/** Files whose creation may mean a new firmware project (a hint: the core's walk decides). */
-const PROJECT_GLOB = '**/{platformio.ini,*.ino,.vscode/arduino.json}';
+import { projectFilesGlob } from '../core';
 
 let controller: ServerController | undefined;
 let channel: vscode.LogOutputChannel | undefined;
@@ -49,7 +47,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ cont
   owned.push({ dispose: () => clearTimeout(restartTimer) });
   owned.push(vscode.workspace.onDidChangeWorkspaceFolders(() => void active.applySettings()));
   // A project created or cloned into the workspace later: start (or refresh) the publisher for it.
-  const projects = vscode.workspace.createFileSystemWatcher(PROJECT_GLOB, false, true, true);
+  // The build systems' project files: a hint, the core's walk decides.
+  const projects = vscode.workspace.createFileSystemWatcher(projectFilesGlob(), false, true, true);
   let projectTimer: NodeJS.Timeout | undefined;
   owned.push(
     projects,

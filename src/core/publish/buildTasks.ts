@@ -1,4 +1,7 @@
-// Which editor tasks build firmware: PlatformIO's own tasks, and shell tasks that run pio or arduino-cli.
+// Which editor tasks build firmware: a task whose words name a known build system (its own task type, or a shell task
+// running pio or arduino-cli), unless it is one that produces no image.
+
+import { namesBuildSystem } from './buildSystems/registry';
 
 export interface TaskDescription {
   source: string;
@@ -6,7 +9,6 @@ export interface TaskDescription {
   definition: { type?: string; task?: string; command?: string; args?: unknown };
 }
 
-const BUILDER = /platformio|\bpio\b|arduino/i;
 // Monitors, cleans, tests and checks produce no image; uploads build first, so they count.
 const NOT_A_BUILD = /\b(clean|monitor|test|check|menuconfig|erase|remote)\b/i;
 
@@ -20,6 +22,6 @@ export function isFirmwareBuildTask(task: TaskDescription): boolean {
     definition.command,
     JSON.stringify(definition.args ?? ''),
   ].join(' ');
-  if (!BUILDER.test(text)) return false;
+  if (!namesBuildSystem(text)) return false;
   return !NOT_A_BUILD.test(`${task.name} ${definition.task ?? ''}`);
 }

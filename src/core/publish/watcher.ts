@@ -6,8 +6,8 @@
 //  - outputs: each output location is watched from a folder that survives clean builds (its project folder, or the
 //    nearest existing ancestor), with a filter that lets through only the folder chain down to the build folder and
 //    the candidate files in it. Deleting and recreating `.pio/build` or `build/` is then just more events.
-//  - discovery: the roots, bounded depth, only config files (platformio.ini, *.ino, .vscode/arduino.json): a change
-//    there means the set of locations may have changed.
+//  - discovery: the roots, bounded depth, only the build systems' project files (buildSystems/registry.ts) and the
+//    config files discovery read: a change there means the set of locations may have changed.
 // Nothing is ever written by this module.
 
 import { promises as fs } from 'node:fs';
@@ -15,6 +15,7 @@ import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { FSWatcher } from 'chokidar';
 import { resolveCandidate, scanLocation } from './discover';
+import { isMarkerFolder, projectMarkerOf } from './buildSystems/registry';
 import { isInside, isSameOrInside } from '../paths';
 import { errorMessage as describe } from '../errorMessage';
 import type { BuildOutput, OutputLocation } from './discover';
@@ -135,7 +136,8 @@ export class BuildWatcher {
     if (this.disposed) return;
     if (event !== 'add' && event !== 'change' && event !== 'unlink') return;
     // Editing a sketch changes its .ino all the time; only its appearance or removal changes the project set.
-    if (p.endsWith('.ino') && event === 'change') return;
+    if (event === 'change' && projectMarkerOf(p)?.contentMatters === false && !this.plan.configFiles.includes(p))
+      return;
     this.debounce(`rescan:${p}`, () => this.handlers.onRescan(`${event} ${p}`));
   }
 
@@ -194,18 +196,17 @@ export class BuildWatcher {
     return false;
   }
 
-  /** The discovery watcher's filter: folders (not hidden, not dependency trees) and project files. */
+  /** The discovery watcher's filter: folders (not hidden, not dependency trees) and the build systems' project files. */
   private isConfigPath(p: string, stats?: Stats): boolean {
     if (this.isIgnored(p)) return false;
     if (this.plan.roots.includes(p) || this.plan.configFiles.includes(p)) return true;
     const name = path.basename(p);
-    const parent = path.basename(path.dirname(p));
-    const configName =
-      name === 'platformio.ini' || name.endsWith('.ino') || (name === 'arduino.json' && parent === '.vscode');
-    if (stats?.isFile()) return configName;
+    const isMarker = projectMarkerOf(p) !== undefined;
+    if (stats?.isFile()) return isMarker;
     if (name === 'node_modules') return false;
-    if (name.startsWith('.')) return name === '.vscode' && !stats?.isFile();
-    if (parent === '.vscode') return configName;
+    // Hidden folders are not searched, but for those that hold project files (`.vscode`); inside them only those.
+    if (name.startsWith('.')) return isMarkerFolder(p) && !stats?.isFile();
+    if (isMarkerFolder(path.dirname(p))) return isMarker;
     return true;
   }
 
