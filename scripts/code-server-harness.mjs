@@ -1,6 +1,6 @@
 // Test harness: a real VS Code 1.100 server + web workbench (code-server 4.100.3 from npm) driven by headless Debian
 // Chromium through playwright-core. Used by scripts/ext-host-test.mjs (in-host mocha suite) and scripts/ui-test.mjs
-// (UI scenarios). The recipe and its gotchas: /work/shared/spec/vscode-test-host.md.
+// (UI scenarios). How the suites run, the recipe and its gotchas: test/README.md.
 //
 //   const h = await startCodeServer({ env: { MY_FLAG: '1' }, vsix: 'x.vsix' });
 //   const { page } = await h.openWorkbench({ folder: '/abs/ws' });          // or with extensionDevelopmentPath/TestsPath

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the in-host mocha suite (out/test/e2e/suite/index.js → every *.test.js next to it) inside a real VS Code 1.100
 // extension host: code-server + headless Chromium opening the workbench with the extensionDevelopmentPath /
-// extensionTestsPath payload (recipe: /work/shared/spec/vscode-test-host.md).
+// extensionTestsPath payload (how and why: test/README.md, "The test host").
 //
 // Modes:
 //   node scripts/ext-host-test.mjs                           the extension from the repo folder (dist/ must be built)

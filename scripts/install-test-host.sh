@@ -6,7 +6,7 @@
 #   * npm: code-server@4.100.3 (= VS Code 1.100.3 server + web workbench, the newest release whose engines.node is 20),
 #     installed OUTSIDE the repo in a cache dir so a fresh clone reuses it.
 # Idempotent and safe to run concurrently (flock). Prints the code-server executable path on stdout; logs go to stderr.
-# See /work/shared/spec/vscode-test-host.md (Recipe A) for why each step is there.
+# test/README.md ("The test host") says how the suites use it and what to watch out for.
 set -euo pipefail
 
 CS_VERSION=4.100.3
