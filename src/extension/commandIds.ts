@@ -14,6 +14,7 @@ export const enum CommandId {
   CopyDownloadUrl = 'autoconnect.copyDownloadUrl',
   RevealEntry = 'autoconnect.revealEntry',
   ClearDevices = 'autoconnect.clearDevices',
+  ExportNginx = 'autoconnect.exportNginx',
 }
 
 export const enum ContextKey {

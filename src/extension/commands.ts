@@ -7,6 +7,8 @@ import type { ServerController } from './serverController';
 import { CommandId } from './commandIds';
 import { EntryNode } from './catalogView';
 import { sketchSnippet } from './format';
+import { exportForNginx } from './exportNginx';
+import { channelLogger } from './logChannel';
 
 export function registerCommands(
   controller: ServerController,
@@ -137,6 +139,7 @@ export function registerCommands(
       controller.devices.clear();
       refreshDevices();
     },
+    [CommandId.ExportNginx]: (folder) => exportForNginx(controller, channelLogger(channel), folder),
   };
   return Object.entries(handlers).map(([id, handler]) => vscode.commands.registerCommand(id, handler));
 }

@@ -41,6 +41,8 @@ export interface NginxExportOptions {
   catalog: ExportSource;
   /** Port of the generated `listen`; default: the existing export's, else 8000 (AutoConnectUpdate's default). */
   port?: number;
+  /** The port when neither `port` nor an existing export gives one (default 8000). */
+  defaultPort?: number;
   /** `server_name`; default: the existing export's, else `_`. */
   serverName?: string;
   /** 304 for the image a device already runs (default on, as in our server). */
@@ -248,7 +250,7 @@ export class NginxExporter {
   private async exportOnce(): Promise<NginxExportResult> {
     const source = this.options.catalog;
     const previous = await this.readCurrent();
-    const port = this.options.port ?? previous?.manifest.port ?? 8000;
+    const port = this.options.port ?? previous?.manifest.port ?? this.options.defaultPort ?? 8000;
     const serverName = this.options.serverName ?? previous?.manifest.serverName ?? '_';
     const answerNotModified = this.options.answerNotModified ?? true;
     const generation = (await this.generations()).reduce((max, n) => Math.max(max, n), 0) + 1;

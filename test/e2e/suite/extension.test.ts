@@ -3,6 +3,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ServerController } from '../../../src/extension/serverController';
@@ -118,6 +119,25 @@ suite('AutoConnect Update Server in a real extension host', () => {
     // The build was hashed and analysed in the image worker thread (dist/imageWorker.js), not in the extension host.
     const work = controller.catalog!.images.workFigures;
     assert.ok(work.inWorker > 0, JSON.stringify(work));
+  });
+
+  test('Export Catalog for nginx… writes the served catalog for nginx, answers equal to the server', async () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'acus-e2e-nginx-')), 'export');
+    const result = await vscode.commands.executeCommand<{ images: number; port: number } | undefined>(
+      'autoconnect.exportNginx',
+      vscode.Uri.file(dir),
+    );
+    assert.ok(result && result.images >= 1, JSON.stringify(result));
+    assert.strictEqual(result.port, port, 'a first export takes the port devices use');
+    const current = path.join(dir, 'current');
+    assert.match(fs.readFileSync(path.join(current, 'server.conf'), 'utf8'), /location = "\/blinky-d1_mini\.bin"/);
+    const manifest = JSON.parse(fs.readFileSync(path.join(current, 'manifest.json'), 'utf8')) as {
+      folders: { rel: string; id: string }[];
+    };
+    const root = manifest.folders.find((f) => f.rel === '')!;
+    const answer = fs.readFileSync(path.join(current, 'catalog', 'esp8266', `${root.id}.json`));
+    assert.ok(answer.equals((await rawRequest(port, esp8266CatalogRequest())).body));
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
   });
 
   test('records the device, its download and a refusal with the reason', async () => {
