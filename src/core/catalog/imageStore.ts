@@ -6,7 +6,7 @@
 
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import type { ImageInfo } from '../firmware/imageInfo';
+import { MAX_IMAGE_BYTES, type ImageInfo } from '../firmware/imageInfo';
 import { ImageWork, sharedBuffer } from '../work/imageWork';
 import { Emitter, type Event } from '../events';
 import { silentLogger, type Logger } from '../log';
@@ -47,7 +47,7 @@ export interface ImageStoreOptions {
 }
 
 // 64 MB holds a typical catalog (a few dozen images of 1-4 MB) without weighing on the editor's extension host.
-export const defaultImageStoreOptions: ImageStoreOptions = { cacheBytes: 64 << 20, maxImageBytes: 32 << 20 };
+export const defaultImageStoreOptions: ImageStoreOptions = { cacheBytes: 64 << 20, maxImageBytes: MAX_IMAGE_BYTES };
 
 /** Opens a file to read; the catalog passes one that proves the file inside the catalog (see catalogRoot.ts). */
 export type FileOpener = (path: string) => Promise<FileHandle>;

@@ -3,6 +3,7 @@
 // catalog server can see. Reads are tolerant (a missing or corrupt sidecar is an empty map: losing provenance must
 // never stop serving); writes are atomic (temp file + rename) so a reader never sees half a JSON document.
 
+import { readBounded } from '../readBounded';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -30,11 +31,15 @@ export interface Origin {
   signed?: boolean;
 }
 
+// Thousands of entries' origins fit in a few MB; a sidecar larger than this is not ours.
+const ORIGINS_FILE_BYTES = 16 << 20;
+
 /** Entry name → origin. Returns an empty map when the sidecar is missing, unreadable or not the expected shape. */
 export async function readOrigins(catalogDir: string): Promise<Map<string, Origin>> {
   let text: string;
   try {
-    text = await fs.readFile(path.join(catalogDir, ORIGINS_FILE), 'utf8');
+    // Bounded and never a FIFO or a link planted in the catalog under this name.
+    text = (await readBounded(path.join(catalogDir, ORIGINS_FILE), ORIGINS_FILE_BYTES)).bytes.toString('utf8');
   } catch {
     return new Map();
   }

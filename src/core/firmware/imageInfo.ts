@@ -2,6 +2,12 @@
 
 export type ChipFamily = 'esp8266' | 'esp32';
 
+/**
+ * The largest file the server reads as an image, in the catalog and from build folders: no image an ESP32 can run
+ * or flash comes close (32 MB is the largest flash an ESP32 chip addresses), and nothing larger is read at all.
+ */
+export const MAX_IMAGE_BYTES = 32 << 20;
+
 /** The on-disk format of a filesystem image (PlatformIO `buildfs`, mklittlefs/mkspiffs/mkfatfs). */
 export type FilesystemType = 'littlefs' | 'spiffs' | 'fatfs';
 

@@ -10,7 +10,8 @@ import { Emitter } from '../events';
 import type { Disposable, Event } from '../events';
 import type { Logger } from '../log';
 import { ImageWork } from '../work/imageWork';
-import type { ImageInfo } from '../firmware/imageInfo';
+import { MAX_IMAGE_BYTES, type ImageInfo } from '../firmware/imageInfo';
+import { NotReadError, readBounded } from '../readBounded';
 import { readOrigins, writeOrigins } from '../catalog/origins';
 import type { Origin } from '../catalog/origins';
 import { DEFAULT_MAX_DEPTH, SIGNED_SUFFIX, discover, outputForFile, resolveOutput } from './discover';
@@ -73,7 +74,9 @@ export interface PublishEvent {
   note?: string;
 }
 
-export type SkipCode = 'not-an-app' | 'not-a-filesystem' | 'incomplete' | 'wrong-family' | 'bad-signature';
+/** `unreadable`: not a regular file (link, FIFO, socket, device), larger than any image, or not readable. */
+export type SkipCode =
+  'not-an-app' | 'not-a-filesystem' | 'incomplete' | 'wrong-family' | 'bad-signature' | 'unreadable';
 
 export interface SkipEvent {
   source: string;
@@ -184,7 +187,7 @@ export class BuildPublisher implements Disposable {
     try {
       for (const target of [...this.knownTargets.values()]) {
         if (this.disposed || this.rechecks.has(target.file)) continue;
-        const stat = await fs.stat(target.file).catch(() => undefined);
+        const stat = await fs.lstat(target.file).catch(() => undefined);
         if (
           !stat?.isFile() ||
           sameState(this.handled.get(target.file), { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino })
@@ -335,12 +338,11 @@ export class BuildPublisher implements Disposable {
     const { file, target } = output;
     let stat;
     try {
-      stat = await fs.stat(file);
+      stat = await fs.lstat(file);
     } catch {
       this.handled.delete(file);
       return { published: false, code: 'missing', reason: `${file} does not exist` };
     }
-    if (!stat.isFile()) return { published: false, code: 'missing', reason: `${file} is not a file` };
     const signedFile = output.filesystem ? undefined : `${file}${SIGNED_SUFFIX}`;
     const signedStat = signedFile ? await fs.stat(signedFile).catch(() => undefined) : undefined;
     const state: FileState = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
@@ -350,10 +352,33 @@ export class BuildPublisher implements Disposable {
       return { published: false, code: 'unchanged', reason: 'already handled' };
     }
 
-    // Read once: these exact bytes are analyzed, hashed and written into the catalog.
-    let bytes: Buffer = await fs.readFile(file);
+    // Read once: these exact bytes are analyzed, hashed and written into the catalog. Bounded: a FIFO, a device, a
+    // link or a file larger than any image is skipped (one log line), never read.
+    let read;
+    try {
+      read = await readBounded(file, MAX_IMAGE_BYTES);
+    } catch (error) {
+      if (!(error instanceof NotReadError)) throw error;
+      if (error.code === 'missing') {
+        this.handled.delete(file);
+        return { published: false, code: 'missing', reason: `${file} ${error.message}` };
+      }
+      this.handled.set(file, state);
+      return this.skip(output, 'unreadable', error.message);
+    }
+    let { bytes } = read;
     // Analysed and hashed in the image worker: a 16 MB build would hold the editor's loop for tens of ms.
-    let { info, md5 } = await this.work.examine(bytes, path.basename(file));
+    let { info, md5 } = read.changed
+      ? {
+          info: {
+            kind: 'not-an-image',
+            compressed: false,
+            complete: false,
+            reason: 'incomplete: the file is being written',
+          } as ImageInfo,
+          md5: '',
+        }
+      : await this.work.examine(bytes, path.basename(file));
     // Incomplete comes first: the first bytes of an app being written can look like anything (a few bytes of an
     // ESP32 app have no app descriptor yet), so only a complete file gets a final verdict.
     if (!info.complete) return this.incomplete(output, mode, state, info);
@@ -419,7 +444,10 @@ export class BuildPublisher implements Disposable {
       const reason = `a signed build is expected (private.key in ${output.target.projectDir}) but no ${path.basename(signedFile ?? '')} is there`;
       return { outcome: this.incomplete(output, mode, state, { ...info, complete: false, reason }, 'bad-signature') };
     }
-    const signed = await fs.readFile(signedFile).catch(() => undefined);
+    const signed = await readBounded(signedFile, MAX_IMAGE_BYTES).then(
+      (read) => (read.changed ? undefined : read.bytes),
+      () => undefined,
+    );
     const check = signed ? checkSignedImage(bytes, signed) : undefined;
     const examined = signed && check?.ok ? await this.work.examine(signed, path.basename(output.file)) : undefined;
     const signedInfo = examined?.info;

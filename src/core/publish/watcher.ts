@@ -189,7 +189,9 @@ export class BuildWatcher {
       if (!isInside(dir, p)) continue;
       const level = path.relative(dir, p).split(path.sep).length;
       const couldBeDir = !stats || stats.isDirectory();
-      const couldBeFile = !stats || stats.isFile();
+      // Not only regular files: a FIFO, a link or a device where a build output belongs reaches the publisher,
+      // which says why it is skipped (and never reads it).
+      const couldBeFile = !stats || !stats.isDirectory();
       if (level <= depth && couldBeDir && !path.basename(p).startsWith('.')) return true;
       if (level === depth + 1 && couldBeFile && resolveCandidate(location, p)) return true;
     }

@@ -1,7 +1,7 @@
 // PlatformIO: a folder with platformio.ini. Each [env:NAME] (also from extra_configs) builds into
 // <build_dir>/<NAME>/firmware.bin, plus littlefs.bin / spiffs.bin / fatfs.bin from `pio run -t buildfs`.
 
-import { promises as fs } from 'node:fs';
+import { readConfigFile } from '../../readBounded';
 import * as path from 'node:path';
 import type { FilesystemType } from '../../firmware/imageInfo';
 import { errorMessage } from '../../errorMessage';
@@ -25,7 +25,7 @@ async function discoverPlatformIO(projectDir: string, env: NodeJS.ProcessEnv, d:
   d.configFiles.push(iniPath);
   let config: IniConfig;
   try {
-    config = parseIni(await fs.readFile(iniPath, 'utf8'));
+    config = parseIni(await readConfigFile(iniPath));
   } catch (error) {
     d.warnings.push(`cannot read ${iniPath}: ${errorMessage(error)}`);
     return;
@@ -34,7 +34,7 @@ async function discoverPlatformIO(projectDir: string, env: NodeJS.ProcessEnv, d:
   for (const extra of await extraConfigFiles(projectDir, config)) {
     d.configFiles.push(extra);
     try {
-      const more = parseIni(await fs.readFile(extra, 'utf8'));
+      const more = parseIni(await readConfigFile(extra));
       for (const [section, values] of more) {
         const mine = config.get(section) ?? new Map<string, string>();
         for (const [k, v] of values) if (!mine.has(k)) mine.set(k, v);

@@ -1,6 +1,7 @@
 // The vscode-arduino extension: .vscode/arduino.json names the sketch, the board and (optionally) the "output"
 // folder it builds into. Without "output" it builds into a temporary folder nobody can know.
 
+import { readConfigFile } from '../../readBounded';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
@@ -24,7 +25,7 @@ async function discoverVscodeArduino(workspaceDir: string, d: Discovery): Promis
   const settingsPath = path.join(workspaceDir, '.vscode', 'arduino.json');
   let text: string;
   try {
-    text = await fs.readFile(settingsPath, 'utf8');
+    text = await readConfigFile(settingsPath);
   } catch {
     return; // no vscode-arduino settings here
   }
