@@ -34,7 +34,10 @@ import { exportReadme } from './nginxReadme';
 import { isMatchableName } from './queryPatterns';
 
 /** What the export reads of the catalog: its index, its listings and the image store's bytes and variants. */
-export type ExportSource = Pick<CatalogStore, 'root' | 'allEntries' | 'listing' | 'findCurrent' | 'images'>;
+export type ExportSource = Pick<
+  CatalogStore,
+  'root' | 'allEntries' | 'listing' | 'findCurrent' | 'loadEntry' | 'images'
+>;
 
 export interface NginxExportOptions {
   dir: string;
@@ -328,7 +331,10 @@ export class NginxExporter {
         }
       }
       if (!runningMd5s) {
-        const loaded = await source.images.load(found.entry.absPath, item.name, true);
+        // Through the catalog: the bytes exported are proven inside it like those it serves (catalogRoot.ts).
+        const loaded = await source.loadEntry(found.entry, true).catch((error: unknown) => {
+          throw new CatalogMoved(`${item.relPath} changed: ${(error as Error).message}`);
+        });
         if (loaded.version.key !== version.key || !loaded.bytes) throw new CatalogMoved(`${item.relPath} changed`);
         runningMd5s =
           version.info.family === 'esp8266'
