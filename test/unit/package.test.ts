@@ -1,5 +1,5 @@
-// The npm package as a user installs it: `npm pack` holds only what runs (and the README's pictures), and the packed CLI, installed into an empty
-// prefix with no network and no dependencies, runs.
+// The npm package as a user installs it: `npm pack` and the .vsix hold only what runs (and the icon and the README's
+// pictures), and the packed CLI, installed into an empty prefix with no network and no dependencies, runs.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,9 +31,23 @@ describe('npm package', () => {
       'dist/extension.js',
       'dist/imageWorker.js',
       'media/autoconnect.svg',
+      'media/icon.png',
       'media/screenshot-views.png',
       'package.json',
     ]);
+  });
+
+  it('names a 128×128 PNG icon and a gallery banner, and the .vsix packs the icon', () => {
+    assert.equal(manifest.icon, 'media/icon.png');
+    const png = readFileSync(join(root, manifest.icon));
+    assert.ok(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'a PNG');
+    assert.equal(png.toString('latin1', 12, 16), 'IHDR');
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [128, 128]);
+    assert.match(manifest.galleryBanner?.color ?? '', /^#[0-9a-f]{6}$/i);
+    assert.ok(['dark', 'light'].includes(manifest.galleryBanner?.theme));
+    const vsce = join(root, 'node_modules', '.bin', 'vsce');
+    const packed = execFileSync(vsce, ['ls', '--no-dependencies'], { cwd: root, encoding: 'utf8' }).split('\n');
+    assert.ok(packed.includes(manifest.icon), packed.join(', '));
   });
 
   it('installs from its tarball into an empty prefix, offline, and runs', () => {
