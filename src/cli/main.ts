@@ -53,6 +53,7 @@ async function run(options: CliOptions): Promise<number> {
   try {
     await service.update({
       catalogDir: resolve(options.catalog),
+      stateFile: options.state,
       keep: options.keep,
       serve: {
         port: options.port,

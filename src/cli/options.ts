@@ -1,6 +1,7 @@
 // Command-line flags: updateserver.py's, flag for flag, plus our own. Parsing is separate from running so it can
 // be tested without starting anything.
 
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { catalogKeyProblem, errorMessage, parseCidr, parsePythonLogLevel, type LogLevel } from '../core';
 
@@ -17,13 +18,16 @@ export interface CliOptions {
   exportNginx?: string;
   /** Catalog key, or 'auto' for one generated at start. */
   key?: string;
+  /** Device state file; beside the catalog when not given. */
+  state?: string;
 }
 
 export type CliCommand =
   { kind: 'run'; options: CliOptions } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
 export const usage = `usage: autoconnect-update-server [-h] [--port PORT] [--bind IP_ADDRESS] [--catalog CATALOG] [--log LOG_LEVEL]
-                                 [--allow CIDR] [--key KEY|auto] [--watch DIR] [--keep N] [--no-304] [--export-nginx DIR] [--version]
+                                 [--allow CIDR] [--key KEY|auto] [--watch DIR] [--keep N] [--no-304] [--export-nginx DIR]
+                                 [--state FILE] [--version]
        autoconnect-update-server export --nginx DIR [--catalog CATALOG] [--port PORT] [--server-name NAME]
 
 OTA update server for AutoConnect devices (ESP8266/ESP32); a drop-in for AutoConnect's updateserver.py.
@@ -44,6 +48,8 @@ options:
   --no-304              always send the image, even to a device that already runs it
   --export-nginx DIR    keep an nginx export of the catalog in DIR current after every change
                         (see: autoconnect-update-server export --help)
+  --state FILE          where the boards seen and their updates are remembered
+                        (default: .autoconnect-devices.json in the catalog folder)
   -V, --version         print the version and exit
 `;
 
@@ -66,6 +72,7 @@ export function parseCli(argv: readonly string[], cwd: string): CliCommand {
         keep: { type: 'string' },
         'no-304': { type: 'boolean' },
         'export-nginx': { type: 'string' },
+        state: { type: 'string' },
       },
     });
   } catch (error) {
@@ -114,6 +121,7 @@ export function parseCli(argv: readonly string[], cwd: string): CliCommand {
       answerNotModified: !values['no-304'],
       ...(values['export-nginx'] !== undefined ? { exportNginx: values['export-nginx'] } : {}),
       ...(key !== undefined ? { key } : {}),
+      ...(values.state ? { state: resolve(cwd, values.state) } : {}),
     },
   };
 }

@@ -48,7 +48,10 @@ export { activationEvents, buildSystems, projectFilesGlob } from './publish/buil
 export type { BuildSystem, ProjectMarker } from './publish/buildSystems/buildSystem';
 
 // Devices
-export type { DeviceRegistry, DeviceRecord, DownloadRecord, DownloadState } from './devices/deviceRegistry';
+export type { DeviceRegistry, DeviceRecord, UpdateRecord, UpdateOutcome } from './devices/deviceRegistry';
+export type { DeviceInventory } from './devices/deviceInventory';
+export type { StoredRunning } from './devices/deviceState';
+export { formatAgo, formatBytes, formatDuration, formatRate, formatRateOf } from './units';
 export type { DeviceIdentity } from './devices/deviceRequest';
 export { KnownImages, type KnownImage } from './devices/knownImages';
 

@@ -55,7 +55,8 @@ export interface DownloadFinishedEvent {
   id: number;
   device: DeviceIdentity;
   entry: string;
-  outcome: 'done' | 'aborted';
+  /** downloaded: the device closed its side after the last byte; aborted: it does not have the whole image. */
+  outcome: 'downloaded' | 'aborted';
   sent: number;
   total: number;
   durationMs: number;

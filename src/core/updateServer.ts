@@ -12,6 +12,7 @@ import { SendScheduler } from './http/sendScheduler';
 import { ImageWork } from './work/imageWork';
 import { serializeHead, textResponse } from './http/response';
 import { silentLogger, type Logger } from './log';
+import { formatBytes, formatDuration, formatRateOf } from './units';
 import { ClientFilter } from './net/addresses';
 import { KeyGate } from './access/keyGate';
 import type { MissLimiterOptions } from './access/missLimiter';
@@ -54,6 +55,8 @@ export interface UpdateServerOptions {
   catalogKey?: string;
   /** Rate limit of requests outside the key folder (tests). */
   keyMissLimits?: Partial<MissLimiterOptions>;
+  /** Boards (by STA MAC) whose updates are held: every image is answered 304 until released. */
+  isHeld?: (mac: string) => boolean;
 }
 
 export type ServerErrorCode = 'EADDRINUSE' | 'EACCES' | 'EADDRNOTAVAIL' | 'CATALOG' | 'BADOPTION' | 'OTHER';
@@ -179,7 +182,12 @@ export class UpdateServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-      for (const connection of this.connections) connection.destroy();
+      // A device that has the whole body is closing its side right now: a moment to hear it, so its download is
+      // recorded as downloaded, not aborted by the stop.
+      const deadline = Date.now() + 500;
+      while ([...this.connections].some((c) => c.delivering) && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      for (const connection of this.connections) connection.destroy('the server stopped');
       this.sends.dispose();
       await closed;
       await this.catalog.dispose();
@@ -276,6 +284,7 @@ export class UpdateServer {
 
     const answer = await answerDownload(this.catalog, this.knownImages, target.segments, head.headers, {
       answerNotModified: this.options.answerNotModified ?? true,
+      isHeld: this.options.isHeld,
     });
     if (answer.kind === 'refuse') {
       return this.refuse(
@@ -316,6 +325,7 @@ export class UpdateServer {
     this.started.fire(start);
     const interval = this.options.progressIntervalMs ?? 250;
     let lastProgress = 0;
+    let handedOverAt: number | undefined;
     return {
       head,
       body,
@@ -326,29 +336,36 @@ export class UpdateServer {
         this.progressed.fire({ id, sent, total: body.length });
       },
       onDone: (result) => {
+        // The kernel has the body (or the connection failed); the verdict waits for the device, in onDelivered.
+        handedOverAt = Date.now();
+        if (!result.complete) handedOverAt = undefined;
+      },
+      onDelivered: (result) => {
         this.active.delete(id);
-        const durationMs = Date.now() - startedAt;
-        const outcome = result.complete ? 'done' : 'aborted';
-        if (result.complete) {
-          const rate = durationMs > 0 ? ` (${Math.round(body.length / durationMs)} KB/s)` : '';
+        const now = Date.now();
+        const durationMs = now - startedAt;
+        const to = `download #${id} ${entry} to ${who(summary, device.staMac)}`;
+        if (result.delivered) {
+          const waited = handedOverAt !== undefined ? now - handedOverAt : 0;
           this.logger.info(
-            `download #${id} ${entry} to ${who(summary, device.staMac)} done: ${body.length} bytes in ${(durationMs / 1000).toFixed(1)} s${rate}`,
+            `${to} downloaded: ${formatBytes(body.length)} in ${formatDuration(durationMs)} (${formatRateOf(body.length, durationMs) || 'instant'})` +
+              (waited >= 1000 ? `; the device read the last ${formatDuration(waited)} after the kernel took it` : ''),
           );
         } else {
           this.logger.warn(
-            `download #${id} ${entry} to ${who(summary, device.staMac)} aborted after ${result.sent} of ${body.length} bytes: ${result.error ?? 'connection lost'}`,
+            `${to} aborted after ${formatBytes(result.sent)} of ${formatBytes(body.length)}: ${result.error ?? 'connection lost'}`,
           );
         }
         this.finished.fire({
           id,
           device,
           entry,
-          outcome,
+          outcome: result.delivered ? 'downloaded' : 'aborted',
           sent: result.sent,
           total: body.length,
           durationMs,
-          reason: result.error,
-          at: Date.now(),
+          reason: result.delivered ? undefined : (result.error ?? 'connection lost'),
+          at: now,
         });
       },
     };

@@ -1,5 +1,5 @@
 // The one composition of the core that both fronts use: the update server with its catalog, the build publisher that
-// writes into that catalog and the device registry that follows the server. A front turns its flags or settings into
+// writes into that catalog and the device inventory (boards and builds, in the state file) that follows both. A front turns its flags or settings into
 // UpdateServiceOptions and calls update(); the service starts, stops or restarts only the parts whose options changed,
 // one update at a time, and disposes them in reverse order of creation.
 
@@ -13,7 +13,8 @@ import { ensureCatalogFolder } from './catalog/catalogFolder';
 import { readOrigins, type Origin } from './catalog/origins';
 import { BuildPublisher, type PublishErrorEvent, type PublishEvent, type SkipEvent } from './publish/buildPublisher';
 import { hasFirmwareProject } from './publish/discover';
-import { DeviceRegistry } from './devices/deviceRegistry';
+import type { DeviceRegistry } from './devices/deviceRegistry';
+import { DeviceInventory, defaultStateFile } from './devices/deviceInventory';
 import { KnownImages } from './devices/knownImages';
 
 /** How the catalog is served; absent in UpdateServiceOptions means not serving. */
@@ -44,6 +45,8 @@ export interface WatchBuildsOptions {
 
 export interface UpdateServiceOptions {
   catalogDir: string;
+  /** The device state file (default: `.autoconnect-devices.json` in the catalog folder). */
+  stateFile?: string;
   /**
    * Create the catalog folder when it is missing (and a .gitignore in a `.autoconnect/` parent). Off: a missing
    * folder is a start error, as for updateserver.py.
@@ -63,6 +66,8 @@ export interface PublishFileResult {
 }
 
 export class UpdateService implements Disposable {
+  /** Boards and builds, restored from and saved to the state file; kept across server restarts. */
+  readonly inventory: DeviceInventory;
   readonly devices: DeviceRegistry;
   /** What devices may be running: kept across restarts of the server, so a device is recognised after one. */
   readonly knownImages = new KnownImages();
@@ -95,7 +100,8 @@ export class UpdateService implements Disposable {
 
   constructor(init: { logger?: Logger } = {}) {
     this.logger = init.logger ?? silentLogger;
-    this.devices = new DeviceRegistry((hash) => this.knownImages.identify(hash), this.logger);
+    this.inventory = new DeviceInventory({ logger: this.logger, knownImages: this.knownImages });
+    this.devices = this.inventory.registry;
   }
 
   /** The running server, if serving. */
@@ -162,6 +168,7 @@ export class UpdateService implements Disposable {
       const outcome = await publisher.publishFile(path);
       if (outcome.published) {
         this.originsValue.set(outcome.event.name, outcome.event.origin);
+        this.inventory.recordPublish(outcome.event);
         if (temporary) this.published.fire(outcome.event);
         await this.serverValue?.catalog.rescanAll();
         return { name: outcome.event.name };
@@ -180,7 +187,7 @@ export class UpdateService implements Disposable {
         await this.stopServer();
         await this.stopPublisher();
       });
-      this.devices.dispose();
+      await this.inventory.close();
       for (const emitter of [this.errored, this.skipped, this.published, this.serverChanged, this.catalogChanged])
         emitter.dispose();
     })();
@@ -191,6 +198,9 @@ export class UpdateService implements Disposable {
     if (this.disposing) return;
     this.options = next;
     const folder = resolve(next.catalogDir);
+    // Boards are known before the server listens (and while it is stopped): no request is recorded into a registry
+    // about to be restored. Opening only reads; the file is written when something changes.
+    await this.inventory.open(next.stateFile ?? defaultStateFile(folder));
     const serving = next.serve ? JSON.stringify([folder, next.serve]) : undefined;
     if (serving !== this.serving) {
       await this.stopServer();
@@ -215,10 +225,14 @@ export class UpdateService implements Disposable {
       catalogDir,
       logger: this.logger,
       knownImages: this.knownImages,
+      isHeld: this.inventory.isHeld,
     });
     this.serverValue = server;
     this.serverSubscriptions = new DisposableStore();
-    this.serverSubscriptions.add(this.devices.follow(server));
+    this.serverSubscriptions.add(this.inventory.follow(server));
+    this.logger.info(
+      `device state ${this.inventory.stateFile}: ${plural(this.devices.list().length, 'board')}, ${plural(this.inventory.builds.size, 'build')} remembered`,
+    );
     this.serverSubscriptions.add(
       server.onDidChangeCatalog((change) => void this.readOrigins().then(() => this.catalogChanged.fire(change))),
     );
@@ -232,7 +246,8 @@ export class UpdateService implements Disposable {
     this.serverValue = undefined;
     await server.stop();
     this.serverSubscriptions.dispose();
-    this.devices.abortRunning('server stopped');
+    this.devices.abortRunning('the server stopped');
+    await this.inventory.saveNow();
     this.serverChanged.fire(undefined);
   }
 
@@ -268,6 +283,7 @@ export class UpdateService implements Disposable {
     this.publisherSubscriptions.add(
       publisher.onDidPublish((event) => {
         this.originsValue.set(event.name, event.origin);
+        this.inventory.recordPublish(event);
         // The first publish creates the catalog folder; keep built firmware out of git from then on.
         if (!options.createFolder) this.published.fire(event);
         else void ensureCatalogFolder(catalogDir).then(() => this.published.fire(event));
@@ -290,4 +306,8 @@ export class UpdateService implements Disposable {
     this.publisherSubscriptions = new DisposableStore();
     await publisher?.dispose();
   }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

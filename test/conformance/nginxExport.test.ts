@@ -387,7 +387,11 @@ describe('--export-nginx keeps the export current', () => {
         [name, 'first.bin'],
       );
     } finally {
+      // The server saves what it knows (the device state file) as it stops: let it finish before the folder goes.
+      const exited =
+        child && child.exitCode === null ? new Promise((resolve) => child!.once('exit', resolve)) : undefined;
       child?.kill('SIGTERM');
+      await exited;
       await nginx.stop();
       rmSync(base, { recursive: true, force: true });
     }

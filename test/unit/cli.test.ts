@@ -63,7 +63,7 @@ describe('command line (updateserver.py drop-in)', () => {
         assert.equal(await server.exited, 0, signal);
         assert.ok(await portIsFree(port), `port free after ${signal}`);
         assert.match(server.stderr(), /INFO .*GET \/_catalog\?op=list&path=\. 200/);
-        assert.match(server.stderr(), /download #1 blink\.bin to 18:FE:AA:AA:AA:AA \(127\.0\.0\.1\) done/);
+        assert.match(server.stderr(), /download #1 blink\.bin to 18:FE:AA:AA:AA:AA \(127\.0\.0\.1\) downloaded/);
       }
     } finally {
       rmSync(catalog, { recursive: true, force: true });

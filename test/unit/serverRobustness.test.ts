@@ -43,6 +43,12 @@ function closedWithin(port: number, send: (socket: ReturnType<typeof connect>) =
   });
 }
 
+/** Waits (bounded) for a condition that follows a client's close, which the server learns a moment later. */
+async function settled(condition: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 describe('server robustness', () => {
   let f: ServerFixture;
   let big: Buffer;
@@ -62,6 +68,8 @@ describe('server robustness', () => {
     const other = await rawRequest(f.port, esp8266DownloadRequest('/a.bin'));
     assert.equal(other.status, 200);
     assert.equal(md5(other.body), md5(f.files['a.bin']!));
+    // The other download ends once its client has closed after the last byte; the slow one is still under way.
+    await settled(() => f.server.activeDownloads.length === 1);
     assert.equal(f.server.activeDownloads.length, 1, 'the slow download was still under way');
     slow.release();
     const done = await slow.done;
@@ -75,6 +83,7 @@ describe('server robustness', () => {
       const slow = slowReader(f.port, esp8266DownloadRequest('/swap.bin', roomy), 0);
       await waitFor(f.server.onDidProgressDownload, (e) => e.sent > 0 && e.sent < e.total);
       const replacement = esp8266ArduinoApp({ payloadSize: 500_000, seed: 43 });
+      await settled(() => f.server.activeDownloads.length === 1);
       assert.equal(f.server.activeDownloads.length, 1, 'replaced while the download is under way');
       if (replace === 'rename') {
         writeFileSync(join(f.catalog, '.swap.tmp'), replacement);
@@ -124,6 +133,7 @@ describe('server robustness', () => {
       assert.equal(response.headers.get('x-md5'), md5(mid));
       assert.ok(response.body.equals(mid), 'byte-exact');
     }
+    await settled(() => f.server.activeDownloads.length === 1);
     assert.equal(f.server.activeDownloads.length, 1, 'the stalled download is still under way');
     stalled.release();
     assert.ok((await stalled.done).body.equals(big));
@@ -218,7 +228,7 @@ describe('server robustness', () => {
     assert.equal(start.device.family, 'esp8266');
     assert.equal(start.md5, md5(f.files['a.bin']!));
     const end = await finished;
-    assert.equal(end.outcome, 'done');
+    assert.equal(end.outcome, 'downloaded');
     assert.equal(end.sent, f.files['a.bin']!.length);
 
     const refused = waitFor<RefusedEvent>(f.server.onDidRefuseRequest, (e) => e.entry === 'esp32.bin');
@@ -238,6 +248,7 @@ describe('server robustness', () => {
     const abort = await aborted;
     assert.ok(abort.sent < big.length);
     assert.ok(f.logs.some((l) => /aborted after/.test(l.message)));
+    await settled(() => f.server.activeDownloads.length === 0);
     assert.equal(f.server.activeDownloads.length, 0);
   });
 
@@ -251,7 +262,7 @@ describe('server robustness', () => {
         const answer = await rawRequest(f.port, esp8266DownloadRequest('/a.bin'));
         assert.equal(answer.status, 200);
         assert.ok(answer.body.equals(f.files['a.bin']!));
-        assert.equal((await finished).outcome, 'done');
+        assert.equal((await finished).outcome, 'downloaded');
       }
       const lines = f.logs.filter((l) => /view disposed/.test(l.message));
       assert.equal(lines.length, 1, 'logged once, not per download');

@@ -31,6 +31,8 @@ export interface CatalogStoreOptions {
 export interface CurrentEntry {
   entry: CatalogEntry;
   excluded?: string;
+  /** The exclusion only protects the device's list (see Exclusion.budget): the file itself may be served. */
+  budgetOnly?: boolean;
 }
 
 export interface CatalogChange {
@@ -162,7 +164,8 @@ export class CatalogStore {
     }
     if (!dir || !entry) return undefined;
     // The entry and why the listing leaves it out come from the same scan.
-    return { entry, excluded: this.listingOf(dir, 'any').excluded.find((item) => item.name === name)?.reason };
+    const exclusion = this.listingOf(dir, 'any').excluded.find((item) => item.name === name);
+    return { entry, excluded: exclusion?.reason, budgetOnly: exclusion?.budget === true };
   }
 
   /**

@@ -75,6 +75,8 @@ export class ImageStore {
   private readonly analyzed = new Emitter<ImageAnalysis>('image analysed', () => this.logger);
   /** Fires for every MD5 and every set of running-image variants computed: what devices may run, and the work done. */
   readonly onDidAnalyze: Event<ImageAnalysis> = this.analyzed.event;
+  /** How many times a file's bytes were read: a figure like workFigures (a 304 must not cost one). */
+  fileReads = 0;
 
   /** Where this store's hashing and analysis ran, and the MD5 work it took (see ImageWork). */
   get workFigures(): Readonly<ImageWork['figures']> {
@@ -122,6 +124,7 @@ export class ImageStore {
           const version = this.remember(key, before, { md5: '', sha256: '' }, tooLarge(before.size));
           return { version };
         }
+        this.fileReads++;
         const data = await readAll(handle, before.size);
         const after = await handle.stat();
         if (this.linkedKey(after) !== key || data.length !== before.size) {
@@ -192,6 +195,11 @@ export class ImageStore {
       this.analyzed.fire({ work: 'variants', name, version, md5s });
     }
     return md5s;
+  }
+
+  /** The running-image MD5s of a version if they were computed already (no read needed). */
+  cachedRunningMd5s(version: FileVersion): readonly string[] | undefined {
+    return this.variants.get(version.key);
   }
 
   private cache(key: string, data: Buffer): void {

@@ -16,6 +16,11 @@ export type WireEntry =
 export interface Exclusion {
   name: string;
   reason: string;
+  /**
+   * Left out only to keep the device's list parseable (a case twin, more than 255 images, a name too long for the
+   * entry budget): a device that asks for it by its exact name is still served.
+   */
+  budget?: boolean;
 }
 
 export interface Listing {
@@ -65,11 +70,11 @@ export function buildListing(entries: readonly CatalogEntry[], audience: Audienc
     const folded = entry.name.toLowerCase();
     const first = seen.get(folded);
     if (first !== undefined) {
-      excluded.push({ name: entry.name, reason: `same name as ${first} without regard to case; the device would pick ${first}` });
+      excluded.push({ name: entry.name, reason: `same name as ${first} without regard to case; the device would pick ${first}`, budget: true });
       continue;
     }
     if (seen.size >= MAX_BIN_ENTRIES) {
-      excluded.push({ name: entry.name, reason: `more than ${MAX_BIN_ENTRIES} images in one folder; older ones are left out` });
+      excluded.push({ name: entry.name, reason: `more than ${MAX_BIN_ENTRIES} images in one folder; older ones are left out`, budget: true });
       continue;
     }
     const item: WireEntry = { name: entry.name, type: 'bin', ...formatTimestamp(entry.mtimeMs), size: entry.size };
@@ -92,6 +97,7 @@ function fits(item: WireEntry, entry: CatalogEntry, excluded: Exclusion[]): bool
   excluded.push({
     name: entry.name,
     reason: `name too long: the entry needs ${cost} of the device's ${ENTRY_POOL_BYTES} bytes (it would break the whole list)`,
+    budget: entry.version?.info.kind === 'app',
   });
   return false;
 }

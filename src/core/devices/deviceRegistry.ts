@@ -1,10 +1,23 @@
-// Every device that talked to the server and what happened to its requests, folded from the server's events.
-// Pure bookkeeping for the editor's Devices view (and anyone else): no I/O.
+// Every board that sent an update request (by STA MAC), what it runs and what happened to each of its updates, folded
+// from the server's events. The update lifecycle lives here:
+//   refused · not-modified (304) · downloading (percent, rate over the last seconds, ETA) · downloaded (the device
+//   closed its side after the last byte) · aborted (one reason, the server's) · then, at the device's next update
+//   request, confirmed (it reports the new image) or rolled-back (it does not).
+// No I/O: the inventory persists `toState()` and restores it.
 
 import { Emitter, type Disposable, type Event } from '../events';
 import type { ChipFamily } from '../firmware/imageInfo';
-import { silentLogger, type Logger } from '../log';
-import type { KnownImage } from './knownImages';
+import type { Logger } from '../log';
+import { silentLogger } from '../log';
+import type { DeviceIdentity } from './deviceRequest';
+import {
+  MAX_DEVICES,
+  MAX_UPDATES,
+  isoSeconds,
+  type StoredDevice,
+  type StoredRunning,
+  type UpdateOutcome,
+} from './deviceState';
 import type {
   CatalogServedEvent,
   DownloadFinishedEvent,
@@ -13,40 +26,56 @@ import type {
   RefusedEvent,
 } from '../serverEvents';
 
-export type DownloadState = 'running' | 'done' | 'aborted' | 'not-modified' | 'refused';
+export type { UpdateOutcome } from './deviceState';
 
-export interface DownloadRecord {
-  /** Server download id; absent for requests answered without a download. */
+export interface UpdateRecord {
+  /** Server download id, while the server knows it. */
   id?: number;
-  entry: string;
-  state: DownloadState;
-  total: number;
-  sent: number;
-  startedAt: number;
+  /** Catalog-relative entry asked for. */
+  image: string;
+  /** MD5 of the image served (for a 304: of what the device runs). */
+  md5?: string;
+  /** When the device asked (ms since the epoch); for folded repeats, the latest time. */
+  at: number;
+  /** When the outcome was reached. */
   endedAt?: number;
-  /** HTTP status of a refusal. */
-  status?: number;
+  outcome: UpdateOutcome;
   reason?: string;
+  status?: number;
+  /** MD5 the device ran when it asked: what a rollback returns to. */
+  from?: string;
+  /** Identical answers in a row folded into this record (a polling device). */
+  count?: number;
+  /** Image size, for downloads. */
+  size?: number;
+  /** Bytes handed to the device's connection so far. */
+  sent?: number;
+  /** While downloading: bytes per second over the last few seconds, and the time left at that rate. */
+  rate?: number;
+  etaMs?: number;
 }
 
 export interface DeviceRecord {
-  /** STA MAC when known, else `ip:<address>` for a device seen only through catalog requests. */
+  /** STA MAC, or `ip:<address>` for a visitor seen only through catalog requests (they carry no MAC). */
   key: string;
   mac?: string;
+  name?: string;
   family?: ChipFamily;
-  remoteAddress: string;
+  /** Chip of the build it runs when known (esp32s3, ...), else its family. */
+  chip?: string;
+  address: string;
+  firstSeen: number;
+  lastSeen: number;
   chipSize?: number;
   freeSpace?: number;
   sdkVersion?: string;
-  sketchMd5?: string;
-  sketchSha256?: string;
-  /** The catalog image the device runs, matched by MD5 / SHA-256, when known. */
-  running?: KnownImage;
-  firstSeen: number;
-  lastSeen: number;
+  /** What it reported running at its last update request, named by the build when the build is known. */
+  running?: StoredRunning;
+  /** Updates held: every image is answered 304. */
+  held: boolean;
   catalogRequests: number;
-  /** Newest first, bounded. */
-  downloads: DownloadRecord[];
+  /** Newest first, at most MAX_UPDATES. */
+  updates: UpdateRecord[];
 }
 
 export interface ServerEventSource {
@@ -57,21 +86,38 @@ export interface ServerEventSource {
   onDidFinishDownload: Event<DownloadFinishedEvent>;
 }
 
-const HISTORY = 20;
+/** Names what a device reports running: the build with that MD5 / SHA-256, when one is known. */
+export type RunningResolver = (md5: string | undefined, sha256: string | undefined) => StoredRunning | undefined;
+
+/** How soon a change should reach the state file: at once (an outcome, a name) or with the next batch (last seen). */
+export type Urgency = 'now' | 'later';
+
+const MAX_VISITORS = 200;
+/** The window the current download rate is measured over. */
+const RATE_WINDOW_MS = 3000;
 
 export class DeviceRegistry implements Disposable {
   private readonly devices = new Map<string, DeviceRecord>();
-  private readonly byAddress = new Map<string, string>(); // remote address → device key
-  private readonly running = new Map<number, DownloadRecord>();
+  private readonly visitors = new Map<string, DeviceRecord>(); // ip:<address> → catalog-only visitor
+  private readonly byAddress = new Map<string, string>(); // remote address → MAC
+  private readonly running = new Map<number, { device: DeviceRecord; record: UpdateRecord; samples: number[][] }>();
   private readonly subscriptions: Disposable[] = [];
   private readonly changed = new Emitter<DeviceRecord | undefined>('device changed', () => this.logger);
-  /** Fires with the device whose record changed, or with `undefined` when the whole list changed (cleared). */
+  private readonly recordsChanged = new Emitter<Urgency>('device records changed', () => this.logger);
+  /** Fires with the device whose record changed (undefined: many or all). */
   readonly onDidChange: Event<DeviceRecord | undefined> = this.changed.event;
+  /** Fires when something worth saving changed. */
+  readonly onDidChangeRecords: Event<Urgency> = this.recordsChanged.event;
+  private readonly logger: Logger;
+  /** A confirmation or rollback happened while handling the current request (it must be saved soon). */
+  private settledNow = false;
 
   constructor(
-    private readonly identify: (hash: string | undefined) => KnownImage | undefined = () => undefined,
-    private readonly logger: Logger = silentLogger,
-  ) {}
+    private readonly resolve: RunningResolver = () => undefined,
+    logger?: Logger,
+  ) {
+    this.logger = logger ?? silentLogger;
+  }
 
   /** Follows a server's events; call again for a restarted server. Returns the subscription. */
   follow(server: ServerEventSource): Disposable {
@@ -86,12 +132,18 @@ export class DeviceRegistry implements Disposable {
     return { dispose: () => subscriptions.forEach((s) => s.dispose()) };
   }
 
+  /** Boards known by their MAC, most recently seen first. */
   list(): DeviceRecord[] {
     return [...this.devices.values()].sort((a, b) => b.lastSeen - a.lastSeen);
   }
 
+  /** Addresses seen only through catalog requests, most recent first. */
+  listVisitors(): DeviceRecord[] {
+    return [...this.visitors.values()].sort((a, b) => b.lastSeen - a.lastSeen);
+  }
+
   get(key: string): DeviceRecord | undefined {
-    return this.devices.get(key);
+    return this.devices.get(key.toUpperCase()) ?? this.visitors.get(key);
   }
 
   /** Downloads under way, across devices. */
@@ -99,138 +151,399 @@ export class DeviceRegistry implements Disposable {
     return this.running.size;
   }
 
+  isHeld(mac: string): boolean {
+    return this.devices.get(mac.toUpperCase())?.held ?? false;
+  }
+
+  /** Names a board (stored by MAC); an empty name removes it. */
+  rename(mac: string, name: string | undefined): boolean {
+    const device = this.devices.get(mac.toUpperCase());
+    if (!device) return false;
+    const clean =
+      name
+        // eslint-disable-next-line no-control-regex -- control characters are what is removed
+        ?.replace(/[\u0000-\u001f\u007f]/g, ' ')
+        .trim()
+        .slice(0, 80) || undefined;
+    if (device.name === clean) return true;
+    device.name = clean;
+    this.touched(device, 'now');
+    return true;
+  }
+
+  /** Holds (every image answered 304) or releases a board's updates. */
+  setHeld(mac: string, held: boolean): boolean {
+    const device = this.devices.get(mac.toUpperCase());
+    if (!device) return false;
+    if (device.held === held) return true;
+    device.held = held;
+    this.logger.info(`${label(device)}: updates ${held ? 'held (every image is answered 304)' : 'released'}`);
+    this.touched(device, 'now');
+    return true;
+  }
+
+  /** Forgets a board and its history. */
+  forget(mac: string): boolean {
+    const device = this.devices.get(mac.toUpperCase());
+    if (!device) return false;
+    this.devices.delete(device.key);
+    for (const [address, key] of this.byAddress) if (key === device.key) this.byAddress.delete(address);
+    this.changed.fire(undefined);
+    this.recordsChanged.fire('now');
+    return true;
+  }
+
+  /** Re-names what each board runs (after new builds became known, e.g. the catalog was indexed). */
+  refreshRunning(): void {
+    let any = false;
+    for (const device of this.devices.values()) {
+      const running = device.running;
+      if (!running) continue;
+      const next = this.describeRunning(running.md5, running.sha256);
+      if (next && JSON.stringify(next) !== JSON.stringify(running)) {
+        device.running = next;
+        device.chip = next.chip ?? device.chip;
+        any = true;
+      }
+    }
+    if (any) {
+      this.changed.fire(undefined);
+      this.recordsChanged.fire('later');
+    }
+  }
+
   /** Marks downloads still running as aborted (the server stopped). */
   abortRunning(reason: string): void {
-    for (const record of this.running.values()) {
-      record.state = 'aborted';
+    for (const { device, record } of this.running.values()) {
+      record.outcome = 'aborted';
       record.reason = reason;
       record.endedAt = Date.now();
+      delete record.rate;
+      delete record.etaMs;
+      delete record.from;
+      this.changed.fire(device);
     }
+    if (this.running.size > 0) this.recordsChanged.fire('now');
     this.running.clear();
-    for (const device of this.devices.values()) this.changed.fire(device);
   }
 
   /**
-   * Forgets the devices and their history. A download still under way is real and keeps its device and its record
-   * (like a browser's Clear Downloads), so its progress and outcome still show and the count of downloads in flight
-   * stays true.
+   * Forgets the boards, visitors and their history. A download still under way is real and keeps its board and its
+   * record (like a browser's Clear Downloads), so its progress and outcome still show and the count of downloads in
+   * flight stays true.
    */
   clear(): void {
-    const live = new Set(this.running.values());
+    const live = new Set([...this.running.values()].map((r) => r.record));
     for (const [key, device] of this.devices) {
-      device.downloads = device.downloads.filter((record) => live.has(record));
+      device.updates = device.updates.filter((record) => live.has(record));
       device.catalogRequests = 0;
-      if (device.downloads.length === 0) this.devices.delete(key);
+      if (device.updates.length === 0) this.devices.delete(key);
+    }
+    for (const [key, visitor] of this.visitors) {
+      visitor.updates = visitor.updates.filter((record) => live.has(record));
+      if (visitor.updates.length === 0) this.visitors.delete(key);
     }
     for (const [address, key] of this.byAddress) if (!this.devices.has(key)) this.byAddress.delete(address);
+    this.changed.fire(undefined);
+    this.recordsChanged.fire('now');
+  }
+
+  /** Empties the registry without telling anyone (before restoring another state file). */
+  clearSilently(): void {
+    this.devices.clear();
+    this.visitors.clear();
+    this.byAddress.clear();
+    this.running.clear();
+  }
+
+  /** The boards as the state file holds them. */
+  toState(): StoredDevice[] {
+    return this.list().map((device) => {
+      const stored: StoredDevice = { mac: device.key, lastSeen: isoSeconds(device.lastSeen), updates: [] };
+      if (device.name) stored.name = device.name;
+      if (device.family) stored.family = device.family;
+      if (device.chip) stored.chip = device.chip;
+      stored.address = device.address;
+      stored.firstSeen = isoSeconds(device.firstSeen);
+      if (device.chipSize !== undefined) stored.chipSize = device.chipSize;
+      if (device.freeSpace !== undefined) stored.freeSpace = device.freeSpace;
+      if (device.sdkVersion) stored.sdkVersion = device.sdkVersion;
+      if (device.held) stored.held = true;
+      if (device.running) stored.running = device.running;
+      stored.updates = device.updates.map((u) => {
+        const update: StoredDevice['updates'][number] = { image: u.image, at: isoSeconds(u.at), outcome: u.outcome };
+        if (u.md5) update.md5 = u.md5;
+        if (u.reason) update.reason = u.reason;
+        if (u.status !== undefined && u.outcome === 'refused') update.status = u.status;
+        if (u.from && (u.outcome === 'downloading' || u.outcome === 'downloaded')) update.from = u.from;
+        if (u.count && u.count > 1) update.count = u.count;
+        return update;
+      });
+      return stored;
+    });
+  }
+
+  /** Restores boards from the state file (before following a server). */
+  restore(devices: readonly StoredDevice[]): void {
+    for (const stored of devices) {
+      const lastSeen = Date.parse(stored.lastSeen);
+      const device: DeviceRecord = {
+        key: stored.mac,
+        mac: stored.mac,
+        name: stored.name,
+        family: stored.family,
+        chip: stored.chip,
+        address: stored.address ?? '',
+        firstSeen: stored.firstSeen ? Date.parse(stored.firstSeen) : lastSeen,
+        lastSeen,
+        chipSize: stored.chipSize,
+        freeSpace: stored.freeSpace,
+        sdkVersion: stored.sdkVersion,
+        running: stored.running,
+        held: stored.held ?? false,
+        catalogRequests: 0,
+        updates: stored.updates.map((u) => {
+          const record: UpdateRecord = {
+            image: u.image,
+            md5: u.md5,
+            at: Date.parse(u.at),
+            outcome: u.outcome,
+            reason: u.reason,
+            status: u.status,
+            from: u.from,
+            count: u.count,
+          };
+          if (record.outcome === 'downloading') {
+            // The server went away in the middle (a crash; a clean stop records it as aborted itself).
+            record.outcome = 'aborted';
+            record.reason = 'the server stopped during the download';
+            delete record.from;
+          }
+          return record;
+        }),
+      };
+      this.devices.set(device.key, device);
+      if (device.address) this.byAddress.set(device.address, device.key);
+    }
+    this.bound();
     this.changed.fire(undefined);
   }
 
   dispose(): void {
     this.subscriptions.forEach((s) => s.dispose());
     this.changed.dispose();
+    this.recordsChanged.dispose();
   }
 
   private onCatalog(event: CatalogServedEvent): void {
-    const device = this.deviceFor(event.request.remoteAddress, undefined, event.at);
-    if (!device.family && event.audience !== 'any') device.family = event.audience;
-    device.catalogRequests++;
-    this.changed.fire(device);
+    const address = event.request.remoteAddress;
+    const mac = this.byAddress.get(address);
+    const known = mac ? this.devices.get(mac) : undefined;
+    if (known) {
+      known.catalogRequests++;
+      known.lastSeen = event.at;
+      this.touched(known, 'later');
+      return;
+    }
+    const visitor = this.visitorFor(address, event.audience === 'any' ? undefined : event.audience, event.at);
+    visitor.catalogRequests++;
+    this.changed.fire(visitor);
+  }
+
+  /** An address known without a MAC (catalog requests, ESP-IDF's OTA client): kept apart, in memory only. */
+  private visitorFor(address: string, family: ChipFamily | undefined, at: number): DeviceRecord {
+    const key = `ip:${address}`;
+    let visitor = this.visitors.get(key);
+    if (!visitor) {
+      visitor = { key, address, firstSeen: at, lastSeen: at, held: false, catalogRequests: 0, updates: [] };
+      this.visitors.set(key, visitor);
+      if (this.visitors.size > MAX_VISITORS) this.visitors.delete(this.listVisitors().pop()!.key);
+    }
+    if (family) visitor.family = family;
+    visitor.lastSeen = Math.max(visitor.lastSeen, at);
+    return visitor;
   }
 
   private onRefused(event: RefusedEvent): void {
-    // A browser or a scanner is not a device; only ESP update clients and known addresses are recorded.
-    if (!event.device && !this.byAddress.has(event.request.remoteAddress)) return;
+    // Browsers and scanners are not boards: only requests from an ESP update client are recorded.
+    if (!event.device) return;
     const device = this.deviceFor(event.request.remoteAddress, event.device, event.at);
-    this.push(device, {
-      entry: event.entry ?? event.request.target,
-      state: event.status === 304 ? 'not-modified' : 'refused',
-      total: 0,
-      sent: 0,
-      startedAt: event.at,
-      endedAt: event.at,
-      status: event.status,
-      reason: event.reason,
-    });
-    this.changed.fire(device);
+    const image = event.entry ?? event.request.target;
+    const added =
+      event.status === 304
+        ? this.fold(device, {
+            image,
+            md5: event.device.sketchMd5,
+            at: event.at,
+            outcome: 'not-modified',
+            reason: event.reason,
+          })
+        : this.fold(device, { image, at: event.at, outcome: 'refused', status: event.status, reason: event.reason });
+    // A poll answered as the one before only moves times and a count: saved with the next batch.
+    this.touched(device, added || this.settledNow ? 'now' : 'later');
+    this.settledNow = false;
   }
 
   private onStarted(event: DownloadStartedEvent): void {
     const device = this.deviceFor(event.request.remoteAddress, event.device, event.at);
-    const record: DownloadRecord = {
+    const record: UpdateRecord = {
       id: event.id,
-      entry: event.entry,
-      state: 'running',
-      total: event.size,
+      image: event.entry,
+      md5: event.md5,
+      at: event.at,
+      outcome: 'downloading',
+      from: event.device.sketchMd5,
+      size: event.size,
       sent: 0,
-      startedAt: event.at,
     };
-    this.running.set(event.id, record);
+    this.running.set(event.id, { device, record, samples: [[event.at, 0]] });
     this.push(device, record);
-    this.changed.fire(device);
+    this.settledNow = false;
+    this.touched(device, 'now');
   }
 
   private onProgress(event: DownloadProgressEvent): void {
-    const record = this.running.get(event.id);
-    if (!record) return;
+    const live = this.running.get(event.id);
+    if (!live) return;
+    const now = Date.now();
+    const { record, samples } = live;
     record.sent = event.sent;
-    const device = this.owner(record);
-    if (device) this.changed.fire(device);
+    samples.push([now, event.sent]);
+    while (samples.length > 2 && now - samples[1]![0]! >= RATE_WINDOW_MS) samples.shift();
+    const [t0, s0] = samples[0]!;
+    const elapsed = now - t0!;
+    if (elapsed > 0) {
+      record.rate = ((event.sent - s0!) * 1000) / elapsed;
+      record.etaMs = record.rate > 0 ? ((event.total - event.sent) * 1000) / record.rate : undefined;
+    }
+    this.changed.fire(live.device);
   }
 
   private onFinished(event: DownloadFinishedEvent): void {
-    const record = this.running.get(event.id);
+    const live = this.running.get(event.id);
     this.running.delete(event.id);
-    if (!record) return;
-    record.state = event.outcome;
+    if (!live) return;
+    const { device, record } = live;
+    record.outcome = event.outcome;
     record.sent = event.sent;
     record.endedAt = event.at;
-    record.reason = event.reason;
-    const device = this.owner(record);
-    if (device) {
-      device.lastSeen = event.at;
-      this.changed.fire(device);
+    delete record.rate;
+    delete record.etaMs;
+    if (event.outcome === 'aborted') {
+      record.reason = event.reason;
+      delete record.from;
     }
+    device.lastSeen = Math.max(device.lastSeen, event.at);
+    this.touched(device, 'now');
   }
 
-  private owner(record: DownloadRecord): DeviceRecord | undefined {
-    for (const device of this.devices.values()) if (device.downloads.includes(record)) return device;
-    return undefined;
+  /**
+   * A repeated answer (the same 304 or refusal to a polling board) updates the newest record instead of adding one.
+   * Returns whether a record was added.
+   */
+  private fold(device: DeviceRecord, record: UpdateRecord): boolean {
+    const newest = device.updates[0];
+    if (
+      newest &&
+      newest.outcome === record.outcome &&
+      newest.image === record.image &&
+      newest.md5 === record.md5 &&
+      newest.status === record.status &&
+      newest.reason === record.reason
+    ) {
+      newest.count = (newest.count ?? 1) + 1;
+      newest.at = record.at;
+      return false;
+    }
+    this.push(device, record);
+    return true;
   }
 
-  private push(device: DeviceRecord, record: DownloadRecord): void {
-    device.downloads.unshift(record);
-    if (device.downloads.length > HISTORY) device.downloads.length = HISTORY;
+  private push(device: DeviceRecord, record: UpdateRecord): void {
+    device.updates.unshift(record);
+    if (device.updates.length > MAX_UPDATES) device.updates.length = MAX_UPDATES;
   }
 
-  private deviceFor(address: string, identity: RefusedEvent['device'], at: number): DeviceRecord {
-    const key = identity?.staMac ? identity.staMac : (this.byAddress.get(address) ?? `ip:${address}`);
+  /** The record of the board behind a request, updated with what its headers say (and only its record). */
+  private deviceFor(address: string, identity: DeviceIdentity, at: number): DeviceRecord {
+    if (!identity.staMac) return this.visitorFor(address, identity.family, at); // ESP-IDF's client sends no MAC
+    const key = identity.staMac.toUpperCase();
     let device = this.devices.get(key);
     if (!device) {
-      // A device first seen by its catalog request (no MAC there) is merged when its download reveals the MAC.
-      const anonymous = identity?.staMac ? this.devices.get(`ip:${address}`) : undefined;
-      if (anonymous) {
-        this.devices.delete(anonymous.key);
-        anonymous.key = key;
-        device = anonymous;
-      } else {
-        device = { key, remoteAddress: address, firstSeen: at, lastSeen: at, catalogRequests: 0, downloads: [] };
+      device = { key, mac: key, address, firstSeen: at, lastSeen: at, held: false, catalogRequests: 0, updates: [] };
+      // The board was seen first by its catalog requests (no MAC there): they were its own.
+      const visitor = this.visitors.get(`ip:${address}`);
+      if (visitor) {
+        this.visitors.delete(visitor.key);
+        device.catalogRequests = visitor.catalogRequests;
+        device.firstSeen = visitor.firstSeen;
       }
       this.devices.set(key, device);
+      this.bound();
     }
-    device.remoteAddress = address;
-    device.lastSeen = at;
+    device.address = address;
+    device.lastSeen = Math.max(device.lastSeen, at);
     this.byAddress.set(address, key);
-    if (identity) {
-      device.mac = identity.staMac || device.mac;
-      device.family = identity.family;
-      device.chipSize = identity.chipSize ?? device.chipSize;
-      device.freeSpace = identity.freeSpace ?? device.freeSpace;
-      device.sdkVersion = identity.sdkVersion ?? device.sdkVersion;
-      device.sketchMd5 = identity.sketchMd5 ?? device.sketchMd5;
-      device.sketchSha256 = identity.sketchSha256 ?? device.sketchSha256;
-      device.running = this.identify(device.sketchSha256) ?? this.identify(device.sketchMd5) ?? device.running;
-    }
+    device.family = identity.family;
+    device.chipSize = identity.chipSize ?? device.chipSize;
+    device.freeSpace = identity.freeSpace ?? device.freeSpace;
+    device.sdkVersion = identity.sdkVersion ?? device.sdkVersion;
+    this.settle(device, identity, at);
+    const running = this.describeRunning(identity.sketchMd5, identity.sketchSha256);
+    device.running = running;
+    device.chip =
+      running?.chip ?? (device.chip && device.chip.startsWith(identity.family) ? device.chip : identity.family);
     return device;
   }
+
+  /** At the next request after a download: does the board run the new image (confirmed) or not (rolled-back)? */
+  private settle(device: DeviceRecord, identity: DeviceIdentity, at: number): void {
+    for (const update of device.updates) {
+      if (update.outcome !== 'downloaded') continue;
+      const reported = identity.sketchMd5;
+      const build = this.resolve(reported, identity.sketchSha256);
+      const runsNew = update.md5 !== undefined && (reported === update.md5 || build?.md5 === update.md5);
+      update.endedAt = at;
+      this.settledNow = true;
+      if (runsNew) {
+        update.outcome = 'confirmed';
+        delete update.reason;
+        this.logger.info(`${label(device)} confirmed ${update.image}: it now runs md5 ${update.md5}`);
+      } else {
+        update.outcome = 'rolled-back';
+        update.reason =
+          reported !== undefined && reported === update.from
+            ? 'the device still runs the build it had before the update'
+            : `the device runs another build (md5 ${reported ?? 'not reported'}), not the one it downloaded`;
+        this.logger.warn(`${label(device)} rolled back after ${update.image}: ${update.reason}`);
+      }
+      delete update.from;
+    }
+  }
+
+  private describeRunning(md5: string | undefined, sha256: string | undefined): StoredRunning | undefined {
+    if (!md5 && !sha256) return undefined;
+    const known = this.resolve(md5, sha256);
+    const running: StoredRunning = { ...known };
+    if (md5) running.md5 = md5;
+    else delete running.md5;
+    if (sha256) running.sha256 = sha256;
+    else delete running.sha256;
+    return running;
+  }
+
+  private touched(device: DeviceRecord, urgency: Urgency): void {
+    this.changed.fire(device);
+    this.recordsChanged.fire(urgency);
+  }
+
+  /** Oldest boards go first beyond the bound. */
+  private bound(): void {
+    if (this.devices.size <= MAX_DEVICES) return;
+    for (const device of this.list().slice(MAX_DEVICES)) this.devices.delete(device.key);
+  }
+}
+
+function label(device: DeviceRecord): string {
+  return device.name ? `${device.name} (${device.key})` : device.key;
 }

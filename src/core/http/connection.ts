@@ -27,8 +27,22 @@ export interface Reply {
   body?: Buffer;
   /** Called while the body is being sent (not throttled). */
   onProgress?: (sent: number) => void;
-  /** Called once when the body has been sent or the connection failed. */
+  /** Called once when the body has been handed to the kernel or the connection failed. */
   onDone?: (result: BodyResult) => void;
+  /**
+   * Called once when it is known whether the client has the whole response: it closed its side after the body (or,
+   * on a kept-alive connection, sent its next request). Bytes with the kernel are not bytes with the device: a slow
+   * ESP8266 may still be reading hundreds of KB that loopback or Wi-Fi buffers took at once.
+   */
+  onDelivered?: (result: DeliveryResult) => void;
+}
+
+export interface DeliveryResult {
+  delivered: boolean;
+  /** Bytes of the body handed to the kernel. */
+  sent: number;
+  /** Why the client is not known to have the whole body. */
+  error?: string;
 }
 
 export type RequestHandler = (request: HttpRequest) => Promise<Reply>;
@@ -68,6 +82,10 @@ export class Connection {
   private closed = false;
   private headersTimer: NodeJS.Timeout | undefined;
   private readonly remoteAddress: string;
+  /** The socket error that ended the connection, in words (e.g. a reset by the client). */
+  private socketError: string | undefined;
+  /** A delivered-or-not verdict waiting for the client's close or its next request. */
+  private awaitingDelivery: ((ended: boolean, error?: string) => void) | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -83,12 +101,21 @@ export class Connection {
       if (!this.busy) this.close();
     });
     socket.on('timeout', () => this.onTimeout());
-    socket.on('error', () => this.destroy());
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      this.socketError ??= describeSocketError(error);
+      this.destroy();
+    });
     socket.on('close', () => this.onClosed());
   }
 
+  /** Whether a body has been handed over and the verdict waits for the client's close (or its next request). */
+  get delivering(): boolean {
+    return this.awaitingDelivery !== undefined;
+  }
+
   /** Ends the connection now (server shutdown). */
-  destroy(): void {
+  destroy(reason?: string): void {
+    if (reason) this.socketError ??= reason;
     if (!this.socket.destroyed) this.socket.destroy();
     this.onClosed();
   }
@@ -96,6 +123,13 @@ export class Connection {
   private onClosed(): void {
     this.closed = true;
     this.clearHeadersTimer();
+    this.settleDelivery(this.clientEnded && !this.socketError, this.socketError);
+  }
+
+  private settleDelivery(delivered: boolean, error?: string): void {
+    const settle = this.awaitingDelivery;
+    this.awaitingDelivery = undefined;
+    settle?.(delivered, error);
   }
 
   private onData(chunk: Buffer): void {
@@ -111,6 +145,8 @@ export class Connection {
       if (this.clientEnded) this.close();
       return;
     }
+    // The client sent its next request: it has read the previous response.
+    this.settleDelivery(true);
     if (!this.headersTimer) {
       this.headersTimer = setTimeout(
         () => this.failAndClose(408, 'request head not received in time'),
@@ -152,12 +188,31 @@ export class Connection {
     const body = head.method === 'HEAD' ? undefined : reply.body;
     const result = await this.write(serializeHead(head.version, reply.head, keepAlive), body, reply.onProgress);
     reply.onDone?.(result);
+    if (reply.onDelivered) this.followDelivery(result, reply.onDelivered);
     this.busy = false;
-    if (this.closed) return;
+    if (this.closed)
+      return this.settleDelivery(result.complete && this.clientEnded && !this.socketError, this.socketError);
     if (!result.complete || !keepAlive) return this.close();
     this.socket.setTimeout(this.options.timeouts.idleMs);
     this.socket.resume();
     this.processBuffer();
+  }
+
+  private followDelivery(result: BodyResult, onDelivered: (result: DeliveryResult) => void): void {
+    if (!result.complete) {
+      onDelivered({ delivered: false, sent: result.sent, error: result.error ?? this.socketError });
+      return;
+    }
+    this.awaitingDelivery = (delivered, error) =>
+      onDelivered(
+        delivered
+          ? { delivered: true, sent: result.sent }
+          : {
+              delivered: false,
+              sent: result.sent,
+              error: error ?? 'the device did not close the connection after the last byte',
+            },
+      );
   }
 
   /**
@@ -260,12 +315,29 @@ export class Connection {
     this.closed = true;
     this.clearHeadersTimer();
     this.socket.end();
-    // A client that never closes its side must not keep the socket.
-    this.socket.setTimeout(this.options.timeouts.idleMs, () => this.socket.destroy());
+    // A client that never closes its side must not keep the socket. One that has just received a body is given
+    // longer: an ESP32 verifies the new image in flash before it closes.
+    const linger = this.awaitingDelivery
+      ? Math.max(this.options.timeouts.idleMs, 30_000)
+      : this.options.timeouts.idleMs;
+    this.socket.setTimeout(linger, () => this.socket.destroy());
   }
 
   private clearHeadersTimer(): void {
     if (this.headersTimer) clearTimeout(this.headersTimer);
     this.headersTimer = undefined;
+  }
+}
+
+function describeSocketError(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'ECONNRESET':
+      return 'connection reset by the device';
+    case 'EPIPE':
+      return 'the device closed the connection';
+    case 'ETIMEDOUT':
+      return 'the connection timed out';
+    default:
+      return error.message;
   }
 }

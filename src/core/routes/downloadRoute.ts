@@ -4,11 +4,12 @@
 // ask for one byte range of the image (resume, partial download): 206 with Content-Range, or 416.
 
 import type { CatalogStore } from '../catalog/catalogStore';
-import { servable } from '../catalog/imageStore';
+import { servable, type FileVersion } from '../catalog/imageStore';
+import type { CatalogEntry } from '../catalog/catalogEntry';
 import { isNotInside } from '../catalog/catalogRoot';
 import { notOfferedReason } from '../catalog/listing';
 import { readDeviceRequest, type DeviceIdentity } from '../devices/deviceRequest';
-import { decideUpdate } from '../devices/updatePolicy';
+import { decideUpdate, type PolicyDecision } from '../devices/updatePolicy';
 import { parseRange } from '../http/byteRange';
 import type { KnownImages } from '../devices/knownImages';
 import type { ResponseHead } from '../http/response';
@@ -47,6 +48,8 @@ export type DownloadAnswer =
 
 export interface DownloadOptions {
   answerNotModified: boolean;
+  /** Boards (by STA MAC) whose updates are held: answered 304 for every image, before anything is looked up. */
+  isHeld?: (mac: string) => boolean;
 }
 
 export async function answerDownload(
@@ -61,6 +64,10 @@ export async function answerDownload(
   const device = check.device;
   const relPath = segments.join('/');
   if (segments.length === 0) return { kind: 'refuse', status: 403, reason: 'the catalog root is a folder', device };
+  if (device.staMac && options.isHeld?.(device.staMac)) {
+    const reason = `${relPath}: updates are held for this device`;
+    return { kind: 'refuse', status: 304, reason, device, entry: relPath, head: { status: 304, headers: [] } };
+  }
 
   const dir = segments.slice(0, -1).join('/');
   const name = segments[segments.length - 1]!;
@@ -70,7 +77,7 @@ export async function answerDownload(
       return { kind: 'refuse', status: 403, reason: `${relPath} is a folder`, device, entry: relPath };
     return { kind: 'refuse', status: 404, reason: `${relPath} is not in the catalog`, device, entry: relPath };
   }
-  const { entry, excluded } = found;
+  const { entry, excluded, budgetOnly } = found;
   const info = entry.version?.info;
   // Only applications are offered in the catalog; a filesystem image is never listed as `bin`, but a filesystem
   // update asks for it by name.
@@ -78,8 +85,22 @@ export async function answerDownload(
     const notOffered = notOfferedReason(entry, 'any');
     if (notOffered) return { kind: 'refuse', status: 403, reason: `${relPath}: ${notOffered}`, device, entry: relPath };
   }
-  if (excluded)
+  // Left out of the listing only to keep the device's list parseable (a case twin, a name too long for the list):
+  // a device that asks for it by its exact name gets the file.
+  if (excluded && !budgetOnly)
     return { kind: 'refuse', status: 403, reason: `${relPath} is not offered: ${excluded}`, device, entry: relPath };
+
+  // Decided from the index first (findCurrent checked it against the disk): a 304 or a refusal costs no file read.
+  const indexed = entry.version;
+  if (indexed && servable(indexed.info)) {
+    const early = await decide(catalog, known, device, name, entry, indexed, undefined, options);
+    if (early.action === 'refuse')
+      return { kind: 'refuse', status: 403, reason: `${relPath}: ${early.reason}`, device, entry: relPath };
+    if (early.action === 'not-modified') {
+      const reason = `${relPath}: ${early.reason}`;
+      return { kind: 'refuse', status: 304, reason, device, entry: relPath, head: { status: 304, headers: [] } };
+    }
+  }
 
   let loaded;
   try {
@@ -103,18 +124,7 @@ export async function answerDownload(
       version.info.kind === 'filesystem' ? 'not a complete filesystem image' : 'not a complete application image';
     return refuse(403, version.info.reason ?? what);
   }
-  const running =
-    version.info.kind === 'app' ? (known.identify(device.sketchSha256) ?? known.identify(device.sketchMd5)) : undefined;
-  const runningMd5s =
-    version.info.kind === 'app' && mayRunVariant(device, version.md5, version.info, bytes)
-      ? await catalog.images.runningMd5s(version, bytes, name)
-      : [version.md5];
-  const decision = decideUpdate(
-    device,
-    { name, size: bytes.length, md5: version.md5, info: version.info, runningMd5s },
-    running,
-    options,
-  );
+  const decision = await decide(catalog, known, device, name, entry, version, bytes, options);
   if (decision.action === 'refuse') return refuse(403, decision.reason);
   if (decision.action === 'not-modified') {
     return refuse(304, decision.reason, { head: { status: 304, headers: [] } });
@@ -165,17 +175,50 @@ export async function answerDownload(
   return { kind: 'serve', head, body: bytes, device, entry: relPath, md5: version.md5, notes };
 }
 
+/**
+ * The policy's verdict for one version of an entry. The running-image MD5 variants (the ESP8266 updater rewrites the
+ * flash-mode byte) need the bytes once per version; after that they are known and the verdict needs no read.
+ */
+async function decide(
+  catalog: CatalogStore,
+  known: KnownImages,
+  device: DeviceIdentity,
+  name: string,
+  entry: CatalogEntry,
+  version: FileVersion,
+  bytes: Buffer | undefined,
+  options: DownloadOptions,
+): Promise<PolicyDecision> {
+  const app = version.info.kind === 'app';
+  const running = app ? (known.identify(device.sketchSha256) ?? known.identify(device.sketchMd5)) : undefined;
+  let runningMd5s: readonly string[] = [version.md5];
+  if (app && mayRunVariant(device, version.md5, version.info, version.size)) {
+    const cached = catalog.images.cachedRunningMd5s(version);
+    if (cached) runningMd5s = cached;
+    else {
+      const data = bytes ?? (await catalog.loadEntry(entry, true).catch(() => undefined))?.bytes;
+      if (data) runningMd5s = await catalog.images.runningMd5s(version, data, name);
+    }
+  }
+  return decideUpdate(
+    device,
+    { name, size: version.size, md5: version.md5, info: version.info, runningMd5s },
+    running,
+    options,
+  );
+}
+
 function clip(text: string): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /**
  * Whether an ESP8266 reporting another MD5 may still run this image (flash-mode or size byte rewritten): only when
- * its sketch size is the image's length (for gzip, the inflated length in the trailer). Other devices cost nothing.
+ * its sketch size is the image's length. Other devices cost nothing.
  */
-function mayRunVariant(device: DeviceIdentity, md5: string, info: ImageInfo, bytes: Buffer): boolean {
+function mayRunVariant(device: DeviceIdentity, md5: string, info: ImageInfo, size: number): boolean {
   if (device.family !== 'esp8266' || !device.sketchMd5 || device.sketchMd5 === md5) return false;
-  if (device.sketchSize === undefined || info.signed) return true;
-  const runningLength = info.compressed && bytes.length >= 4 ? bytes.readUInt32LE(bytes.length - 4) : bytes.length;
-  return device.sketchSize === runningLength;
+  // A gzip image runs inflated, and its inflated length is in the trailer: the bytes tell (once per version).
+  if (device.sketchSize === undefined || info.signed || info.compressed) return true;
+  return device.sketchSize === size;
 }

@@ -143,12 +143,12 @@ suite('AutoConnect Update Server in a real extension host', () => {
   test('records the device, its download and a refusal with the reason', async () => {
     await rawRequest(port, esp32DownloadRequest('/blinky-d1_mini.bin', { staMac: '24:0A:C4:00:00:09' }));
     const device = await until(() => controller.devices.get('18:FE:34:00:00:01'), 'the ESP8266 device');
-    await until(() => device.downloads[0]?.state === 'done', 'the finished download');
+    await until(() => device.updates[0]?.outcome === 'downloaded', 'the finished download');
     assert.strictEqual(device.family, 'esp8266');
-    assert.strictEqual(device.downloads[0]!.entry, 'blinky-d1_mini.bin');
+    assert.strictEqual(device.updates[0]!.image, 'blinky-d1_mini.bin');
     const esp32 = await until(() => controller.devices.get('24:0A:C4:00:00:09'), 'the ESP32 device');
-    assert.strictEqual(esp32.downloads[0]!.state, 'refused');
-    assert.match(esp32.downloads[0]!.reason ?? '', /ESP8266 image, but the device is an ESP32/);
+    assert.strictEqual(esp32.updates[0]!.outcome, 'refused');
+    assert.match(esp32.updates[0]!.reason ?? '', /ESP8266 image, but the device is an ESP32/);
   });
 
   test('Publish Firmware… classifies a file: an app goes into the catalog, a bootloader is refused with the reason', async () => {

@@ -1,0 +1,306 @@
+// The device state file's format (`.autoconnect-devices.json`): every board that sent an update request, what it
+// runs, what happened to its updates, and every build ever published. Parsing trusts nothing: a hand-edited file,
+// one from a newer version or one cut short by a crash is read field by field, bounded, or refused as a whole.
+
+export const STATE_FILE = '.autoconnect-devices.json';
+/** Format version written by this server; a file with a higher one is set aside, not misread. */
+export const STATE_VERSION = 1;
+
+/** Bounds: a fleet of a thousand boards and their last twenty updates, and the builds they may run. */
+export const MAX_DEVICES = 1000;
+export const MAX_UPDATES = 20;
+export const MAX_BUILDS = 2000;
+/** A state file larger than this is not read (it would not have been written by us). */
+export const MAX_STATE_BYTES = 16 << 20;
+
+export type UpdateOutcome =
+  'refused' | 'not-modified' | 'downloading' | 'downloaded' | 'aborted' | 'confirmed' | 'rolled-back';
+
+export const UPDATE_OUTCOMES: readonly UpdateOutcome[] = [
+  'refused',
+  'not-modified',
+  'downloading',
+  'downloaded',
+  'aborted',
+  'confirmed',
+  'rolled-back',
+];
+
+/** What a board runs: its reported MD5 (and ESP32 SHA-256) and, when the build is known, what that build is. */
+export interface StoredRunning {
+  md5?: string;
+  sha256?: string;
+  /** Catalog entry the build was published as. */
+  image?: string;
+  project?: string;
+  environment?: string;
+  board?: string;
+  chip?: string;
+  /** App version (ESP32 app descriptor). */
+  version?: string;
+  /** ISO 8601 build time. */
+  builtAt?: string;
+}
+
+export interface StoredUpdate {
+  /** Catalog-relative entry the device asked for. */
+  image: string;
+  /** MD5 of the image served (or, for a 304, the one the device runs). */
+  md5?: string;
+  /** ISO 8601: when the device asked (for folded repeats: the latest time). */
+  at: string;
+  outcome: UpdateOutcome;
+  reason?: string;
+  /** HTTP status of a refusal. */
+  status?: number;
+  /** While awaiting confirmation: the MD5 the device ran before the download. */
+  from?: string;
+  /** Identical answers in a row (a polling device) folded into one record. */
+  count?: number;
+}
+
+export interface StoredDevice {
+  mac: string;
+  /** User-given name (Rename Device…). */
+  name?: string;
+  family?: 'esp8266' | 'esp32';
+  /** Chip of the build it runs, when known (e.g. esp32s3). */
+  chip?: string;
+  address?: string;
+  firstSeen?: string;
+  lastSeen: string;
+  chipSize?: number;
+  freeSpace?: number;
+  sdkVersion?: string;
+  /** Updates held: every image is answered 304 until released. */
+  held?: boolean;
+  running?: StoredRunning;
+  /** Newest first. */
+  updates: StoredUpdate[];
+}
+
+export interface StoredBuild {
+  md5: string;
+  sha256?: string;
+  image: string;
+  project?: string;
+  environment?: string;
+  board?: string;
+  chip?: string;
+  version?: string;
+  builtAt?: string;
+  /** ISO 8601: when the server first saw it (published or found in the catalog). */
+  seenAt: string;
+  size?: number;
+}
+
+export interface DeviceStateDoc {
+  version: number;
+  devices: StoredDevice[];
+  builds: StoredBuild[];
+}
+
+export type ParsedState =
+  { ok: true; doc: DeviceStateDoc; dropped: number } | { ok: false; reason: string; newer?: boolean };
+
+const MAC = /^[0-9A-F]{2}(:[0-9A-F]{2}){5}$/;
+const MD5 = /^[0-9a-f]{32}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+const SHORT = 200;
+
+export function emptyState(): DeviceStateDoc {
+  return { version: STATE_VERSION, devices: [], builds: [] };
+}
+
+/** Reads a state document. Records that do not make sense are dropped (and counted); the rest is kept. */
+export function parseDeviceState(text: string): ParsedState {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `not JSON (${(error as Error).message})` };
+  }
+  if (!isRecord(data)) return { ok: false, reason: 'not a JSON object' };
+  const version = data.version;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1)
+    return { ok: false, reason: 'no format version' };
+  if (version > STATE_VERSION)
+    return { ok: false, reason: `format version ${version} is newer than this server's ${STATE_VERSION}`, newer: true };
+  if (!Array.isArray(data.devices) || (data.builds !== undefined && !Array.isArray(data.builds)))
+    return { ok: false, reason: 'devices or builds is not a list' };
+  let dropped = 0;
+  const devices: StoredDevice[] = [];
+  const seen = new Set<string>();
+  for (const item of data.devices as unknown[]) {
+    const device = toDevice(item);
+    if (!device || seen.has(device.mac)) {
+      dropped++;
+      continue;
+    }
+    seen.add(device.mac);
+    devices.push(device);
+  }
+  const builds: StoredBuild[] = [];
+  const known = new Set<string>();
+  for (const item of (data.builds ?? []) as unknown[]) {
+    const build = toBuild(item);
+    if (!build || known.has(build.md5)) {
+      dropped++;
+      continue;
+    }
+    known.add(build.md5);
+    builds.push(build);
+  }
+  const doc = boundState({ version: STATE_VERSION, devices, builds });
+  dropped += devices.length - doc.devices.length + builds.length - doc.builds.length;
+  return { ok: true, doc, dropped };
+}
+
+/** Keeps the newest devices, their newest updates and the newest builds within the bounds (the oldest go first). */
+export function boundState(doc: DeviceStateDoc): DeviceStateDoc {
+  const devices = [...doc.devices]
+    .sort((a, b) => cmpIso(b.lastSeen, a.lastSeen))
+    .slice(0, MAX_DEVICES)
+    .map((d) => (d.updates.length > MAX_UPDATES ? { ...d, updates: d.updates.slice(0, MAX_UPDATES) } : d));
+  const builds = [...doc.builds].sort((a, b) => cmpIso(b.seenAt, a.seenAt)).slice(0, MAX_BUILDS);
+  return { version: doc.version, devices, builds };
+}
+
+/** Compact JSON (no indentation: a thousand boards stay well under 2 MB), one device per line for a readable diff. */
+export function serializeDeviceState(doc: DeviceStateDoc): string {
+  const lines = (items: readonly unknown[]) =>
+    items.length === 0 ? '[]' : `[\n${items.map((item) => JSON.stringify(item)).join(',\n')}\n]`;
+  return `{"version":${doc.version},\n"devices":${lines(doc.devices)},\n"builds":${lines(doc.builds)}}\n`;
+}
+
+function toDevice(value: unknown): StoredDevice | undefined {
+  if (!isRecord(value)) return undefined;
+  const mac = typeof value.mac === 'string' ? value.mac.toUpperCase() : '';
+  const lastSeen = iso(value.lastSeen);
+  if (!MAC.test(mac) || !lastSeen) return undefined;
+  const device: StoredDevice = { mac, lastSeen, updates: [] };
+  const name = text(value.name, 80);
+  if (name) device.name = name;
+  if (value.family === 'esp8266' || value.family === 'esp32') device.family = value.family;
+  const chip = text(value.chip, 20);
+  if (chip) device.chip = chip;
+  const address = text(value.address, 64);
+  if (address) device.address = address;
+  const firstSeen = iso(value.firstSeen);
+  if (firstSeen) device.firstSeen = firstSeen;
+  for (const key of ['chipSize', 'freeSpace'] as const) {
+    const n = count(value[key]);
+    if (n !== undefined) device[key] = n;
+  }
+  const sdk = text(value.sdkVersion, 64);
+  if (sdk) device.sdkVersion = sdk;
+  if (value.held === true) device.held = true;
+  const running = toRunning(value.running);
+  if (running) device.running = running;
+  if (Array.isArray(value.updates)) {
+    for (const item of value.updates.slice(0, MAX_UPDATES)) {
+      const update = toUpdate(item);
+      if (update) device.updates.push(update);
+    }
+  }
+  return device;
+}
+
+function toRunning(value: unknown): StoredRunning | undefined {
+  if (!isRecord(value)) return undefined;
+  const running: StoredRunning = {};
+  const md5 = hash(value.md5, MD5);
+  if (md5) running.md5 = md5;
+  const sha256 = hash(value.sha256, SHA256);
+  if (sha256) running.sha256 = sha256;
+  if (!md5 && !sha256) return undefined;
+  copyTexts(value, running, ['image', 'project', 'environment', 'board', 'chip', 'version']);
+  const builtAt = iso(value.builtAt);
+  if (builtAt) running.builtAt = builtAt;
+  return running;
+}
+
+function toUpdate(value: unknown): StoredUpdate | undefined {
+  if (!isRecord(value)) return undefined;
+  const image = text(value.image, SHORT);
+  const at = iso(value.at);
+  const outcome = value.outcome as UpdateOutcome;
+  if (!image || !at || !UPDATE_OUTCOMES.includes(outcome)) return undefined;
+  const update: StoredUpdate = { image, at, outcome };
+  const md5 = hash(value.md5, MD5);
+  if (md5) update.md5 = md5;
+  const reason = text(value.reason, 300);
+  if (reason) update.reason = reason;
+  const status = count(value.status);
+  if (status !== undefined && status >= 100 && status < 600) update.status = status;
+  const from = hash(value.from, MD5);
+  if (from) update.from = from;
+  const repeats = count(value.count);
+  if (repeats !== undefined && repeats > 1) update.count = repeats;
+  return update;
+}
+
+function toBuild(value: unknown): StoredBuild | undefined {
+  if (!isRecord(value)) return undefined;
+  const md5 = hash(value.md5, MD5);
+  const image = text(value.image, SHORT);
+  const seenAt = iso(value.seenAt);
+  if (!md5 || !image || !seenAt) return undefined;
+  const build: StoredBuild = { md5, image, seenAt };
+  const sha256 = hash(value.sha256, SHA256);
+  if (sha256) build.sha256 = sha256;
+  copyTexts(value, build, ['project', 'environment', 'board', 'chip', 'version']);
+  const builtAt = iso(value.builtAt);
+  if (builtAt) build.builtAt = builtAt;
+  const size = count(value.size);
+  if (size !== undefined) build.size = size;
+  return build;
+}
+
+function copyTexts<T extends object>(
+  from: Record<string, unknown>,
+  to: T,
+  keys: ReadonlyArray<keyof T & string>,
+): void {
+  for (const key of keys) {
+    const value = text(from[key], SHORT);
+    if (value) (to as Record<string, unknown>)[key] = value;
+  }
+}
+
+function text(value: unknown, max: number): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  // Control characters never belong in a name or a reason; a long string is cut, not trusted whole.
+  // eslint-disable-next-line no-control-regex -- control characters are what is removed
+  const clean = value.replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  return clean ? clean.slice(0, max) : undefined;
+}
+
+function hash(value: unknown, pattern: RegExp): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const lower = value.toLowerCase();
+  return pattern.test(lower) ? lower : undefined;
+}
+
+function iso(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 40) return undefined;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? new Date(ms).toISOString().replace('.000Z', 'Z') : undefined;
+}
+
+function count(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+function cmpIso(a: string | undefined, b: string | undefined): number {
+  return (a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** ISO 8601 to the second: what the file holds for times (milliseconds would only add bytes). */
+export function isoSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}

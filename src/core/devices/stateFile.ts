@@ -1,0 +1,141 @@
+// The one owner of the device state file. Reads tolerate anything (a missing file is an empty fleet; a corrupt,
+// unreadable or newer-format one is moved aside with one log line, and the server starts); writes are atomic (temp
+// file in the same folder, fsync, rename, fsync of the folder), so a crash leaves the old document or the new one.
+
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from '../log';
+import { errorMessage } from '../errorMessage';
+import {
+  MAX_STATE_BYTES,
+  emptyState,
+  parseDeviceState,
+  serializeDeviceState,
+  type DeviceStateDoc,
+} from './deviceState';
+
+export interface LoadedState {
+  doc: DeviceStateDoc;
+  /** Where a bad file was moved, when it was. */
+  setAside?: string;
+}
+
+export class DeviceStateFile {
+  private writing: Promise<void> = Promise.resolve();
+  private next: DeviceStateDoc | undefined;
+  /** Off when a file that could not be read could not be moved aside either: never overwrite what we cannot read. */
+  private writable = true;
+  /** Bytes of the last document written (a bench and diagnostics figure). */
+  lastWrittenBytes = 0;
+
+  constructor(
+    readonly file: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async load(): Promise<LoadedState> {
+    let text: string;
+    try {
+      const handle = await fs.open(this.file, 'r');
+      try {
+        const stats = await handle.stat();
+        if (!stats.isFile()) return this.setAside(`is not a file`);
+        if (stats.size > MAX_STATE_BYTES) return this.setAside(`is ${stats.size} bytes, more than a state file holds`);
+        text = await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { doc: emptyState() };
+      return this.setAside(`cannot be read (${code ?? errorMessage(error)})`);
+    }
+    const parsed = parseDeviceState(text);
+    if (!parsed.ok) return this.setAside(parsed.reason);
+    if (parsed.dropped > 0)
+      this.logger.warn(
+        `device state ${this.file}: ${parsed.dropped} record(s) were dropped (malformed, repeated or beyond the bounds)`,
+      );
+    return { doc: parsed.doc };
+  }
+
+  /** Writes `doc` (atomically). Writes are serialised; a write asked for while one runs is coalesced into the next. */
+  save(doc: DeviceStateDoc): Promise<void> {
+    if (!this.writable) return Promise.resolve();
+    const pending = this.next !== undefined;
+    this.next = doc;
+    if (pending) return this.writing;
+    const run = this.writing.then(async () => {
+      const latest = this.next;
+      this.next = undefined;
+      if (latest) await this.write(latest);
+    });
+    this.writing = run.catch((error: unknown) =>
+      this.logger.warn(`device state ${this.file} not saved: ${errorMessage(error)}`),
+    );
+    return this.writing;
+  }
+
+  /** Resolves when every write asked for so far is on disk. */
+  async flush(): Promise<void> {
+    await this.writing;
+    if (this.next) await this.save(this.next);
+  }
+
+  private async write(doc: DeviceStateDoc): Promise<void> {
+    const text = serializeDeviceState(doc);
+    const dir = path.dirname(this.file);
+    await fs.mkdir(dir, { recursive: true });
+    const temp = path.join(dir, `.${path.basename(this.file)}.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await fs.open(temp, 'wx');
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+    await handle.close();
+    try {
+      await fs.rename(temp, this.file);
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+    this.lastWrittenBytes = Buffer.byteLength(text);
+    await syncDir(dir);
+  }
+
+  private async setAside(why: string): Promise<LoadedState> {
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+    const aside = `${this.file}.bad-${stamp}`;
+    try {
+      await fs.rename(this.file, aside);
+      this.logger.warn(
+        `device state ${this.file} ${why}: moved aside to ${path.basename(aside)}, starting with no devices`,
+      );
+      return { doc: emptyState(), setAside: aside };
+    } catch (error) {
+      this.writable = false;
+      this.logger.warn(
+        `device state ${this.file} ${why}, and it cannot be moved aside (${errorMessage(error)}): devices are not remembered this session`,
+      );
+      return { doc: emptyState() };
+    }
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await fs.open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // not possible on every platform (Windows): the rename is still atomic
+  }
+}
