@@ -123,7 +123,7 @@ function stripEntry(reason: string, entry: string): string {
 
 class DeviceNode extends vscode.TreeItem {
   constructor(readonly device: DeviceRecord) {
-    super(device.name ?? device.key, vscode.TreeItemCollapsibleState.Collapsed);
+    super(device.name ?? device.key, vscode.TreeItemCollapsibleState.Expanded);
     this.id = `device:${device.key}`;
     this.contextValue = device.held ? 'device.held' : 'device';
     const last = device.updates.find((u) => u.outcome !== 'not-modified') ?? device.updates[0];
