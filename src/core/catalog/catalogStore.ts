@@ -51,6 +51,8 @@ interface DirState {
   listings: Map<Audience, Listing>;
   scan?: Promise<void>;
   dirty: boolean;
+  /** What the next scan reads again: every entry, or only these names (and names new to the folder). */
+  pending: Set<string> | 'all';
   /** Exclusions already logged (name + reason). */
   logged: Set<string>;
 }
@@ -157,7 +159,7 @@ export class CatalogStore {
       // lstat: a file swapped for a link has another version key, and the rescan leaves an outside link out.
       const stats = await lstat(entry.absPath).catch(() => undefined);
       if (!stats || versionKey(stats) !== entry.version.key) {
-        await this.refresh(dirRel);
+        await this.refresh(dirRel, [name]);
         dir = this.dirs.get(dirRel);
         entry = dir?.entries.get(name);
       }
@@ -192,9 +194,9 @@ export class CatalogStore {
     return result;
   }
 
-  /** Rescans every indexed folder now. */
+  /** Rescans every indexed folder now, every entry of it. */
   async rescanAll(): Promise<void> {
-    for (const dir of [...this.dirs.values()]) await this.refresh(dir.rel);
+    for (const dir of [...this.dirs.values()]) await this.refresh(dir.rel, 'all');
   }
 
   async dispose(): Promise<void> {
@@ -208,7 +210,18 @@ export class CatalogStore {
   }
 
   private newDir(rel: string, abs: string, depth: number): DirState {
-    return { rel, abs, depth, mtimeMs: -1, ino: -1, entries: new Map(), listings: new Map(), dirty: true, logged: new Set() };
+    return {
+      rel,
+      abs,
+      depth,
+      mtimeMs: -1,
+      ino: -1,
+      entries: new Map(),
+      listings: new Map(),
+      dirty: true,
+      pending: 'all',
+      logged: new Set(),
+    };
   }
 
   private async ensureFresh(dir: DirState): Promise<void> {
@@ -265,10 +278,16 @@ export class CatalogStore {
     if (parents.size > 0 && !this.disposed) this.changed.fire({ dirs: [...parents] });
   }
 
-  /** Rescans one folder (serialised per folder) and its new subfolders. */
-  private refresh(rel: string): Promise<void> {
+  /**
+   * Brings one folder's index up to date (serialised per folder), and indexes its new subfolders. Incremental: the
+   * folder is listed again, names new to it are read, names gone leave, and of the names it kept only `names` (the
+   * changed paths the watcher or a download reported) are read again; 'all' reads every entry.
+   */
+  private refresh(rel: string, names: Iterable<string> | 'all' = []): Promise<void> {
     const dir = this.dirs.get(rel);
     if (!dir) return Promise.resolve();
+    if (names === 'all') dir.pending = 'all';
+    else if (dir.pending !== 'all') for (const name of names) dir.pending.add(name);
     if (dir.scan) {
       // A scan is under way; run once more after it, since it may have missed this change.
       dir.dirty = true;
@@ -311,15 +330,22 @@ export class CatalogStore {
     }
     const next = new Map<string, CatalogEntry>();
     let changed = false;
+    // Another folder renamed into this one's place, or the first scan: every entry is new.
+    const pending = ino !== dir.ino ? 'all' : dir.pending;
+    dir.pending = new Set();
+    const toRead = pending === 'all' ? names : names.filter((name) => !dir.entries.has(name) || pending.has(name));
+    const reading = new Set(toRead);
     // Stat (and, for new versions, analyse) entries a few at a time: a folder of 1000 images rescans in one pass.
-    const read = await mapLimited(names, 16, (name) => this.readEntry(dir, folder.base, name));
+    const readList = await mapLimited(toRead, 16, (name) => this.readEntry(dir, folder.base, name));
+    const read = new Map(toRead.map((name, index) => [name, readList[index]]));
     await yieldIfBusy(); // the index and listings below are rebuilt in a turn of their own
     // Read by path (no /proc): prove the folder is still the real one that was read, else none of it counts.
     await folder.verify();
-    for (const [index, name] of names.entries()) {
-      const entry = read[index];
+    for (const name of names) {
+      const entry = reading.has(name) ? read.get(name) : dir.entries.get(name);
       if (!entry) continue;
       next.set(name, entry);
+      if (!reading.has(name)) continue;
       const old = dir.entries.get(name);
       if (!old || old.mtimeMs !== entry.mtimeMs || old.size !== entry.size || old.version?.key !== entry.version?.key
         || old.isDirectory !== entry.isDirectory || old.error !== entry.error) {
@@ -465,19 +491,29 @@ export class CatalogStore {
     this.watcher.on('error', (error) => this.logger.warn(`catalog watcher: ${(error as Error).message}`));
   }
 
-  /** Events are hints: debounce per folder, then rescan it. */
+  /** Events are hints: debounce per folder, then read again the entries they name (catalog.ts's incremental scan). */
   private schedule(path: string): void {
     if (this.disposed) return;
-    const parent = relative(this.rootReal, join(path, '..')).split(sep).join('/');
-    // A change inside a folder not indexed yet: rescan its nearest indexed ancestor, which finds the new folder.
-    const known = this.nearestIndexed(parent === '.' ? '' : parent);
+    const rel = relative(this.rootReal, path).split(sep).join('/');
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    // A change inside a folder not indexed yet: its nearest indexed ancestor reads the entry that leads to it.
+    const known = this.nearestIndexed(parent);
+    const child = (known === '' ? rel : rel.slice(known.length + 1)).split('/')[0]!;
     const dir = this.dirs.get(known);
-    if (dir) dir.dirty = true;
+    if (dir) {
+      dir.dirty = true;
+      if (child && dir.pending !== 'all') dir.pending.add(child);
+    }
     clearTimeout(this.pending.get(known));
-    this.pending.set(known, setTimeout(() => {
-      this.pending.delete(known);
-      void this.refresh(known).catch((error) => this.logger.warn(`catalog rescan failed: ${(error as Error).message}`));
-    }, 50));
+    this.pending.set(
+      known,
+      setTimeout(() => {
+        this.pending.delete(known);
+        void this.refresh(known).catch((error) =>
+          this.logger.warn(`catalog rescan failed: ${(error as Error).message}`),
+        );
+      }, 50),
+    );
   }
 }
 

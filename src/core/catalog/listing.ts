@@ -48,18 +48,32 @@ export function notOfferedReason(entry: CatalogEntry, audience: Audience): strin
   return undefined;
 }
 
+const OFFERED = {} as { unsafe?: string };
+/** Per entry and audience: offered, left out for its name, or not offered (a verdict never changes for an entry). */
+const verdicts = new WeakMap<CatalogEntry, Map<Audience, { unsafe?: string }>>();
+
+function verdictOf(entry: CatalogEntry, audience: Audience): { unsafe?: string } {
+  let byAudience = verdicts.get(entry);
+  if (!byAudience) verdicts.set(entry, (byAudience = new Map()));
+  let verdict = byAudience.get(audience);
+  if (!verdict) {
+    const offerable = notOfferedReason(entry, audience) === undefined;
+    const unsafe = offerable ? unsafeNameReason(entry.name) : undefined;
+    verdict = !offerable ? {} : unsafe ? { unsafe } : OFFERED;
+    byAudience.set(audience, verdict);
+  }
+  return verdict;
+}
+
 export function buildListing(entries: readonly CatalogEntry[], audience: Audience): Listing {
   const excluded: Exclusion[] = [];
   const bins: CatalogEntry[] = [];
   const others: CatalogEntry[] = [];
   for (const entry of entries) {
-    if (notOfferedReason(entry, audience) === undefined) {
-      const unsafe = unsafeNameReason(entry.name);
-      if (unsafe) excluded.push({ name: entry.name, reason: unsafe });
-      else bins.push(entry);
-    } else {
-      others.push(entry);
-    }
+    const verdict = verdictOf(entry, audience);
+    if (verdict === OFFERED) bins.push(entry);
+    else if (verdict.unsafe) excluded.push({ name: entry.name, reason: verdict.unsafe });
+    else others.push(entry);
   }
 
   // Newest first: the device lists them in this order, and the 255 kept are the newest.
@@ -77,7 +91,7 @@ export function buildListing(entries: readonly CatalogEntry[], audience: Audienc
       excluded.push({ name: entry.name, reason: `more than ${MAX_BIN_ENTRIES} images in one folder; older ones are left out`, budget: true });
       continue;
     }
-    const item: WireEntry = { name: entry.name, type: 'bin', ...formatTimestamp(entry.mtimeMs), size: entry.size };
+    const item = binItem(entry);
     if (!fits(item, entry, excluded)) continue;
     seen.set(folded, entry.name);
     wire.push(item);
@@ -91,8 +105,25 @@ export function buildListing(entries: readonly CatalogEntry[], audience: Audienc
   return { audience, entries: wire, excluded, body: Buffer.from(toPythonJson(wire), 'utf8') };
 }
 
+/**
+ * An offered entry as the device sees it, made once per entry: an index entry never changes (a changed file is a new
+ * entry), and a folder of 1000 images is listed again after every change to it.
+ */
+const binItems = new WeakMap<CatalogEntry, WireEntry>();
+const itemCosts = new WeakMap<WireEntry, number>();
+
+function binItem(entry: CatalogEntry): WireEntry {
+  let item = binItems.get(entry);
+  if (!item) {
+    item = { name: entry.name, type: 'bin', ...formatTimestamp(entry.mtimeMs), size: entry.size };
+    binItems.set(entry, item);
+  }
+  return item;
+}
+
 function fits(item: WireEntry, entry: CatalogEntry, excluded: Exclusion[]): boolean {
-  const cost = entryPoolCost(item);
+  let cost = itemCosts.get(item);
+  if (cost === undefined) itemCosts.set(item, (cost = entryPoolCost(item)));
   if (cost <= ENTRY_POOL_BYTES) return true;
   excluded.push({
     name: entry.name,
@@ -114,9 +145,22 @@ export function formatTimestamp(mtimeMs: number): { date: string; time: string }
 
 /** `json.dumps` with python's defaults: ", " and ": " separators, non-ASCII as \uXXXX. */
 export function toPythonJson(entries: readonly WireEntry[]): string {
-  const object = (entry: WireEntry) =>
-    `{${Object.entries(entry).map(([k, v]) => `${asciiJson(k)}: ${typeof v === 'number' ? String(v) : asciiJson(v)}`).join(', ')}}`;
-  return `[${entries.map(object).join(', ')}]`;
+  return `[${entries.map(pythonJsonOf).join(', ')}]`;
+}
+
+/** One entry's `json.dumps` text, made once per wire entry (bin entries are reused across listings). */
+const jsonTexts = new WeakMap<WireEntry, string>();
+
+function pythonJsonOf(entry: WireEntry): string {
+  let text = jsonTexts.get(entry);
+  if (text === undefined) jsonTexts.set(entry, (text = entryJson(entry)));
+  return text;
+}
+
+function entryJson(entry: WireEntry): string {
+  return `{${Object.entries(entry)
+    .map(([k, v]) => `${asciiJson(k)}: ${typeof v === 'number' ? String(v) : asciiJson(v)}`)
+    .join(', ')}}`;
 }
 
 function asciiJson(text: string): string {
