@@ -35,7 +35,7 @@ export interface WatchBuildsOptions {
   requireProject?: boolean;
   /** For PLATFORMIO_BUILD_DIR / PLATFORMIO_WORKSPACE_DIR; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Quiet time after the last file event before an output is looked at (default 300 ms). */
+  /** Quiet time after the last file event before an output is looked at (default 0: at once). */
   debounceMs?: number;
   /** Backstop poll of the expected outputs (default 2000 ms; 0 turns it off). */
   pollMs?: number;

@@ -39,7 +39,10 @@ export interface BuildPublisherOptions {
   extraGlobs?: string[];
   /** For PLATFORMIO_BUILD_DIR / PLATFORMIO_WORKSPACE_DIR; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Quiet time after the last file event before a file is looked at (default 300 ms). */
+  /**
+   * Quiet time after the last file event before a file is looked at (default 0: at once; the image checks decide
+   * whether it is complete, and a build still writing is looked at again on its next event).
+   */
   debounceMs?: number;
   logger: Logger;
   /** Folder levels searched below a root for projects (default 4). */
@@ -139,6 +142,8 @@ export class BuildPublisher implements Disposable {
   private watcher?: BuildWatcher;
   private readonly knownTargets = new Map<string, BuildTarget>();
   private readonly handled = new Map<string, FileState>();
+  /** Build-event looks queued and not started yet, by file. */
+  private readonly waiting = new Map<string, Promise<PublishOutcome>>();
   private readonly rechecks = new Map<string, Recheck>();
   private queue: Promise<unknown> = Promise.resolve();
   private poll?: NodeJS.Timeout;
@@ -152,7 +157,7 @@ export class BuildPublisher implements Disposable {
   constructor(private readonly options: BuildPublisherOptions) {
     this.catalogDir = path.resolve(options.catalogDir);
     this.keep = Math.max(0, Math.floor(options.keep ?? 3));
-    this.debounceMs = options.debounceMs ?? 300;
+    this.debounceMs = options.debounceMs ?? 0;
     this.recheckMs = options.recheckMs ?? 500;
     this.incompleteTimeoutMs = options.incompleteTimeoutMs ?? 10_000;
     this.log = options.logger;
@@ -321,15 +326,21 @@ export class BuildPublisher implements Disposable {
   }
 
   private enqueue(output: BuildOutput, mode: Mode): Promise<PublishOutcome> {
-    const job = this.queue.then(() =>
-      this.disposed && mode !== 'manual'
+    // Without a quiet time, a build being written raises an event per write: a look at the file already waiting in
+    // the queue will see the latest bytes, so another one is not queued behind it.
+    const waiting = mode === 'build' ? this.waiting.get(output.file) : undefined;
+    if (waiting) return waiting;
+    const job = this.queue.then(() => {
+      if (mode === 'build') this.waiting.delete(output.file);
+      return this.disposed && mode !== 'manual'
         ? ({ published: false, code: 'error', reason: 'publisher stopped' } as const)
         : this.process(output, mode).catch((error: unknown): PublishOutcome => {
             const reason = `cannot publish ${output.file}: ${describe(error)}`;
             this.error(reason, output.file);
             return { published: false, code: 'error', reason };
-          }),
-    );
+          });
+    });
+    if (mode === 'build') this.waiting.set(output.file, job);
     this.queue = job;
     return job;
   }
