@@ -84,6 +84,8 @@ export class UpdateServer {
   /** Every response's socket writes, bounded per loop turn across all connections. */
   private readonly sends = new SendScheduler();
   private nextDownloadId = 1;
+  /** When each (client, note) was last logged: an ESP-IDF partial download asks for many pieces, one note does. */
+  private readonly notedAt = new Map<string, number>();
   private readonly active = new Map<number, DownloadStartedEvent>();
   private boundPort = 0;
   private stopping: Promise<void> | undefined;
@@ -297,7 +299,7 @@ export class UpdateServer {
         answer.head,
       );
     }
-    for (const note of answer.notes) this.logger.info(`${who(summary, answer.device.staMac)} ${note}`);
+    for (const note of answer.notes) this.note(`${who(summary, answer.device.staMac)} ${note}`);
     if (head.method === 'HEAD') {
       this.logger.info(`${who(summary, answer.device.staMac)} HEAD ${answer.entry} ${answer.head.status}`);
       return { head: answer.head };
@@ -389,6 +391,17 @@ export class UpdateServer {
     return textResponse(404, 'not found');
   }
 
+  /** Logs a fact about a client once per ten minutes, however many requests it makes. */
+  private note(line: string): void {
+    const now = Date.now();
+    const last = this.notedAt.get(line);
+    if (last !== undefined && now - last < NOTE_INTERVAL_MS) return;
+    this.notedAt.delete(line);
+    this.notedAt.set(line, now);
+    if (this.notedAt.size > 1000) this.notedAt.delete(this.notedAt.keys().next().value as string);
+    this.logger.info(line);
+  }
+
   private refuse(
     summary: RequestSummary,
     status: number,
@@ -406,6 +419,8 @@ export class UpdateServer {
     return textResponse(status, reason, extra);
   }
 }
+
+const NOTE_INTERVAL_MS = 10 * 60_000;
 
 function who(summary: RequestSummary, mac: string | undefined): string {
   return mac ? `${mac} (${summary.remoteAddress})` : summary.remoteAddress;

@@ -216,6 +216,9 @@ describe('OTA client dialects (x-SHA256, filesystem updates, versions, ESP-IDF r
     );
     for (const part of parts) assert.equal(part.status, 206);
     assert.ok(Buffer.concat(parts.map((p) => p.body)).equals(image));
+    // The log says once that this client has no family gate, not once per piece.
+    const notes = logs.filter((l) => /ESP-IDF client .* no family gate/.test(l.message));
+    assert.equal(notes.length, 1, notes.map((l) => l.message).join('\n'));
     // When the image fits one piece, begin() names the image length as the end: one past the last byte, clamped.
     const whole = await rawRequest(port, espIdfOtaRequest('/app32.bin', { range: `bytes=0-${image.length}` }));
     assert.equal(whole.status, 206);
