@@ -146,6 +146,7 @@ export class UpdateServer {
     // Listen first: a port in use is the commonest failure and should not wait for the catalog scan.
     // Requests that arrive meanwhile wait for the index (route() awaits `ready`).
     await server.listen();
+    server.work.warm(); // the first scan's images go to a worker that is already up
     server.ready = server.catalog.open();
     try {
       await server.ready;

@@ -69,6 +69,11 @@ export class ImageWork {
     return this.run({ op: 'runningMd5s', bytes, info }, bytes.length) as Promise<string[]>;
   }
 
+  /** Starts the worker thread now (it takes tens of ms, off the loop), e.g. while a catalog's folders are read. */
+  warm(): void {
+    this.ensureWorker();
+  }
+
   /** Ends the worker; jobs still in it finish on the calling thread. */
   async dispose(): Promise<void> {
     this.disposed = true;
