@@ -60,8 +60,11 @@ export class BuildHooks implements vscode.Disposable {
 
   private async startIfAfterBuild(): Promise<void> {
     const kind = this.controller.state.kind;
-    if (this.controller.settings.startMode === 'afterBuild' && (kind === 'stopped' || kind === 'failed'))
-      await this.controller.start();
+    if (
+      this.controller.settings.startMode === 'afterBuild' &&
+      (kind === 'stopped' || kind === 'failed' || kind === 'held')
+    )
+      await this.controller.start({ automatic: true });
   }
 
   dispose(): void {

@@ -15,6 +15,7 @@ export const enum CommandId {
   RevealEntry = 'autoconnect.revealEntry',
   ClearDevices = 'autoconnect.clearDevices',
   ExportNginx = 'autoconnect.exportNginx',
+  ForgetTrustedNetworks = 'autoconnect.forgetTrustedNetworks',
 }
 
 export const enum ContextKey {

@@ -6,7 +6,7 @@ import { lanAddresses, type CatalogEntry } from '../core';
 import type { ServerController } from './serverController';
 import { CommandId } from './commandIds';
 import { EntryNode } from './catalogView';
-import { sketchSnippet } from './format';
+import { downloadUrl, sketchSnippet } from './format';
 import { exportForNginx } from './exportNginx';
 import { channelLogger } from './logChannel';
 
@@ -71,7 +71,7 @@ export function registerCommands(
     [CommandId.CopyAddress]: () => copy(address(), 'server address'),
     [CommandId.CopySketchSnippet]: () => {
       const [host, port] = address().split(':');
-      return copy(sketchSnippet(host!, Number(port)), 'sketch snippet');
+      return copy(sketchSnippet(host!, Number(port), controller.catalogKey), 'sketch snippet');
     },
     [CommandId.PublishFirmware]: async (arg) => {
       let path = arg instanceof vscode.Uri ? arg.fsPath : undefined;
@@ -129,11 +129,20 @@ export function registerCommands(
     [CommandId.ShowLog]: () => channel.show(true),
     [CommandId.CopyDownloadUrl]: async (node) => {
       const entry = await pickEntry(node);
-      if (entry) await copy(`http://${address()}/${entry.relPath}`, 'download URL');
+      if (entry) await copy(downloadUrl(address(), entry.relPath, controller.catalogKey), 'download URL');
     },
     [CommandId.RevealEntry]: async (node) => {
       const entry = await pickEntry(node);
       if (entry) await revealPath(vscode.Uri.file(entry.absPath));
+    },
+    [CommandId.ForgetTrustedNetworks]: async () => {
+      const count = await controller.forgetTrustedNetworks();
+      void vscode.window.showInformationMessage(
+        count > 0
+          ? `AutoConnect: forgot ${count} network choice${count === 1 ? '' : 's'}. The next start on a network not listed in autoconnect.server.trustedNetworks asks again.`
+          : 'AutoConnect: no network choices were remembered.',
+      );
+      return count;
     },
     [CommandId.ClearDevices]: () => {
       controller.devices.clear();

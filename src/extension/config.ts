@@ -17,6 +17,10 @@ export interface Settings {
   publishExtraGlobs: string[];
   publishOutputFolders: string[];
   notifyOnPublish: boolean;
+  /** Serve the catalog only below /<key>/ ('' = off). */
+  catalogKey: string;
+  /** Networks trusted without asking: `*`, CIDR ranges, `wifi:<name>`, `gateway:<MAC>`. */
+  trustedNetworks: string[];
 }
 
 export const SECTION = 'autoconnect';
@@ -36,13 +40,27 @@ export function readSettings(): Settings {
     publishExtraGlobs: c.get<string[]>('publish.extraGlobs', []),
     publishOutputFolders: c.get<string[]>('publish.outputFolders', []),
     notifyOnPublish: c.get<boolean>('publish.notify', true),
+    catalogKey: c.get<string>('server.catalogKey', '').trim(),
+    trustedNetworks: c.get<string[]>('server.trustedNetworks', []),
   };
 }
 
 /** Settings whose change needs the server restarted. */
 export function serverSettingsChanged(event: vscode.ConfigurationChangeEvent): boolean {
-  return ['server.port', 'server.bindAddress', 'server.allow', 'server.answerNotModified', 'catalog.folder'].some(
-    (key) => event.affectsConfiguration(`${SECTION}.${key}`),
+  return [
+    'server.port',
+    'server.bindAddress',
+    'server.allow',
+    'server.answerNotModified',
+    'server.catalogKey',
+    'catalog.folder',
+  ].some((key) => event.affectsConfiguration(`${SECTION}.${key}`));
+}
+
+/** Settings that change what is shown or decided, not what runs: applied without a restart. */
+export function presentationSettingsChanged(event: vscode.ConfigurationChangeEvent): boolean {
+  return ['server.advertisedAddress', 'server.trustedNetworks'].some((key) =>
+    event.affectsConfiguration(`${SECTION}.${key}`),
   );
 }
 

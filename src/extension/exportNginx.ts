@@ -13,6 +13,13 @@ export async function exportForNginx(
   logger: Logger,
   arg: unknown,
 ): Promise<NginxExportResult | undefined> {
+  if (controller.catalogKey) {
+    // The export serves the catalog folder as it is: it would hand out what the key protects.
+    void vscode.window.showWarningMessage(
+      'AutoConnect: the nginx export has no catalog key folder yet; clear autoconnect.server.catalogKey to export.',
+    );
+    return undefined;
+  }
   let dir = arg instanceof vscode.Uri ? arg.fsPath : undefined;
   if (!dir) {
     const picked = await vscode.window.showOpenDialog({

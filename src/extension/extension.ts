@@ -8,7 +8,7 @@ import { DevicesView } from './devicesView';
 import { registerCommands } from './commands';
 import { BuildHooks } from './buildHooks';
 import { channelLogger } from './logChannel';
-import { publishSettingsChanged, readSettings, serverSettingsChanged } from './config';
+import { presentationSettingsChanged, publishSettingsChanged, readSettings, serverSettingsChanged } from './config';
 import { remoteNote } from './remoteInfo';
 import { projectFilesGlob } from '../core';
 
@@ -16,29 +16,38 @@ let controller: ServerController | undefined;
 let channel: vscode.LogOutputChannel | undefined;
 const owned: vscode.Disposable[] = [];
 
-export async function activate(context: vscode.ExtensionContext): Promise<{ controller: ServerController }> {
+/** What activate() returns: the extension's parts, for the in-host tests. */
+export interface ExtensionApi {
+  controller: ServerController;
+  statusBar: StatusBar;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<ExtensionApi> {
   channel = vscode.window.createOutputChannel('AutoConnect Update Server', { log: true });
   const logger = channelLogger(channel);
   controller = new ServerController(context, logger);
   const active = controller;
   const devicesView = new DevicesView(active);
-  owned.push(new StatusBar(active), new CatalogView(active), devicesView, new BuildHooks(active));
+  const statusBar = new StatusBar(active);
+  owned.push(statusBar, new CatalogView(active), devicesView, new BuildHooks(active));
   owned.push(...registerCommands(active, channel, () => devicesView.refresh()));
 
   let restartTimer: NodeJS.Timeout | undefined;
   let serverChanged = false;
   let publishChanged = false;
+  let presentationChanged = false;
   owned.push(
     vscode.workspace.onDidChangeConfiguration((event) => {
       // Several settings often change together (settings sync, a JSON edit): restart once, for all of them.
       serverChanged ||= serverSettingsChanged(event);
       publishChanged ||= publishSettingsChanged(event);
-      if (!serverChanged && !publishChanged) return;
+      presentationChanged ||= presentationSettingsChanged(event);
+      if (!serverChanged && !publishChanged && !presentationChanged) return;
       clearTimeout(restartTimer);
       restartTimer = setTimeout(() => {
         if (serverChanged && active.state.kind === 'running')
           logger.info('settings changed: restarting the update server');
-        serverChanged = publishChanged = false;
+        serverChanged = publishChanged = presentationChanged = false;
         // The core restarts exactly the parts whose options changed.
         void active.applySettings();
       }, 300);
@@ -63,8 +72,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ cont
   const note = remoteNote();
   if (note) logger.info(note);
   void active.applySettings();
-  if (readSettings().startMode === 'onStartup') void active.start();
-  return { controller: active };
+  if (readSettings().startMode === 'onStartup') void active.start({ automatic: true });
+  return { controller: active, statusBar };
 }
 
 export async function deactivate(): Promise<void> {

@@ -19,6 +19,14 @@ export function familyLabel(family: string | undefined): string | undefined {
   return family ? chipDisplayName(family) : undefined;
 }
 
-export function sketchSnippet(host: string, port: number): string {
-  return `AutoConnectUpdate update("${host}", ${port});`;
+/** The line a sketch needs; with a catalog key, the key is AutoConnectUpdate's third argument (its `uri`). */
+export function sketchSnippet(host: string, port: number, key?: string): string {
+  return key
+    ? `AutoConnectUpdate update("${host}", ${port}, "${key}");`
+    : `AutoConnectUpdate update("${host}", ${port});`;
+}
+
+/** The URL a polling sketch or a browser downloads an entry from (below the key folder when there is one). */
+export function downloadUrl(address: string, relPath: string, key?: string): string {
+  return `http://${address}/${key ? `${key}/` : ''}${relPath}`;
 }

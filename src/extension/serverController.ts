@@ -4,13 +4,23 @@
 import * as vscode from 'vscode';
 import { isAbsolute, join } from 'node:path';
 import {
+  ClientFilter,
   DisposableStore,
   Emitter,
+  NetworkMonitor,
+  NetworkTrust,
   ServerStartError,
   UpdateService,
   advertisedAddress,
+  defaultNetworkProbe,
   errorMessage,
+  networkLabel,
+  preferredAddress,
   reachableAddresses,
+  servedNetworks,
+  type NetworkIdentity,
+  type NetworkProbe,
+  type TrustChoice,
   type CatalogStore,
   type DeviceRegistry,
   type Disposable,
@@ -27,8 +37,32 @@ import { ContextKey } from './commandIds';
 export type ServerState =
   | { kind: 'stopped' }
   | { kind: 'starting' }
-  | { kind: 'running'; port: number; host: string; advertised: string; catalogDir: string }
-  | { kind: 'failed'; message: string };
+  | { kind: 'running'; port: number; host: string; advertised: string; catalogDir: string; keyed: boolean }
+  | { kind: 'failed'; message: string }
+  /** Serving held back: the networks it would serve are not trusted (refused: the user said Not Here). */
+  | { kind: 'held'; networks: NetworkIdentity[]; refused: boolean; message: string };
+
+/** Where the controller's notifications go: VS Code's by default, a recorder in the in-host tests (a seam we own). */
+export interface Notifier {
+  error(message: string, ...items: string[]): Thenable<string | undefined>;
+  warning(message: string, ...items: string[]): Thenable<string | undefined>;
+}
+
+const windowNotifier: Notifier = {
+  error: (message, ...items) => vscode.window.showErrorMessage(message, ...items),
+  warning: (message, ...items) => vscode.window.showWarningMessage(message, ...items),
+};
+
+export const TrustAnswer = {
+  trust: 'Serve on This Network',
+  once: 'Only This Time',
+  refuse: 'Not Here',
+} as const satisfies Record<TrustChoice, string>;
+
+export interface StartOptions {
+  /** A start the user did not ask for now (afterBuild, onStartup): a failure it already reported is not shown again. */
+  automatic?: boolean;
+}
 
 /**
  * The editor front of the core's UpdateService: turns settings, workspace folders and start/stop commands into its
@@ -45,6 +79,15 @@ export class ServerController implements vscode.Disposable {
   private disposed = false;
   /** A port chosen after a conflict: kept for this session only, never written into settings. */
   private portOverride: number | undefined;
+  /** The machine's networks, looked at every few seconds. */
+  private readonly networks: NetworkMonitor;
+  /** Which networks the user lets the server serve (choices kept in global state: they stay on this machine). */
+  readonly trust: NetworkTrust;
+  /** The cause last shown in a notification for an automatic start; the same cause is not shown again. */
+  private shownCause: string | undefined;
+  /** The trust question on screen, if any: one at a time. */
+  private asking: Thenable<unknown> | undefined;
+  notifier: Notifier = windowNotifier;
 
   readonly devices: DeviceRegistry;
   private readonly stateChanged = new Emitter<ServerState>('server state changed', () => this.logger);
@@ -60,6 +103,11 @@ export class ServerController implements vscode.Disposable {
   ) {
     this.service = new UpdateService({ logger });
     this.devices = this.service.devices;
+    this.trust = new NetworkTrust(context.globalState);
+    this.networks = new NetworkMonitor(defaultNetworkProbe(), 5_000, logger);
+    this.subscriptions.add(this.networks);
+    this.subscriptions.add(this.networks.onDidChange((change) => void this.onNetworksChanged(change.current)));
+    void this.networks.start();
     this.subscriptions.add(this.service.onDidChangeCatalog(() => void this.refreshCatalog()));
     this.subscriptions.add(this.service.onDidPublish((event) => this.published.fire(event)));
     this.subscriptions.add(this.service.onDidError((error) => this.logger.error(`publish: ${error.message}`)));
@@ -95,20 +143,60 @@ export class ServerController implements vscode.Disposable {
     return this.service.origins;
   }
 
-  /** The address a device should use: the user's pick, the setting, or the LAN address of the default route. */
+  /**
+   * The address a device should use: the user's pick, the setting, the bind address, or the address of the network
+   * the default route leaves by (as the last look at the interfaces saw it).
+   */
   get advertisedHost(): string {
     const picked = this.context.workspaceState.get<string>('autoconnect.advertisedAddress');
     const settings = this.settings;
-    return picked || settings.advertisedAddress || advertisedAddress(settings.bindAddress || undefined);
+    const bind = settings.bindAddress;
+    const wildcard = !bind || bind === '0.0.0.0' || bind === '::';
+    return (
+      picked ||
+      settings.advertisedAddress ||
+      (wildcard ? preferredAddress(this.networks.current) : undefined) ||
+      advertisedAddress(bind || undefined)
+    );
+  }
+
+  /** The catalog key devices pass as AutoConnectUpdate's third argument, if one is set. */
+  get catalogKey(): string | undefined {
+    return this.settings.catalogKey || undefined;
   }
 
   async pickAdvertisedAddress(address: string | undefined): Promise<void> {
     await this.context.workspaceState.update('autoconnect.advertisedAddress', address);
-    if (this.stateValue.kind === 'running') this.setState({ ...this.stateValue, advertised: this.advertisedHost });
+    this.refreshAddress();
   }
 
-  start(): Promise<void> {
-    return this.serialize(() => this.doStart());
+  /** Shows the address of now wherever it is shown (after a setting, a pick or the networks changed). */
+  refreshAddress(): void {
+    const state = this.stateValue;
+    if (state.kind !== 'running') return;
+    const advertised = this.advertisedHost;
+    if (advertised === state.advertised) return;
+    this.logger.info(`devices now use ${advertised}:${state.port} (was ${state.advertised}:${state.port})`);
+    this.setState({ ...state, advertised });
+  }
+
+  /** Starts serving: asked by the user, or automatic (afterBuild, onStartup). */
+  start(options: StartOptions = {}): Promise<void> {
+    if (!options.automatic) this.shownCause = undefined; // the user asks: show whatever happens
+    return this.serialize(() => this.doStart(options));
+  }
+
+  /** Replaces where the machine's networks come from (the in-host tests) and looks at them at once. */
+  async useNetworkProbe(probe: NetworkProbe): Promise<void> {
+    await this.networks.useProbe(probe);
+  }
+
+  /** Forgets every network choice; the next start on a network that is not in the setting asks again. */
+  async forgetTrustedNetworks(): Promise<number> {
+    const count = await this.trust.forget();
+    this.logger.info(`forgot ${count} network choice(s): the next start on a network not in the setting asks again`);
+    this.shownCause = undefined;
+    return count;
   }
 
   stop(): Promise<void> {
@@ -118,7 +206,7 @@ export class ServerController implements vscode.Disposable {
   restart(): Promise<void> {
     return this.serialize(async () => {
       await this.doStop();
-      await this.doStart();
+      await this.doStart({});
     });
   }
 
@@ -130,7 +218,13 @@ export class ServerController implements vscode.Disposable {
 
   /** Applies the settings and workspace folders as they are now (activation, a settings or folder change). */
   applySettings(): Promise<void> {
-    return this.serialize(() => this.apply());
+    this.shownCause = undefined; // something changed: a failure that follows is news
+    return this.serialize(async () => {
+      const problems = this.trust.setRules(this.settings.trustedNetworks);
+      for (const problem of problems) this.logger.warn(`autoconnect.server.trustedNetworks: ${problem}`);
+      await this.apply();
+      this.refreshAddress();
+    });
   }
 
   /** Looks at build outputs again now (after a build task ended, or a project appeared in the workspace). */
@@ -162,6 +256,7 @@ export class ServerController implements vscode.Disposable {
             host: settings.bindAddress || '0.0.0.0',
             allow: settings.allow,
             answerNotModified: settings.answerNotModified,
+            ...(settings.catalogKey ? { catalogKey: settings.catalogKey } : {}),
           }
         : undefined,
       publish:
@@ -179,7 +274,7 @@ export class ServerController implements vscode.Disposable {
   }
 
   /** Brings the service in line with options(), and the state in line with what runs then. */
-  private async apply(): Promise<void> {
+  private async apply(start: StartOptions = {}): Promise<void> {
     if (this.disposed) return;
     const before = this.service.server;
     if (this.serving && !before) this.setState({ kind: 'starting' });
@@ -189,7 +284,7 @@ export class ServerController implements vscode.Disposable {
       this.serving = false;
       const message =
         error instanceof ServerStartError ? error.message : `cannot start the update server: ${errorMessage(error)}`;
-      this.fail(message, error instanceof ServerStartError ? error : undefined);
+      this.fail(message, error instanceof ServerStartError ? error : undefined, start);
       // The rest of the options (publishing) still applies.
       await this.service.update(this.options()).catch(() => undefined);
       return;
@@ -205,12 +300,14 @@ export class ServerController implements vscode.Disposable {
             .map((a) => `${a.address} ${a.interfaceName}`.trim())
             .join(', ')})`,
       );
+      this.shownCause = undefined;
       this.setState({
         kind: 'running',
         port: server.port,
         host: server.host,
         advertised,
         catalogDir: server.catalog.root,
+        keyed: server.keyed,
       });
     } else if (!server && before) {
       this.logger.info('update server stopped');
@@ -219,10 +316,89 @@ export class ServerController implements vscode.Disposable {
     }
   }
 
-  private async doStart(): Promise<void> {
-    if (this.service.server) return;
+  private async doStart(options: StartOptions): Promise<void> {
+    if (this.service.server || this.disposed) return;
+    await this.networks.look();
+    if (this.holdBack(options)) return;
     this.serving = true;
-    await this.apply();
+    await this.apply(options);
+  }
+
+  /**
+   * Whether serving must wait for the user: the server would answer clients on a network nobody trusted. Sets the
+   * held state, says why in the log, and asks (an automatic start asks once per network until something changes).
+   */
+  private holdBack(options: StartOptions): boolean {
+    const settings = this.settings;
+    let filter: ClientFilter;
+    try {
+      filter = new ClientFilter(settings.allow);
+    } catch {
+      return false; // a bad allow range: the start reports it
+    }
+    const served = servedNetworks(this.networks.current, settings.bindAddress || '0.0.0.0', filter);
+    const verdict = this.trust.judge(served);
+    const untrusted = [...verdict.unknown, ...verdict.refused];
+    if (untrusted.length === 0) return false;
+    const labels = untrusted.map(networkLabel).join(', ');
+    const refused = verdict.unknown.length === 0;
+    const message = refused
+      ? `not serving on ${labels}: you chose Not Here for it`
+      : `not serving on ${labels}: it is not a network you trust yet`;
+    const cause = `trust|${untrusted.map(networkLabel).join(',')}|${refused}`;
+    if (this.stateValue.kind !== 'held' || this.stateValue.message !== message) this.logger.warn(message);
+    this.setState({ kind: 'held', networks: untrusted, refused, message });
+    // Not Here is an answer: automatic starts respect it silently; the user starting by hand is asked again.
+    const ask = options.automatic ? !refused && this.shownCause !== cause : true;
+    if (ask && !this.asking) {
+      this.shownCause = cause;
+      this.asking = this.askTrust(untrusted).finally(() => (this.asking = undefined));
+    }
+    return true;
+  }
+
+  private async askTrust(networks: NetworkIdentity[]): Promise<void> {
+    const labels = networks.map(networkLabel).join(', ');
+    const answer = await this.notifier.warning(
+      `AutoConnect: serve firmware on ${labels}? Anyone on this network could download the images, which often hold Wi-Fi passwords.`,
+      TrustAnswer.trust,
+      TrustAnswer.once,
+      TrustAnswer.refuse,
+    );
+    const choice = (Object.keys(TrustAnswer) as TrustChoice[]).find((c) => TrustAnswer[c] === answer);
+    if (!choice || this.disposed) return;
+    await this.trust.decide(networks, choice);
+    this.logger.info(`${labels}: ${answer}`);
+    if (choice === 'refuse') {
+      const state = this.stateValue;
+      if (state.kind === 'held') this.holdBack({ automatic: true });
+      return;
+    }
+    await this.start({ automatic: true });
+  }
+
+  /** A look at the interfaces saw other networks: new address to show, and trust decided again, as at start. */
+  private async onNetworksChanged(current: readonly NetworkIdentity[]): Promise<void> {
+    this.logger.info(`networks changed: ${current.map(networkLabel).join(', ') || 'none'}`);
+    this.shownCause = undefined;
+    await this.serialize(async () => {
+      if (this.disposed) return;
+      if (this.stateValue.kind === 'held') {
+        // Held back before: the user wanted to serve, so serve now if this network is trusted (or ask about it).
+        await this.doStart({ automatic: true });
+        return;
+      }
+      if (!this.service.server) return;
+      if (this.holdBack({ automatic: true })) {
+        const held = this.stateValue;
+        this.serving = false;
+        await this.service.update(this.options()).catch(() => undefined);
+        this.logger.info('update server stopped: the network changed');
+        this.setState(held);
+        return;
+      }
+      this.refreshAddress();
+    });
   }
 
   private async doStop(): Promise<void> {
@@ -234,15 +410,19 @@ export class ServerController implements vscode.Disposable {
     await this.apply();
   }
 
-  private fail(message: string, error?: ServerStartError): void {
+  private fail(message: string, error: ServerStartError | undefined, start: StartOptions): void {
     this.logger.error(message);
     this.setState({ kind: 'failed', message });
+    // An automatic start (every build in afterBuild mode) shows a cause once, until something changes.
+    const cause = `start|${error?.code ?? ''}|${message}`;
+    if (start.automatic && this.shownCause === cause) return;
+    this.shownCause = cause;
     void this.showStartError(message, error);
   }
 
   private async showStartError(message: string, error?: ServerStartError): Promise<void> {
     if (error?.code === 'EADDRINUSE') {
-      const choice = await vscode.window.showErrorMessage(`AutoConnect: ${message}.`, 'Use Another Port…', 'Show Log');
+      const choice = await this.notifier.error(`AutoConnect: ${message}.`, 'Use Another Port…', 'Show Log');
       if (choice === 'Use Another Port…') {
         const value = await vscode.window.showInputBox({
           title: 'AutoConnect: port for this session',
@@ -257,7 +437,7 @@ export class ServerController implements vscode.Disposable {
       }
       return;
     }
-    const choice = await vscode.window.showErrorMessage(`AutoConnect: ${message}`, 'Open Settings', 'Show Log');
+    const choice = await this.notifier.error(`AutoConnect: ${message}`, 'Open Settings', 'Show Log');
     if (choice === 'Open Settings')
       await vscode.commands.executeCommand('workbench.action.openSettings', 'autoconnect');
     else if (choice === 'Show Log') await vscode.commands.executeCommand('autoconnect.showLog');

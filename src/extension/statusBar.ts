@@ -59,6 +59,10 @@ export class StatusBar implements vscode.Disposable {
           `Catalog: \`${state.catalogDir}\` (${entries} application image${entries === 1 ? '' : 's'})\n\n`,
         );
         tooltip.appendMarkdown(`Listening on: ${bound}\n\n`);
+        if (state.keyed)
+          tooltip.appendMarkdown(
+            'Catalog key set: only requests below the key folder are served (the sketch passes the key as the third argument)\n\n',
+          );
         if (active > 0) tooltip.appendMarkdown(`Downloads in flight: ${active}\n\n`);
         const note = remoteNote();
         if (note) tooltip.appendMarkdown(`$(warning) ${note}\n\n`);
@@ -75,6 +79,18 @@ export class StatusBar implements vscode.Disposable {
         this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
         tooltip.appendMarkdown(`The update server could not start: ${state.message}\n\nClick to try again.`);
         break;
+      case 'held':
+        this.item.text = '$(shield) OTA held back';
+        this.item.command = CommandId.StartServer;
+        this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+        tooltip.appendMarkdown('**Serving is held back.** ');
+        tooltip.appendMarkdown(escapeMarkdown(`${state.message.charAt(0).toUpperCase()}${state.message.slice(1)}.`));
+        tooltip.appendMarkdown(
+          state.refused
+            ? '\n\nClick to be asked again. **AutoConnect: Forget Trusted Networks** resets every choice.'
+            : '\n\nClick to decide: firmware images often hold Wi-Fi passwords, and anyone on this network could take them.',
+        );
+        break;
       case 'stopped':
         this.item.text = '$(radio-tower) Start OTA Server';
         this.item.command = CommandId.StartServer;
@@ -84,9 +100,25 @@ export class StatusBar implements vscode.Disposable {
     this.item.tooltip = tooltip;
   }
 
+  /** What the tooltip says (the in-host tests read it). */
+  get tooltipText(): string {
+    const tooltip = this.item.tooltip;
+    return typeof tooltip === 'string' ? tooltip : (tooltip?.value ?? '');
+  }
+
+  /** What the item says. */
+  get text(): string {
+    return this.item.text;
+  }
+
   dispose(): void {
     clearTimeout(this.pending);
     this.subscriptions.forEach((s) => s.dispose());
     this.item.dispose();
   }
+}
+
+/** A Wi-Fi name is anyone's text: keep it from turning into markup (links, emphasis, HTML) in the tooltip. */
+function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_[\]<>#|$]/g, (c) => `\\${c}`);
 }
