@@ -9,7 +9,8 @@
 // root; default test/ui/fixtures/workspace, then test/e2e/fixtures/workspace, else an empty folder). User settings are
 // shared by the whole run; per-scenario settings belong in the fixture's .vscode/settings.json.
 //
-// Env: INSTALL_VSIX (default autoconnect-update-server.vsix), UI_DIR (default test/ui), UI_FILTER (substring of file
+// Env: AUTOCONNECT_NETWORKS_FILE is set for code-server to <run dir>/networks.json (see trust.ui.mjs);
+//   INSTALL_VSIX (default autoconnect-update-server.vsix), UI_DIR (default test/ui), UI_FILTER (substring of file
 //   names), UI_MANIFEST (package.json used to map view ids to titles; default the repo's), KEEP_TEST_DIRS=1, HEADED=1.
 // Output: one line per scenario and the closing line `ui: N passed, N failed`; screenshots in .test-artifacts/ui/<name>/.
 // Exit: 0 all passed, 1 a scenario failed, 3 setup error (no scenarios, no .vsix), 4 code-server did not start.
@@ -70,6 +71,9 @@ async function main() {
   let harness;
   try {
     harness = createHarness({ name: 'ui-test' });
+    // The machine's networks come from this file while it exists (the core's network seam); a scenario that needs a
+    // particular network writes it and removes it when done, the others see the real interfaces.
+    harness.setEnv({ AUTOCONNECT_NETWORKS_FILE: path.join(harness.baseDir, 'networks.json') });
     await harness.installVsix(vsix);
     await harness.start();
   } catch (e) {
