@@ -5,6 +5,9 @@ import { DeviceRegistry } from '../../src/core/devices/deviceRegistry';
 import { rawRequest } from '../support/rawHttp';
 import { esp32DownloadRequest, esp8266CatalogRequest, esp8266DownloadRequest } from '../support/deviceRequests';
 import { md5, standardFixture, type ServerFixture } from '../support/serverFixture';
+import { littlefsImage } from '../support/images';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 describe('device registry', () => {
   let f: ServerFixture;
@@ -41,6 +44,31 @@ describe('device registry', () => {
     // the board's next catalog request is its own
     await rawRequest(f.port, esp8266CatalogRequest());
     assert.equal(registry.get('18:FE:34:AA:00:01')!.catalogRequests, 2);
+  });
+
+  it('never reads the request after a filesystem update as a rollback: the board does not report its filesystem', async () => {
+    const image = littlefsImage({ blockCount: 8 });
+    writeFileSync(join(f.catalog, 'site.littlefs.bin'), image);
+    const mac = '18:FE:34:AA:00:77';
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      status = (await rawRequest(f.port, esp8266DownloadRequest('/site.littlefs.bin', { staMac: mac, mode: 'spiffs' })))
+        .status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(status, 200);
+    // Its next request reports the same sketch as before: a rollback for an app, nothing for a filesystem.
+    await rawRequest(f.port, esp8266DownloadRequest('/a.bin', { staMac: mac }));
+    const update = registry.get(mac)!.updates.find((u) => u.image === 'site.littlefs.bin')!;
+    assert.equal(update.outcome, 'downloaded');
+    assert.equal(update.filesystem, true);
+    assert.equal(
+      registry
+        .toState()
+        .find((d) => d.mac === mac)!
+        .updates.find((u) => u.image === 'site.littlefs.bin')!.filesystem,
+      true,
+    );
   });
 
   it('records a download as downloaded once the device closed after the last byte', async () => {

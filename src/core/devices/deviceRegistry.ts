@@ -10,6 +10,7 @@ import type { ChipFamily } from '../firmware/imageInfo';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import type { DeviceIdentity } from './deviceRequest';
+import { requestedKind } from './updatePolicy';
 import {
   MAX_DEVICES,
   MAX_UPDATES,
@@ -46,6 +47,8 @@ export interface UpdateRecord {
   from?: string;
   /** Identical answers in a row folded into this record (a polling device). */
   count?: number;
+  /** A filesystem update: downloaded is as far as it goes (the board does not report its filesystem). */
+  filesystem?: true;
   /** Image size, for downloads. */
   size?: number;
   /** Bytes handed to the device's connection so far. */
@@ -277,6 +280,7 @@ export class DeviceRegistry implements Disposable {
         if (u.status !== undefined && u.outcome === 'refused') update.status = u.status;
         if (u.from && (u.outcome === 'downloading' || u.outcome === 'downloaded')) update.from = u.from;
         if (u.count && u.count > 1) update.count = u.count;
+        if (u.filesystem) update.filesystem = true;
         return update;
       });
       return stored;
@@ -313,6 +317,7 @@ export class DeviceRegistry implements Disposable {
             from: u.from,
             count: u.count,
           };
+          if (u.filesystem) record.filesystem = true;
           if (record.outcome === 'downloading') {
             // The server went away in the middle (a crash; a clean stop records it as aborted itself).
             record.outcome = 'aborted';
@@ -396,6 +401,11 @@ export class DeviceRegistry implements Disposable {
       size: event.size,
       sent: 0,
     };
+    if (requestedKind(event.device) === 'filesystem') {
+      // The sketch the board runs does not change: its next request must not read as a rollback.
+      record.filesystem = true;
+      delete record.from;
+    }
     this.running.set(event.id, { device, record, samples: [[event.at, 0]] });
     this.push(device, record);
     this.settledNow = false;
@@ -499,7 +509,7 @@ export class DeviceRegistry implements Disposable {
   /** At the next request after a download: does the board run the new image (confirmed) or not (rolled-back)? */
   private settle(device: DeviceRecord, identity: DeviceIdentity, at: number): void {
     for (const update of device.updates) {
-      if (update.outcome !== 'downloaded') continue;
+      if (update.outcome !== 'downloaded' || update.filesystem) continue;
       const reported = identity.sketchMd5;
       const build = this.resolve(reported, identity.sketchSha256);
       const runsNew = update.md5 !== undefined && (reported === update.md5 || build?.md5 === update.md5);

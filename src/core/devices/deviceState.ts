@@ -57,6 +57,8 @@ export interface StoredUpdate {
   from?: string;
   /** Identical answers in a row (a polling device) folded into one record. */
   count?: number;
+  /** A filesystem update (x-*-mode: spiffs): the board never reports its filesystem, so nothing confirms it. */
+  filesystem?: true;
 }
 
 export interface StoredDevice {
@@ -237,6 +239,7 @@ function toUpdate(value: unknown): StoredUpdate | undefined {
   if (from) update.from = from;
   const repeats = count(value.count);
   if (repeats !== undefined && repeats > 1) update.count = repeats;
+  if (value.filesystem === true) update.filesystem = true;
   return update;
 }
 
