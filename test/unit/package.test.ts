@@ -50,6 +50,25 @@ describe('npm package', () => {
     assert.ok(packed.includes(manifest.icon), packed.join(', '));
   });
 
+  it('the .vsix (by .vscodeignore) holds the extension bundles, the pictures and the documents, nothing else', () => {
+    const vsce = join(root, 'node_modules', '.bin', 'vsce');
+    const packed = execFileSync(vsce, ['ls', '--no-dependencies'], { cwd: root, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .sort();
+    assert.deepEqual(packed, [
+      'CHANGELOG.md',
+      'LICENSE',
+      'README.md',
+      'dist/extension.js',
+      'dist/imageWorker.js',
+      'media/autoconnect.svg',
+      'media/icon.png',
+      'media/screenshot-views.png',
+      'package.json',
+    ]);
+  });
+
   it('installs from its tarball into an empty prefix, offline, and runs', () => {
     const base = mkdtempSync(join(tmpdir(), 'acus-pack-'));
     try {
