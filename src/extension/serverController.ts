@@ -336,6 +336,8 @@ export class ServerController implements vscode.Disposable {
     } catch {
       return false; // a bad allow range: the start reports it
     }
+    // The setting as it is now, not as the last (debounced) settings change left it: a build may come first.
+    this.trust.setRules(settings.trustedNetworks);
     const served = servedNetworks(this.networks.current, settings.bindAddress || '0.0.0.0', filter);
     const verdict = this.trust.judge(served);
     const untrusted = [...verdict.unknown, ...verdict.refused];
