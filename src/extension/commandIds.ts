@@ -14,6 +14,11 @@ export const enum CommandId {
   CopyDownloadUrl = 'autoconnect.copyDownloadUrl',
   RevealEntry = 'autoconnect.revealEntry',
   ClearDevices = 'autoconnect.clearDevices',
+  RenameDevice = 'autoconnect.renameDevice',
+  HoldUpdates = 'autoconnect.holdUpdates',
+  ReleaseUpdates = 'autoconnect.releaseUpdates',
+  ForgetDevice = 'autoconnect.forgetDevice',
+  CopyUpdateLoopSnippet = 'autoconnect.copyUpdateLoopSnippet',
   ExportNginx = 'autoconnect.exportNginx',
   ForgetTrustedNetworks = 'autoconnect.forgetTrustedNetworks',
 }

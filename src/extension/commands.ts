@@ -2,11 +2,13 @@
 
 import * as vscode from 'vscode';
 import { rm } from 'node:fs/promises';
-import { lanAddresses, type CatalogEntry } from '../core';
+import { lanAddresses, type CatalogEntry, type DeviceRecord } from '../core';
 import type { ServerController } from './serverController';
 import { CommandId } from './commandIds';
 import { EntryNode } from './catalogView';
 import { downloadUrl, sketchSnippet } from './format';
+import { DeviceNode } from './devicesView';
+import { updateLoopSnippet } from './updateLoopSnippet';
 import { exportForNginx } from './exportNginx';
 import { channelLogger } from './logChannel';
 
@@ -23,6 +25,30 @@ export function registerCommands(
     const stopped = controller.state.kind === 'running' ? '' : ' (the server is not running)';
     void vscode.window.setStatusBarMessage(`$(check) Copied ${what}: ${text}${stopped}`, 4000);
     return text;
+  };
+
+  const pickDevice = async (
+    node: unknown,
+    title: string,
+    filter: (device: DeviceRecord) => boolean = () => true,
+  ): Promise<DeviceRecord | undefined> => {
+    if (node instanceof DeviceNode) return node.device;
+    const boards = controller.devices.list().filter(filter);
+    if (boards.length === 0) {
+      void vscode.window.showInformationMessage(
+        'AutoConnect: no board fits (boards appear once they ask for an update).',
+      );
+      return undefined;
+    }
+    const picked = await vscode.window.showQuickPick(
+      boards.map((device) => ({
+        label: device.name ?? device.key,
+        description: device.name ? device.key : device.address,
+        device,
+      })),
+      { title: `AutoConnect: ${title}` },
+    );
+    return picked?.device;
   };
 
   const pickEntry = async (node: unknown): Promise<CatalogEntry | undefined> => {
@@ -143,6 +169,51 @@ export function registerCommands(
           : 'AutoConnect: no network choices were remembered.',
       );
       return count;
+    },
+    [CommandId.CopyUpdateLoopSnippet]: async (node) => {
+      const entry = await pickEntry(node);
+      if (!entry) return;
+      const info = entry.version?.info;
+      if (info?.kind !== 'app' || !info.family) {
+        void vscode.window.showWarningMessage(
+          `AutoConnect: ${entry.relPath} is not an application image a board can run.`,
+        );
+        return;
+      }
+      await copy(
+        updateLoopSnippet({ entry: entry.relPath, family: info.family, address: address() }),
+        'update-loop snippet',
+      );
+    },
+    [CommandId.RenameDevice]: async (node) => {
+      const device = await pickDevice(node, 'Rename which board?');
+      if (!device) return;
+      const name = await vscode.window.showInputBox({
+        title: `AutoConnect: name for ${device.key}`,
+        prompt: "Stored by the board's MAC in the device state file. Leave empty to show the MAC again.",
+        value: device.name ?? '',
+        validateInput: (text) => (text.length > 80 ? 'at most 80 characters' : undefined),
+      });
+      if (name === undefined) return;
+      controller.devices.rename(device.key, name);
+    },
+    [CommandId.HoldUpdates]: async (node) => {
+      const device = await pickDevice(node, 'Hold the updates of which board?', (d) => !d.held);
+      if (device) controller.devices.setHeld(device.key, true);
+    },
+    [CommandId.ReleaseUpdates]: async (node) => {
+      const device = await pickDevice(node, 'Release the updates of which board?', (d) => d.held);
+      if (device) controller.devices.setHeld(device.key, false);
+    },
+    [CommandId.ForgetDevice]: async (node) => {
+      const device = await pickDevice(node, 'Forget which board?');
+      if (!device) return;
+      const answer = await vscode.window.showWarningMessage(
+        `Forget ${device.name ?? device.key} and its update history?`,
+        { modal: true },
+        'Forget',
+      );
+      if (answer === 'Forget') controller.devices.forget(device.key);
     },
     [CommandId.ClearDevices]: () => {
       controller.devices.clear();
