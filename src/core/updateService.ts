@@ -163,6 +163,7 @@ export class UpdateService implements Disposable {
       catalogDir: options.catalogDir,
       keep: options.keep,
       logger: this.logger,
+      adopt: (file, digests) => this.serverValue?.catalog.images.adopt(file, digests) ?? Promise.resolve(),
     });
     try {
       const outcome = await publisher.publishFile(path);
@@ -278,6 +279,7 @@ export class UpdateService implements Disposable {
       pollMs: watch.pollMs,
       maxDepth: watch.maxDepth,
       logger: this.logger,
+      adopt: (file, digests) => this.serverValue?.catalog.images.adopt(file, digests) ?? Promise.resolve(),
     });
     this.publisherSubscriptions = new DisposableStore();
     this.publisherSubscriptions.add(

@@ -134,6 +134,11 @@ export class ServerController implements vscode.Disposable {
     return this.service.catalog;
   }
 
+  /** The core's composition (tests and diagnostics). */
+  get core(): UpdateService {
+    return this.service;
+  }
+
   /** Whether builds of the workspace are being watched. */
   get publishing(): boolean {
     return this.service.publishing;

@@ -1,12 +1,22 @@
 // The one composition both fronts use: options in, the parts whose options changed restarted, nothing else.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServerStartError, UpdateService, type UpdateServiceOptions } from '../../src/core';
 import { rawRequest } from '../support/rawHttp';
-import { esp8266CatalogRequest } from '../support/deviceRequests';
+import { esp8266CatalogRequest, esp8266DownloadRequest } from '../support/deviceRequests';
+import { md5 } from '../support/serverFixture';
 import { esp8266ArduinoApp } from '../support/images';
 
 describe('UpdateService', () => {
@@ -63,6 +73,51 @@ describe('UpdateService', () => {
       );
       assert.equal(service.server, undefined);
       assert.equal(existsSync(catalogDir), false);
+    } finally {
+      await service.dispose();
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it("hashes a published build once: the served catalog takes in the publisher's analysis", async () => {
+    const base = mkdtempSync(join(tmpdir(), 'acus-service-'));
+    const project = join(base, 'blinky');
+    const build = join(project, '.pio', 'build', 'd1_mini');
+    const catalogDir = join(base, 'catalog');
+    mkdirSync(build, { recursive: true });
+    mkdirSync(catalogDir);
+    writeFileSync(join(project, 'platformio.ini'), '[env:d1_mini]\nplatform = espressif8266\n');
+    const service = new UpdateService();
+    try {
+      await service.update({
+        catalogDir,
+        keep: 2,
+        serve: { port: 0, host: '127.0.0.1' },
+        publish: { roots: [base], debounceMs: 20, pollMs: 0 },
+      });
+      let catalogHashes = 0;
+      service.server!.catalog.onDidAnalyzeImage((a) => (catalogHashes += a.work === 'hash' ? 1 : 0));
+      for (const seed of [71, 72, 73]) {
+        const image = esp8266ArduinoApp({ payloadSize: 80_000, seed });
+        const published = new Promise<string>((resolve) => {
+          const subscription = service.onDidPublish((event) => {
+            subscription.dispose();
+            resolve(event.name);
+          });
+        });
+        // Builds a minute apart (the dated names of kept builds have a resolution of one second).
+        const builtAt = new Date(Date.UTC(2026, 0, 1, 12, seed));
+        writeFileSync(join(build, '.firmware.tmp'), image);
+        utimesSync(join(build, '.firmware.tmp'), builtAt, builtAt);
+        renameSync(join(build, '.firmware.tmp'), join(build, 'firmware.bin'));
+        assert.equal(await published, 'blinky-d1_mini.bin');
+        const download = await rawRequest(service.server!.port, esp8266DownloadRequest('/blinky-d1_mini.bin'));
+        assert.equal(download.headers.get('x-md5'), md5(image));
+        assert.ok(download.body.equals(image));
+      }
+      const listing = await rawRequest(service.server!.port, esp8266CatalogRequest());
+      assert.equal(JSON.parse(listing.body.toString()).length, 3, 'the latest build and two kept ones');
+      assert.equal(catalogHashes, 0, 'the catalog hashed none of the builds the publisher had analysed');
     } finally {
       await service.dispose();
       rmSync(base, { recursive: true, force: true });

@@ -4,7 +4,9 @@
 // that version. A download therefore sends exactly the bytes its x-MD5 was computed from, even when the file is
 // replaced or rewritten in place while the download runs.
 
-import { open, type FileHandle } from 'node:fs/promises';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { applyNameRules } from '../firmware/analyzeImage';
 import type { Stats } from 'node:fs';
 import { MAX_IMAGE_BYTES, type ImageInfo } from '../firmware/imageInfo';
 import { ImageWork, sharedBuffer } from '../work/imageWork';
@@ -146,6 +148,33 @@ export class ImageStore {
     } finally {
       await handle?.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Takes in a file version whose digests and verdict were already made from these exact bytes (the publisher's
+   * one analysis of a build it has just written here), so indexing and serving it hash nothing again. Without
+   * `digests`, a file that is another name of a version already known (a hard link, which moves ctime only).
+   */
+  async adopt(path: string, digests?: { bytes: Buffer; md5: string; sha256: string; info: ImageInfo }): Promise<void> {
+    let stats: Stats;
+    try {
+      stats = await lstat(path);
+    } catch {
+      return; // gone already: nothing to remember
+    }
+    if (!stats.isFile()) return;
+    const key = this.linkedKey(stats);
+    if (this.versions.has(key)) return;
+    if (digests) {
+      if (digests.bytes.length !== stats.size) return; // not the bytes that were analysed
+      // The verdict was made under the build's own name; the entry's name has the last word, as for any file here.
+      const info = applyNameRules(digests.info, basename(path));
+      this.remember(key, stats, digests, info);
+      if (servable(info)) this.cache(key, digests.bytes);
+      return;
+    }
+    const sibling = this.versions.get(this.keyByContent.get(contentKey(stats)) ?? '');
+    if (sibling) this.remember(key, stats, sibling, sibling.info);
   }
 
   /**

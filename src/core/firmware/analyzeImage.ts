@@ -92,7 +92,8 @@ function analyzeGzip(bytes: Uint8Array): ImageInfo {
   return info;
 }
 
-function applyNameRules(info: ImageInfo, fileName: string): ImageInfo {
+/** The name rules alone, for a verdict made under another name (a build published under its entry name). */
+export function applyNameRules(info: ImageInfo, fileName: string): ImageInfo {
   if (info.kind === 'app') {
     const rule = neverAppByName(fileName);
     if (rule) return { ...info, kind: rule.kind, reason: rule.reason };

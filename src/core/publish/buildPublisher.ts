@@ -27,6 +27,7 @@ interface ExaminedBuild {
   bytes: Buffer;
   info: ImageInfo;
   md5: string;
+  sha256: string;
 }
 
 export interface BuildPublisherOptions {
@@ -58,6 +59,11 @@ export interface BuildPublisherOptions {
   pollMs?: number;
   /** Where builds are hashed and analysed; by default a worker thread of the publisher's own. */
   work?: ImageWork;
+  /**
+   * Told each catalog file a publish wrote, with the digests and verdict of its bytes (none for the dated copy of
+   * the previous build, a hard link of a known version): the served catalog takes them in instead of hashing again.
+   */
+  adopt?: (file: string, digests?: { bytes: Buffer; md5: string; sha256: string; info: ImageInfo }) => Promise<void>;
 }
 
 export interface PublishEvent {
@@ -162,6 +168,11 @@ export class BuildPublisher implements Disposable {
     this.incompleteTimeoutMs = options.incompleteTimeoutMs ?? 10_000;
     this.log = options.logger;
     this.work = options.work ?? new ImageWork({ logger: options.logger });
+  }
+
+  /** Where this publisher's analyses ran, and the MD5 work they took (see ImageWork). */
+  get workFigures(): Readonly<ImageWork['figures']> {
+    return this.work.figures;
   }
 
   get targets(): readonly BuildTarget[] {
@@ -379,7 +390,7 @@ export class BuildPublisher implements Disposable {
     }
     let { bytes } = read;
     // Analysed and hashed in the image worker: a 16 MB build would hold the editor's loop for tens of ms.
-    let { info, md5 } = read.changed
+    let { info, md5, sha256 } = read.changed
       ? {
           info: {
             kind: 'not-an-image',
@@ -388,6 +399,7 @@ export class BuildPublisher implements Disposable {
             reason: 'incomplete: the file is being written',
           } as ImageInfo,
           md5: '',
+          sha256: '',
         }
       : await this.work.examine(bytes, path.basename(file));
     // Incomplete comes first: the first bytes of an app being written can look like anything (a few bytes of an
@@ -411,15 +423,22 @@ export class BuildPublisher implements Disposable {
         this.handled.set(file, state);
         return this.skip(output, 'wrong-family', 'gzip images are only accepted by ESP8266 devices', info);
       }
-      const signed = await this.signedImage(output, mode, { bytes, info, md5 }, state, signedFile, !!state.signed);
+      const signed = await this.signedImage(
+        output,
+        mode,
+        { bytes, info, md5, sha256 },
+        state,
+        signedFile,
+        !!state.signed,
+      );
       if ('outcome' in signed) return signed.outcome;
-      ({ bytes, info, md5 } = signed);
+      ({ bytes, info, md5, sha256 } = signed);
     }
     this.clearRecheck(file);
 
     this.addTarget(target);
     const outcome = await withCatalogLock(this.catalogDir, () =>
-      this.store({ output, bytes, md5, info, mtime: stat.mtime, mode }),
+      this.store({ output, bytes, md5, sha256, info, mtime: stat.mtime, mode }),
     );
     if (outcome.published || outcome.code === 'unchanged' || outcome.code === 'older') this.handled.set(file, state);
     if (outcome.published) {
@@ -463,7 +482,7 @@ export class BuildPublisher implements Disposable {
     const examined = signed && check?.ok ? await this.work.examine(signed, path.basename(output.file)) : undefined;
     const signedInfo = examined?.info;
     if (signed && examined && signedInfo?.kind === 'app' && signedInfo.complete && signedInfo.signed) {
-      return { bytes: signed, info: signedInfo, md5: examined.md5 };
+      return { bytes: signed, info: signedInfo, md5: examined.md5, sha256: examined.sha256 };
     }
     const reason = check && !check.ok ? check.reason : `${path.basename(signedFile)} is not a signed image of the .bin`;
     return { outcome: this.incomplete(output, mode, state, { ...info, complete: false, reason }, 'bad-signature') };
@@ -482,11 +501,12 @@ export class BuildPublisher implements Disposable {
     output: BuildOutput;
     bytes: Buffer;
     md5: string;
+    sha256: string;
     info: ImageInfo;
     mtime: Date;
     mode: Mode;
   }): Promise<PublishOutcome> {
-    const { output, bytes, md5, info, mtime, mode } = job;
+    const { output, bytes, md5, sha256, info, mtime, mode } = job;
     const { file, target } = output;
     await fs.mkdir(this.catalogDir, { recursive: true });
     const origins = await readOrigins(this.catalogDir);
@@ -540,6 +560,9 @@ export class BuildPublisher implements Disposable {
       mtime,
       keep: this.keep,
       origins,
+      // One analysis and one MD5 per build: the served catalog takes in this one.
+      onWritten: async (written, kind) =>
+        this.options.adopt?.(written, kind === 'entry' ? { bytes, md5, sha256, info } : undefined),
     });
     await writeOrigins(this.catalogDir, origins);
     const event: PublishEvent = {

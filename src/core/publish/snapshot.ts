@@ -110,6 +110,8 @@ export interface SnapshotInput {
   keep: number;
   /** Origins of the catalog; updated in place (new entry, dated copy, removed entries). The caller persists it. */
   origins: Map<string, Origin>;
+  /** Told each file as soon as it holds its bytes under its entry name (the new entry, the dated copy). */
+  onWritten?: (file: string, kind: 'entry' | 'kept') => Promise<void>;
 }
 
 export interface SnapshotResult {
@@ -153,6 +155,9 @@ export async function writeSnapshot(input: SnapshotInput): Promise<SnapshotResul
       }
     }
     await renameWithRetry(temp, finalPath);
+    await input.onWritten?.(finalPath, 'entry');
+    // After the rename: it took the kept file's second link, which moved its ctime once more.
+    if (result.kept) await input.onWritten?.(path.join(catalogDir, result.kept), 'kept');
   } catch (error) {
     await fs.rm(temp, { force: true });
     throw error;
