@@ -16,6 +16,7 @@ import { ImageStore, versionKey, type FileOpener, type ImageAnalysis, type Loade
 import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './catalogRoot';
 import { yieldIfBusy } from '../work/loopTurn';
 import { buildListing, type Audience, type Listing } from './listing';
+import { mapLimited } from '../work/mapLimited';
 
 export interface CatalogStoreOptions {
   root: string;
@@ -515,18 +516,4 @@ export class CatalogStore {
       }, 50),
     );
   }
-}
-
-/** Maps with at most `limit` calls in flight, keeping the order of `items`. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -14,6 +14,7 @@ import {
   serializeDeviceState,
   type DeviceStateDoc,
 } from './deviceState';
+import { syncFolder } from '../syncFolder';
 
 export interface LoadedState {
   doc: DeviceStateDoc;
@@ -105,7 +106,7 @@ export class DeviceStateFile {
       throw error;
     }
     this.lastWrittenBytes = Buffer.byteLength(text);
-    await syncDir(dir);
+    await syncFolder(dir);
   }
 
   private async setAside(why: string): Promise<LoadedState> {
@@ -124,18 +125,5 @@ export class DeviceStateFile {
       );
       return { doc: emptyState() };
     }
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await fs.open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // not possible on every platform (Windows): the rename is still atomic
   }
 }

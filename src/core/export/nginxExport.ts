@@ -32,6 +32,8 @@ import { isSameOrInside } from '../paths';
 import { AUDIENCES, nginxConf, serverConf, type ExportedFolder, type ExportedImage } from './nginxConfig';
 import { exportReadme } from './nginxReadme';
 import { isMatchableName } from './queryPatterns';
+import { mapLimited } from '../work/mapLimited';
+import { syncFolder } from '../syncFolder';
 
 /** What the export reads of the catalog: its index, its listings and the image store's bytes and variants. */
 export type ExportSource = Pick<
@@ -395,7 +397,7 @@ export class NginxExporter {
     }
 
     // 4. The switch: one rename. Then the files outside generations, and old generations.
-    await syncDir(genDir);
+    await syncFolder(genDir);
     const next = join(this.dir, `${CURRENT}.${randomBytes(4).toString('hex')}`);
     await symlink(genName, next);
     await rename(next, join(this.dir, CURRENT));
@@ -412,7 +414,7 @@ export class NginxExporter {
         generatedBy: generator,
       }),
     );
-    await syncDir(this.dir);
+    await syncFolder(this.dir);
     await this.prune(generation);
     warnings.push(...(await unreachableWarnings(this.dir)));
     const result: NginxExportResult = {
@@ -485,20 +487,6 @@ export async function exportCatalogForNginx(
   }
 }
 
-/** Maps with at most `limit` calls in flight, keeping the order of `items`. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -548,17 +536,6 @@ async function ensureLink(path: string, target: string): Promise<void> {
   const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   await symlink(target, temp);
   await rename(temp, path);
-}
-
-async function syncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } catch {
-    // some file systems cannot sync a folder; the rename is still atomic
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Folders above the export that an unprivileged user (nginx's worker) cannot search. */

@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Origin } from '../catalog/origins';
+import { syncFolder } from '../syncFolder';
 
 /** Application entries end `.bin` / `.bin.gz`; a PlatformIO filesystem image of the same target `.<format>.bin`. */
 export type EntryExt = '.bin' | '.bin.gz' | '.littlefs.bin' | '.spiffs.bin' | '.fatfs.bin';
@@ -163,7 +164,7 @@ export async function writeSnapshot(input: SnapshotInput): Promise<SnapshotResul
     throw error;
   }
   origins.set(entry, input.origin);
-  await syncDir(catalogDir);
+  await syncFolder(catalogDir);
   result.removed = await applyRetention(catalogDir, stem, ext, input.keep, input.origin.target, origins);
   return result;
 }
@@ -254,20 +255,6 @@ async function renameWithRetry(from: string, to: string): Promise<void> {
       if (attempt >= 10 || (code !== 'EPERM' && code !== 'EBUSY' && code !== 'EACCES')) throw error;
       await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
     }
-  }
-}
-
-/** Makes the rename itself durable. Not possible on every platform (Windows): best effort. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await fs.open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // unsupported here
   }
 }
 
