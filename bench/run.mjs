@@ -2,7 +2,7 @@
 // `npm run bench` — load benchmarks of the update server on loopback, each figure against a reference measured in
 // the same run, printed as one table (and saved to bench/results/latest.txt). See bench/README.md.
 //
-//   node bench/run.mjs [--quick] [fleet] [throughput] [catalog] [publish] [hash] [loop]
+//   node bench/run.mjs [--quick] [fleet] [throughput] [catalog] [publish] [hash] [loop] [export] [inventory]
 //
 // No part selected = all parts. --quick: smaller images, fewer devices and samples (a smoke run of a minute or two).
 // Progress goes to stderr, the table to stdout. Every process and temp dir is cleaned up on exit and on Ctrl+C.
@@ -16,7 +16,7 @@ import { ROOT } from './lib/support.mjs';
 import { cleanupAll, cleanupNow } from './lib/cleanup.mjs';
 import { renderTable } from './lib/stats.mjs';
 
-const PARTS = ['fleet', 'throughput', 'catalog', 'publish', 'hash', 'loop', 'export'];
+const PARTS = ['fleet', 'throughput', 'catalog', 'publish', 'hash', 'loop', 'export', 'inventory'];
 const argv = process.argv.slice(2);
 if (argv.includes('-h') || argv.includes('--help')) {
   process.stdout.write(`usage: node bench/run.mjs [--quick] [${PARTS.join('] [')}]\n`);

@@ -225,7 +225,7 @@ async function stateFile({ log }) {
   await writer.open(file);
   writer.registry.restore(devices);
   writer.builds.restore(builds);
-  writer.registry.rename(devices[0].mac, 'shelf 0'); // a change, so it is written
+  writer.registry.rename(devices[0].mac, 'shelf zero'); // a change, so it is written
   await writer.saveNow();
   writer.dispose();
   const bytes = statSync(file).size;

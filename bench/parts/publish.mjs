@@ -78,20 +78,20 @@ export async function publish({ quick, log }) {
   const warnings = logLines(join(dir, 'server.log')).filter((l) => / (WARNING|ERROR) /.test(l));
   removeDir(dir);
   const med = median(samples);
-  const DEBOUNCE_MS = 300; // BuildPublisher's default quiet time, which the CLI keeps: the floor of this figure
+  const BEFORE_MS = 299; // issue 10: the median measured while the publisher waited 300 ms of quiet (its floor)
   const rows = [
     [
       'publish',
       `build written → device gets it (${samples.length}/${builds} builds)`,
       `median ${ms(med)} / p95 ${ms(percentile(samples, 95))} (max ${ms(Math.max(...samples))})${failures.length ? ` — ${failures.length} FAILED` : ''}`,
-      `debounce floor ${DEBOUNCE_MS} ms`,
-      ratio(med / DEBOUNCE_MS),
-      'median < 1 s',
-      med < 1000 && failures.length === 0 ? 'MET' : 'MISSED',
+      `${BEFORE_MS} ms with the 300 ms quiet time`,
+      ratio(med / BEFORE_MS),
+      'median < 100 ms',
+      med < 100 && failures.length === 0 ? 'MET' : 'MISSED',
     ],
   ];
   const notes = [
-    `publish: ${polls} device polls, statuses ${[...statuses].map(([s, n]) => `${s}×${n}`).join(', ')}; the CLI's publisher waits ${DEBOUNCE_MS} ms of quiet after the last file event (debounce) before it reads a build`,
+    `publish: ${polls} device polls, statuses ${[...statuses].map(([s, n]) => `${s}×${n}`).join(', ')}; the publisher reads a build at its first file event (no quiet time) and publishes it once its image checks pass`,
   ];
   notes.push(...failures.map((f) => `publish: ${f}`));
   if (warnings.length)

@@ -125,6 +125,8 @@ interface Recheck {
   timer?: NodeJS.Timeout;
   state?: FileState;
   since: number;
+  /** The next look's delay: short right after the file changed (its last write may raise no event), then longer. */
+  delayMs: number;
 }
 
 export class BuildPublisher implements Disposable {
@@ -601,7 +603,7 @@ export class BuildPublisher implements Disposable {
     let recheck = this.rechecks.get(file);
     if (!recheck || !sameState(recheck.state, state)) {
       clearTimeout(recheck?.timer);
-      recheck = { state, since: now };
+      recheck = { state, since: now, delayMs: Math.min(20, this.recheckMs) };
       this.rechecks.set(file, recheck);
     }
     if (now - recheck.since >= this.incompleteTimeoutMs) {
@@ -610,10 +612,12 @@ export class BuildPublisher implements Disposable {
       return this.skip(output, code, reason, info);
     }
     clearTimeout(recheck.timer);
+    const delay = recheck.delayMs;
+    recheck.delayMs = Math.min(this.recheckMs, delay * 2);
     recheck.timer = setTimeout(() => {
       if (recheck) recheck.timer = undefined;
       if (!this.disposed) void this.enqueue(output, mode);
-    }, this.recheckMs);
+    }, delay);
     return { published: false, code: 'pending', reason };
   }
 
