@@ -75,9 +75,12 @@ export function updateSummary(update: UpdateRecord): string {
       const sent = update.sent ?? 0;
       const percent = size > 0 ? Math.floor((sent * 100) / size) : 0;
       const parts = [`${percent}%`, `${formatBytes(sent)} of ${formatBytes(size)}`];
-      if (update.rate !== undefined) parts.push(formatRate(update.rate));
       if (sent >= size && size > 0) parts.push('the board is reading the rest');
-      else if (update.etaMs !== undefined) parts.push(`${formatDuration(update.etaMs)} left`);
+      else if (update.rate === 0) parts.push('stalled: the board is not reading');
+      else {
+        if (update.rate !== undefined) parts.push(formatRate(update.rate));
+        if (update.etaMs !== undefined) parts.push(`${formatDuration(update.etaMs)} left`);
+      }
       return parts.join(' · ');
     }
     case 'downloaded':

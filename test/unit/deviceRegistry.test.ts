@@ -2,10 +2,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeviceRegistry } from '../../src/core/devices/deviceRegistry';
-import { rawRequest } from '../support/rawHttp';
+import { rawRequest, slowReader } from '../support/rawHttp';
 import { esp32DownloadRequest, esp8266CatalogRequest, esp8266DownloadRequest } from '../support/deviceRequests';
 import { md5, standardFixture, type ServerFixture } from '../support/serverFixture';
-import { littlefsImage } from '../support/images';
+import { esp8266ArduinoApp, littlefsImage } from '../support/images';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -115,5 +115,30 @@ describe('device registry', () => {
     assert.equal(registry.list().length, 0);
     assert.equal(changes, 4);
     subscription.dispose();
+  });
+
+  it("lowers a stalled board's rate to 0 and gives no time left, though no progress arrives", async () => {
+    // Larger than loopback's buffers, so the server really waits on the board once they are full.
+    const big = esp8266ArduinoApp({ payloadSize: 12 << 20, seed: 90 });
+    writeFileSync(join(f.catalog, 'stall.bin'), big);
+    const mac = '18:FE:34:AA:00:90';
+    const reader = slowReader(f.port, esp8266DownloadRequest('/stall.bin', { staMac: mac, freeSpace: 16 << 20 }), 0);
+    reader.done.catch(() => undefined);
+    try {
+      const newest = () => registry.get(mac)?.updates[0];
+      let stalled;
+      for (let i = 0; i < 200 && !stalled; i++) {
+        const update = newest();
+        if (update?.outcome === 'downloading' && update.rate === 0) stalled = update;
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(stalled, `the rate fell to 0 (last: ${JSON.stringify(newest())})`);
+      assert.equal(stalled.etaMs, undefined);
+      assert.ok((stalled.sent ?? 0) < big.length, 'the server still holds bytes the board has not taken');
+    } finally {
+      reader.release();
+    }
+    const response = await reader.done;
+    assert.ok(response.body.equals(big));
   });
 });

@@ -98,13 +98,22 @@ export type Urgency = 'now' | 'later';
 const MAX_VISITORS = 200;
 /** The window the current download rate is measured over. */
 const RATE_WINDOW_MS = 3000;
+/**
+ * How often a running download's rate is measured again without progress: a board that stopped reading sends no
+ * progress event, and a rate kept from its last burst (the kernel's buffers filling at GB/s) would be a lie.
+ */
+const RATE_TICK_MS = 1000;
 
 export class DeviceRegistry implements Disposable {
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly visitors = new Map<string, DeviceRecord>(); // ip:<address> → catalog-only visitor
   private readonly byAddress = new Map<string, string>(); // remote address → MAC
-  private readonly running = new Map<number, { device: DeviceRecord; record: UpdateRecord; samples: number[][] }>();
+  private readonly running = new Map<
+    number,
+    { device: DeviceRecord; record: UpdateRecord; samples: number[][]; total: number }
+  >();
   private readonly subscriptions: Disposable[] = [];
+  private rateTicker: NodeJS.Timeout | undefined;
   private readonly changed = new Emitter<DeviceRecord | undefined>('device changed', () => this.logger);
   private readonly recordsChanged = new Emitter<Urgency>('device records changed', () => this.logger);
   /** Fires with the device whose record changed (undefined: many or all). */
@@ -335,6 +344,8 @@ export class DeviceRegistry implements Disposable {
   }
 
   dispose(): void {
+    clearInterval(this.rateTicker);
+    this.rateTicker = undefined;
     this.subscriptions.forEach((s) => s.dispose());
     this.changed.dispose();
     this.recordsChanged.dispose();
@@ -406,7 +417,8 @@ export class DeviceRegistry implements Disposable {
       record.filesystem = true;
       delete record.from;
     }
-    this.running.set(event.id, { device, record, samples: [[event.at, 0]] });
+    this.running.set(event.id, { device, record, samples: [[event.at, 0]], total: event.size });
+    this.rateTicker ??= setInterval(() => this.remeasure(), RATE_TICK_MS).unref();
     this.push(device, record);
     this.settledNow = false;
     this.touched(device, 'now');
@@ -415,18 +427,25 @@ export class DeviceRegistry implements Disposable {
   private onProgress(event: DownloadProgressEvent): void {
     const live = this.running.get(event.id);
     if (!live) return;
-    const now = Date.now();
-    const { record, samples } = live;
-    record.sent = event.sent;
-    samples.push([now, event.sent]);
-    while (samples.length > 2 && now - samples[1]![0]! >= RATE_WINDOW_MS) samples.shift();
-    const [t0, s0] = samples[0]!;
-    const elapsed = now - t0!;
-    if (elapsed > 0) {
-      record.rate = ((event.sent - s0!) * 1000) / elapsed;
-      record.etaMs = record.rate > 0 ? ((event.total - event.sent) * 1000) / record.rate : undefined;
-    }
+    live.record.sent = event.sent;
+    live.total = event.total;
+    measureRate(live.record, live.samples, live.total, Date.now());
     this.changed.fire(live.device);
+  }
+
+  /** Measures every running download again at the current time, so a stalled board's rate falls to 0. */
+  private remeasure(): void {
+    if (this.running.size === 0) {
+      clearInterval(this.rateTicker);
+      this.rateTicker = undefined;
+      return;
+    }
+    const now = Date.now();
+    for (const live of this.running.values()) {
+      const before = live.record.rate;
+      measureRate(live.record, live.samples, live.total, now);
+      if (live.record.rate !== before) this.changed.fire(live.device);
+    }
   }
 
   private onFinished(event: DownloadFinishedEvent): void {
@@ -556,4 +575,19 @@ export class DeviceRegistry implements Disposable {
 
 function label(device: DeviceRecord): string {
   return device.name ? `${device.name} (${device.key})` : device.key;
+}
+
+/**
+ * The rate over the last RATE_WINDOW_MS, sampled now with the bytes sent so far (a sample without progress counts:
+ * it is what lowers the rate of a board that stopped reading), and the time left at that rate (none at rate 0).
+ */
+function measureRate(record: UpdateRecord, samples: number[][], total: number, now: number): void {
+  const sent = record.sent ?? 0;
+  samples.push([now, sent]);
+  while (samples.length > 2 && now - samples[1]![0]! >= RATE_WINDOW_MS) samples.shift();
+  const [t0, s0] = samples[0]!;
+  const elapsed = now - t0!;
+  if (elapsed <= 0) return;
+  record.rate = ((sent - s0!) * 1000) / elapsed;
+  record.etaMs = record.rate > 0 && total > sent ? ((total - sent) * 1000) / record.rate : undefined;
 }
