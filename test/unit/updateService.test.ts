@@ -93,7 +93,8 @@ describe('UpdateService', () => {
         catalogDir,
         keep: 2,
         serve: { port: 0, host: '127.0.0.1' },
-        publish: { roots: [base], debounceMs: 20, pollMs: 0 },
+        // Watcher events are hints (a rename right after a publish can raise none): the poll backstop is on, as in use.
+        publish: { roots: [base], debounceMs: 20, pollMs: 200 },
       });
       let catalogHashes = 0;
       service.server!.catalog.onDidAnalyzeImage((a) => (catalogHashes += a.work === 'hash' ? 1 : 0));
