@@ -4,19 +4,8 @@
 
 import { MAX_BUILDS, isoSeconds, type StoredBuild } from './deviceState';
 
-export interface BuildFacts {
-  md5: string;
-  sha256?: string;
-  /** Catalog entry name it was published or found as. */
-  image: string;
-  project?: string;
-  environment?: string;
-  board?: string;
-  chip?: string;
-  version?: string;
-  builtAt?: string;
-  size?: number;
-}
+/** What is known of a build: the stored record without the time the server first saw it. */
+export type BuildFacts = Omit<StoredBuild, 'seenAt'>;
 
 export class BuildHistory {
   private readonly byMd5 = new Map<string, StoredBuild>();

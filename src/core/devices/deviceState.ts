@@ -81,16 +81,10 @@ export interface StoredDevice {
   updates: StoredUpdate[];
 }
 
-export interface StoredBuild {
+export interface StoredBuild extends StoredRunning {
   md5: string;
-  sha256?: string;
+  /** Catalog entry name it was published or found as. */
   image: string;
-  project?: string;
-  environment?: string;
-  board?: string;
-  chip?: string;
-  version?: string;
-  builtAt?: string;
   /** ISO 8601: when the server first saw it (published or found in the catalog). */
   seenAt: string;
   size?: number;
