@@ -1,5 +1,6 @@
 // The publisher reads only regular files up to the image size limit, in bounded chunks (issue 8): the real CLI with
 // --watch, a real 2 GB sparse build output, a real FIFO, a link to /etc/passwd and a file the server cannot read.
+import * as fsProbe from 'node:fs';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -23,7 +24,13 @@ import { md5 } from '../support/serverFixture';
 import { MAX_IMAGE_BYTES } from '../../src/core/firmware/imageInfo';
 
 const cli = join(__dirname, '..', '..', '..', 'dist', 'cli.js');
-const probe = join(__dirname, '..', 'support', 'memoryProbe.js');
+// The server runs as `nobody`, who may not reach a checkout below a private folder (mktemp -d is 0700): it loads a
+// world-readable copy of the preload.
+const probeDir = fsProbe.mkdtempSync(join(tmpdir(), 'acus-probe-'));
+fsProbe.chmodSync(probeDir, 0o755);
+const probe = join(probeDir, 'memoryProbe.js');
+fsProbe.copyFileSync(join(__dirname, '..', 'support', 'memoryProbe.js'), probe);
+fsProbe.chmodSync(probe, 0o644);
 const NOBODY = 65534;
 
 interface Memory {
