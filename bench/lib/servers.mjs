@@ -64,6 +64,11 @@ export async function startOurServer({
     rmSync(loopFile, { force: true }); // a previous server's figures
     args.unshift('-r', join(ROOT, 'bench/lib/loopDelayPreload.cjs'));
     env.ACBENCH_LOOP_FILE = loopFile;
+    if (process.env.ACBENCH_LOOP_TRACE) {
+      // where each late turn comes from (bench/lib/loopTracePreload.cjs); read with bench/lib/loopTrace.mjs
+      args.splice(2, 0, '-r', join(ROOT, 'bench/lib/loopTracePreload.cjs'));
+      env.ACBENCH_LOOP_TRACE_DIR = `${loopFile}.trace`;
+    }
   }
   const logFd = openSync(logFile, 'a');
   const child = track(spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', logFd] }));

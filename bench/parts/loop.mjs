@@ -13,6 +13,7 @@
 
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { traceReport } from '../lib/loopTrace.mjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir, removeDir } from '../lib/cleanup.mjs';
 import { startClient } from '../lib/clients.mjs';
@@ -36,6 +37,16 @@ export async function loop({ quick, log }) {
   const phases = [];
   const dir = tempDir('loop');
   const client = startClient();
+  const traces = []; // ACBENCH_LOOP_TRACE=1: one report per server, see bench/lib/loopTracePreload.cjs
+  const trace = (server, list) => {
+    if (process.env.ACBENCH_LOOP_TRACE)
+      traces.push(
+        traceReport(
+          `${server.loopFile}.trace`,
+          list.filter((p) => p.w).map((p) => ({ seq: p.w.seq, what: p.what })),
+        ),
+      );
+  };
   try {
     // --- server A: a catalog of many small images (phases 1-3)
     const catalogA = join(dir, 'catalogA');
@@ -103,6 +114,8 @@ export async function loop({ quick, log }) {
       const warnings = logLines(a.logFile).length;
       if (warnings)
         notes.push(`loop: server A logged ${warnings} warning line(s), e.g. ${logLines(a.logFile)[0]?.slice(0, 160)}`);
+      await a.stop();
+      trace(a, [...phases, { what: 'idle A (reference)', w: idleA }]);
     } finally {
       await a.stop();
     }
@@ -210,6 +223,8 @@ export async function loop({ quick, log }) {
       } finally {
         await fleet.stop();
       }
+      await b.stop();
+      trace(b, [...phases.slice(3), { what: 'idle B (reference)', w: idleB }]);
     } finally {
       await client2.stop();
       await b.stop();
@@ -217,6 +232,12 @@ export async function loop({ quick, log }) {
   } finally {
     await client.stop();
     removeDir(dir);
+  }
+  if (traces.length) {
+    const file = join(import.meta.dirname, '../results/loop-trace.txt');
+    mkdirSync(join(import.meta.dirname, '../results'), { recursive: true });
+    writeFileSync(file, `${traces.join('\n\n')}\n`);
+    notes.push(`event loop: traced (ACBENCH_LOOP_TRACE): where each late turn went is in bench/results/loop-trace.txt`);
   }
 
   for (const p of phases) {
