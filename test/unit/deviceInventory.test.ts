@@ -17,6 +17,7 @@ import { esp32DownloadRequest, esp8266DownloadRequest } from '../support/deviceR
 import { esp32App, esp8266ArduinoApp } from '../support/images';
 import { rawRequest, slowReader } from '../support/rawHttp';
 import { md5 } from '../support/serverFixture';
+import { yieldIfBusy } from '../../src/core/work/loopTurn';
 
 const A = '18:FE:34:00:00:0A';
 const B = '18:FE:34:00:00:0B';
@@ -361,6 +362,57 @@ describe('device inventory: bad input', () => {
     assert.equal(inventory.registry.get(liar)?.family, 'esp8266');
     await server.stop();
     await inventory.close();
+  });
+});
+
+describe('device inventory: a large catalog', () => {
+  it('learns every build in the catalog order, also when the scan is cut into loop turns', async () => {
+    const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'inventory-large-')));
+    const count = 600;
+    const names: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const name = `app-${String(i).padStart(3, '0')}.bin`;
+      names.push(name);
+      await fs.writeFile(path.join(dir, name), esp8266ArduinoApp({ payloadSize: 1024, seed: 1000 + i }));
+    }
+    const inventory = new DeviceInventory({ logger: levelLogger('warn', () => undefined) });
+    const server = await UpdateServer.start({ catalogDir: dir, port: 0, host: '127.0.0.1' });
+    try {
+      const entries = server.catalog.allEntries();
+      assert.equal(entries.length, count);
+      // The real catalog, with the turn in which the scan starts already spent: the scan must go on in later turns.
+      let learntWhenAnotherTurnRan = -1;
+      const source = {
+        root: server.catalog.root,
+        onDidChange: server.catalog.onDidChange,
+        allEntries: () => {
+          yieldIfBusy();
+          const until = performance.now() + 5;
+          while (performance.now() < until) {
+            // a turn that has run past its budget
+          }
+          setImmediate(() => (learntWhenAnotherTurnRan = inventory.builds.size));
+          return server.catalog.allEntries();
+        },
+      };
+      inventory.followCatalog(source);
+      await inventory.whenCatalogLearnt();
+      assert.ok(learntWhenAnotherTurnRan >= 0 && learntWhenAnotherTurnRan < count, 'another turn ran mid-scan');
+      const expected = entries.map((e) => e.relPath);
+      assert.deepEqual(
+        inventory.builds
+          .list()
+          .map((b) => b.image)
+          .reverse(),
+        expected,
+        'every build, in the catalog order',
+      );
+      for (const entry of entries) assert.deepEqual(inventory.builds.filesOf(entry.version?.md5), [entry.relPath]);
+    } finally {
+      await server.stop();
+      inventory.dispose();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import { BuildHistory, type BuildFacts } from './buildHistory';
 import { DeviceRegistry, type ServerEventSource, type Urgency } from './deviceRegistry';
 import { STATE_FILE, STATE_VERSION, boundState, type DeviceStateDoc, type StoredRunning } from './deviceState';
 import { DeviceStateFile } from './stateFile';
+import { yieldIfBusy } from '../work/loopTurn';
 
 /** What the inventory needs of the catalog: its index and when it changes. */
 export interface CatalogSource {
@@ -196,6 +197,9 @@ export class DeviceInventory implements Disposable {
       const files = new Map<string, string[]>();
       let learnt = false;
       for (const entry of catalog.allEntries()) {
+        // 1000 entries after every catalog change: in slices of the loop, in the catalog's order
+        await yieldIfBusy();
+        if (this.disposed) return;
         const version = entry.version;
         if (!version || version.info.kind !== 'app' || !version.info.complete || !version.md5) continue;
         files.set(version.md5, [...(files.get(version.md5) ?? []), entry.relPath]);
