@@ -20,6 +20,7 @@ export type {
 } from './serverEvents';
 
 // Catalog
+export type { Catalog, CatalogBuild, CatalogPublishResult } from './catalog/catalog';
 export type { CatalogStore, CatalogChange } from './catalog/catalogStore';
 export type { ImageAnalysis, FileVersion } from './catalog/imageStore';
 export { type CatalogEntry, isCompleteApp } from './catalog/catalogEntry';

@@ -2,14 +2,13 @@
 // events the editor and the CLI show. No settings, no UI: plain options in, events and errors out.
 
 import { createServer, type Server, type Socket } from 'node:net';
-import { CatalogError, CatalogStore } from './catalog/catalogStore';
-import { ImageStore, defaultImageStoreOptions } from './catalog/imageStore';
+import { CatalogError } from './catalog/catalogStore';
+import { Catalog } from './catalog/catalog';
 import { Emitter, type Event } from './events';
 import { chipDisplayName } from './firmware/chips';
 import { Connection, defaultTimeouts, type ConnectionTimeouts, type HttpRequest, type Reply } from './http/connection';
 import { isTargetRefusal, parseTarget } from './http/requestTarget';
 import { SendScheduler } from './http/sendScheduler';
-import { ImageWork } from './work/imageWork';
 import { serializeHead, textResponse } from './http/response';
 import { silentLogger, type Logger } from './log';
 import { formatBytes, formatDuration, formatRateOf } from './units';
@@ -33,6 +32,11 @@ import type { Disposable } from './events';
 
 export interface UpdateServerOptions {
   catalogDir: string;
+  /**
+   * The catalog to serve (its folder is `catalogDir`), kept by whoever made it: it stays open and watched after
+   * stop(). Without one, the server makes its own of `catalogDir` and closes it on stop().
+   */
+  catalog?: Catalog;
   /** 8000, AutoConnectUpdate's default. 0 picks a free port (tests). */
   port?: number;
   /** Address to bind; all IPv4 interfaces by default. */
@@ -73,14 +77,14 @@ export class ServerStartError extends Error {
 }
 
 export class UpdateServer {
-  readonly catalog: CatalogStore;
+  readonly catalog: Catalog;
   /** What devices may be running, fed by the catalog's analyses. */
   readonly knownImages: KnownImages;
-  private readonly learning: Disposable;
+  /** Whether the catalog is this server's own (made from catalogDir, closed on stop). */
+  private readonly ownsCatalog: boolean;
+  private readonly learning: Disposable | undefined;
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
-  /** Hashing and analysis of image files, in a worker thread. */
-  private readonly work: ImageWork;
   /** Every response's socket writes, bounded per loop turn across all connections. */
   private readonly sends = new SendScheduler();
   private nextDownloadId = 1;
@@ -118,24 +122,21 @@ export class UpdateServer {
       throw new ServerStartError((error as Error).message, 'BADOPTION');
     }
     this.timeouts = { ...defaultTimeouts, ...options.timeouts };
-    this.work = new ImageWork({ logger: this.logger });
-    const images = new ImageStore(
-      {
-        ...defaultImageStoreOptions,
-        ...(options.cacheBytes ? { cacheBytes: options.cacheBytes } : {}),
-        work: this.work,
-      },
-      this.logger,
-    );
-    this.catalog = new CatalogStore({
-      root: options.catalogDir,
-      logger: this.logger,
-      watch: options.watchCatalog,
-      images,
-    });
+    this.ownsCatalog = !options.catalog;
+    this.catalog =
+      options.catalog ??
+      new Catalog({
+        root: options.catalogDir,
+        logger: this.logger,
+        watch: options.watchCatalog,
+        cacheBytes: options.cacheBytes,
+      });
     this.onDidChangeCatalog = this.catalog.onDidChange;
     this.knownImages = options.knownImages ?? new KnownImages();
-    this.learning = this.catalog.onDidAnalyzeImage((analysis) => this.knownImages.learn(analysis));
+    // A catalog handed in is followed by whoever made it (it analyses while no server runs, too).
+    this.learning = this.ownsCatalog
+      ? this.catalog.onDidAnalyzeImage((analysis) => this.knownImages.learn(analysis))
+      : undefined;
     // allowHalfOpen: a client may shut its sending side after the request and still read the whole response.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
   }
@@ -146,8 +147,7 @@ export class UpdateServer {
     // Listen first: a port in use is the commonest failure and should not wait for the catalog scan.
     // Requests that arrive meanwhile wait for the index (route() awaits `ready`).
     await server.listen();
-    server.work.warm(); // the first scan's images go to a worker that is already up
-    server.ready = server.catalog.open();
+    server.ready = server.catalog.require();
     try {
       await server.ready;
     } catch (error) {
@@ -181,7 +181,7 @@ export class UpdateServer {
     return [...this.active.values()];
   }
 
-  /** Stops listening, ends every connection (aborting downloads in flight) and closes the catalog watcher. */
+  /** Stops listening, ends every connection (aborting downloads in flight), and closes the catalog if it is the server's own. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -193,9 +193,8 @@ export class UpdateServer {
       for (const connection of this.connections) connection.destroy('the server stopped');
       this.sends.dispose();
       await closed;
-      await this.catalog.dispose();
-      await this.work.dispose();
-      this.learning.dispose();
+      if (this.ownsCatalog) await this.catalog.dispose();
+      this.learning?.dispose();
       for (const emitter of [this.catalogServed, this.refused, this.started, this.progressed, this.finished])
         emitter.dispose();
     })();

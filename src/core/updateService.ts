@@ -1,5 +1,6 @@
-// The one composition of the core that both fronts use: the update server with its catalog, the build publisher that
-// writes into that catalog and the device inventory (boards and builds, in the state file) that follows both. A front turns its flags or settings into
+// The one composition of the core that both fronts use: the catalog of the configured folder (open whether or not it
+// is served), the update server and the build publisher that both receive that catalog, and the device inventory
+// (boards and builds, in the state file) that follows them. A front turns its flags or settings into
 // UpdateServiceOptions and calls update(); the service starts, stops or restarts only the parts whose options changed,
 // one update at a time, and disposes them in reverse order of creation.
 
@@ -8,9 +9,9 @@ import { Emitter, DisposableStore, serialQueue, type Disposable, type Event } fr
 import { silentLogger, type Logger } from './log';
 import { errorMessage } from './errorMessage';
 import { UpdateServer, type UpdateServerOptions } from './updateServer';
-import type { CatalogChange, CatalogStore } from './catalog/catalogStore';
-import { ensureCatalogFolder } from './catalog/catalogFolder';
-import { readOrigins, type Origin } from './catalog/origins';
+import type { CatalogChange } from './catalog/catalogStore';
+import { Catalog } from './catalog/catalog';
+import type { Origin } from './catalog/origins';
 import { BuildPublisher, type PublishErrorEvent, type PublishEvent, type SkipEvent } from './publish/buildPublisher';
 import { hasFirmwareProject } from './publish/discover';
 import type { DeviceRegistry } from './devices/deviceRegistry';
@@ -73,14 +74,16 @@ export class UpdateService implements Disposable {
   readonly knownImages = new KnownImages();
   private readonly logger: Logger;
   private options: UpdateServiceOptions | undefined;
-  /** The options the running server and the publisher were started with (a failed start records none). */
+  /** The options the catalog, the running server and the publisher were made with (a failed start records none). */
+  private cataloging: string | undefined;
   private serving: string | undefined;
   private watching: string | undefined;
   private serverValue: UpdateServer | undefined;
   private serverSubscriptions = new DisposableStore();
   private publisherValue: BuildPublisher | undefined;
   private publisherSubscriptions = new DisposableStore();
-  private originsValue = new Map<string, Origin>();
+  private catalogValue: Catalog | undefined;
+  private catalogSubscriptions = new DisposableStore();
   private readonly serialize = serialQueue();
   private disposing: Promise<void> | undefined;
 
@@ -89,7 +92,7 @@ export class UpdateService implements Disposable {
   private readonly published = new Emitter<PublishEvent>('build published', () => this.logger);
   private readonly skipped = new Emitter<SkipEvent>('build skipped', () => this.logger);
   private readonly errored = new Emitter<PublishErrorEvent>('publish error', () => this.logger);
-  /** The served catalog changed (origins are read again first). */
+  /** The catalog changed (its entries, or the folder itself when the options name another one). */
   readonly onDidChangeCatalog: Event<CatalogChange> = this.catalogChanged.event;
   /** The server started (with it) or stopped (undefined). */
   readonly onDidChangeServer: Event<UpdateServer | undefined> = this.serverChanged.event;
@@ -109,14 +112,17 @@ export class UpdateService implements Disposable {
     return this.serverValue;
   }
 
-  /** The served catalog's index, if serving. */
-  get catalog(): CatalogStore | undefined {
-    return this.serverValue?.catalog;
+  /**
+   * The catalog of the configured folder, served or not: its index, and the only way to write into the folder. Empty
+   * (isOpen false, openError says why) while the folder does not exist.
+   */
+  get catalog(): Catalog | undefined {
+    return this.catalogValue;
   }
 
-  /** The catalog folder of the current options (the served one's real path while serving). */
+  /** The catalog folder of the current options (its real path once it exists). */
   get catalogDir(): string | undefined {
-    return this.serverValue?.catalog.root ?? this.options?.catalogDir;
+    return this.catalogValue?.root ?? this.options?.catalogDir;
   }
 
   get publisher(): BuildPublisher | undefined {
@@ -128,9 +134,9 @@ export class UpdateService implements Disposable {
     return this.publisherValue !== undefined;
   }
 
-  /** Where each published entry of the catalog came from. */
+  /** Where each published entry of the catalog came from (also each entry's `origin`). */
   get origins(): ReadonlyMap<string, Origin> {
-    return this.originsValue;
+    return this.catalogValue?.origins ?? new Map();
   }
 
   /**
@@ -153,25 +159,16 @@ export class UpdateService implements Disposable {
 
   /** Classifies a file and copies it into the catalog, whether or not builds are watched. */
   async publishFile(path: string): Promise<PublishFileResult> {
-    const options = this.options;
-    if (!options) return { reason: 'no catalog folder: open a folder or set autoconnect.catalog.folder' };
-    if (options.createFolder) await ensureCatalogFolder(options.catalogDir);
+    const catalog = this.catalogValue;
+    if (!catalog) return { reason: 'no catalog folder: open a folder or set autoconnect.catalog.folder' };
     let publisher = this.publisherValue;
     const temporary = !publisher;
-    publisher ??= new BuildPublisher({
-      roots: [],
-      catalogDir: options.catalogDir,
-      keep: options.keep,
-      logger: this.logger,
-      adopt: (file, digests) => this.serverValue?.catalog.images.adopt(file, digests) ?? Promise.resolve(),
-    });
+    publisher ??= new BuildPublisher({ roots: [], catalog, keep: this.options?.keep, logger: this.logger });
     try {
       const outcome = await publisher.publishFile(path);
       if (outcome.published) {
-        this.originsValue.set(outcome.event.name, outcome.event.origin);
         this.inventory.recordPublish(outcome.event);
         if (temporary) this.published.fire(outcome.event);
-        await this.serverValue?.catalog.rescanAll();
         return { name: outcome.event.name };
       }
       if (outcome.code === 'unchanged' && outcome.name) return { name: outcome.name };
@@ -187,6 +184,7 @@ export class UpdateService implements Disposable {
       await this.serialize(async () => {
         await this.stopServer();
         await this.stopPublisher();
+        await this.closeCatalog();
       });
       await this.inventory.close();
       for (const emitter of [this.errored, this.skipped, this.published, this.serverChanged, this.catalogChanged])
@@ -202,13 +200,24 @@ export class UpdateService implements Disposable {
     // Boards are known before the server listens (and while it is stopped): no request is recorded into a registry
     // about to be restored. Opening only reads; the file is written when something changes.
     await this.inventory.open(next.stateFile ?? defaultStateFile(folder));
+    const cataloging = JSON.stringify([folder, next.createFolder === true]);
+    if (cataloging !== this.cataloging) {
+      // Another folder: everything that reads or writes the old one goes first.
+      await this.stopServer();
+      this.serving = undefined;
+      await this.stopPublisher();
+      this.watching = undefined;
+      await this.closeCatalog();
+      await this.openCatalog(next);
+      this.cataloging = cataloging;
+    }
     const serving = next.serve ? JSON.stringify([folder, next.serve]) : undefined;
     if (serving !== this.serving) {
       await this.stopServer();
       this.serving = undefined;
       if (next.serve) {
-        if (next.createFolder) await ensureCatalogFolder(next.catalogDir);
-        await this.startServer(next.catalogDir, next.serve);
+        if (next.createFolder) await this.catalogValue!.create();
+        await this.startServer(next.serve);
         this.serving = serving;
       }
     }
@@ -220,24 +229,50 @@ export class UpdateService implements Disposable {
     }
   }
 
-  private async startServer(catalogDir: string, serve: ServeOptions): Promise<void> {
+  /** The catalog of the configured folder: opened (listed and watched) whether or not it is served. */
+  private async openCatalog(options: UpdateServiceOptions): Promise<void> {
+    const catalog = new Catalog({ root: options.catalogDir, logger: this.logger, createFolder: options.createFolder });
+    this.catalogValue = catalog;
+    this.catalogSubscriptions = new DisposableStore();
+    // What devices may run is learnt from every analysis, served or not: a device is recognised once a server runs.
+    this.catalogSubscriptions.add(catalog.onDidAnalyzeImage((analysis) => this.knownImages.learn(analysis)));
+    this.catalogSubscriptions.add(catalog.onDidChange((change) => this.catalogChanged.fire(change)));
+    await catalog.open();
+    this.catalogSubscriptions.add(this.inventory.followCatalog(catalog));
+    if (catalog.isOpen) {
+      this.catalogChanged.fire({ dirs: [''], changed: catalog.allEntries(), removed: [] });
+    } else {
+      this.logger.debug(`catalog: ${catalog.openError?.message ?? `${catalog.root} is not open`}`);
+    }
+  }
+
+  private async closeCatalog(): Promise<void> {
+    const catalog = this.catalogValue;
+    if (!catalog) return;
+    const removed = catalog.allEntries().map((entry) => entry.relPath);
+    this.catalogValue = undefined;
+    this.cataloging = undefined;
+    this.catalogSubscriptions.dispose();
+    await catalog.dispose();
+    if (removed.length > 0) this.catalogChanged.fire({ dirs: [''], changed: [], removed });
+  }
+
+  private async startServer(serve: ServeOptions): Promise<void> {
+    const catalog = this.catalogValue!;
     const server = await UpdateServer.start({
       ...serve,
-      catalogDir,
+      catalogDir: catalog.root,
+      catalog,
       logger: this.logger,
       knownImages: this.knownImages,
       isHeld: this.inventory.isHeld,
     });
     this.serverValue = server;
     this.serverSubscriptions = new DisposableStore();
-    this.serverSubscriptions.add(this.inventory.follow(server));
+    this.serverSubscriptions.add(this.devices.follow(server));
     this.logger.info(
       `device state ${this.inventory.stateFile}: ${plural(this.devices.list().length, 'board')}, ${plural(this.inventory.builds.size, 'build')} remembered`,
     );
-    this.serverSubscriptions.add(
-      server.onDidChangeCatalog((change) => void this.readOrigins().then(() => this.catalogChanged.fire(change))),
-    );
-    await this.readOrigins();
     this.serverChanged.fire(server);
   }
 
@@ -252,11 +287,6 @@ export class UpdateService implements Disposable {
     this.serverChanged.fire(undefined);
   }
 
-  private async readOrigins(): Promise<void> {
-    const root = this.serverValue?.catalog.root;
-    if (root) this.originsValue = await readOrigins(root);
-  }
-
   private async startPublisher(options: UpdateServiceOptions): Promise<void> {
     const watch = options.publish;
     if (!watch || watch.roots.length === 0) return;
@@ -266,11 +296,9 @@ export class UpdateService implements Disposable {
       this.logger.info('no PlatformIO project or Arduino sketch in the workspace: not watching for builds');
       return;
     }
-    // The served folder's real path when serving, so the publisher's own writes are recognised as such.
-    const catalogDir = this.serverValue?.catalog.root ?? options.catalogDir;
     const publisher = new BuildPublisher({
       roots: watch.roots,
-      catalogDir,
+      catalog: this.catalogValue!,
       keep: options.keep,
       extraGlobs: watch.extraGlobs,
       extraOutputDirs: watch.extraOutputDirs,
@@ -279,16 +307,12 @@ export class UpdateService implements Disposable {
       pollMs: watch.pollMs,
       maxDepth: watch.maxDepth,
       logger: this.logger,
-      adopt: (file, digests) => this.serverValue?.catalog.images.adopt(file, digests) ?? Promise.resolve(),
     });
     this.publisherSubscriptions = new DisposableStore();
     this.publisherSubscriptions.add(
       publisher.onDidPublish((event) => {
-        this.originsValue.set(event.name, event.origin);
         this.inventory.recordPublish(event);
-        // The first publish creates the catalog folder; keep built firmware out of git from then on.
-        if (!options.createFolder) this.published.fire(event);
-        else void ensureCatalogFolder(catalogDir).then(() => this.published.fire(event));
+        this.published.fire(event);
       }),
     );
     this.publisherSubscriptions.add(publisher.onDidSkip((event) => this.skipped.fire(event)));

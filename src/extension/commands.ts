@@ -1,8 +1,7 @@
 // Command handlers: each turns a user action into a controller call and says what happened.
 
 import * as vscode from 'vscode';
-import { rm } from 'node:fs/promises';
-import { lanAddresses, type CatalogEntry, type DeviceRecord } from '../core';
+import { errorMessage, lanAddresses, type CatalogEntry, type DeviceRecord } from '../core';
 import type { ServerController } from './serverController';
 import { CommandId } from './commandIds';
 import { EntryNode } from './catalogView';
@@ -126,8 +125,11 @@ export function registerCommands(
         'Remove',
       );
       if (answer !== 'Remove') return;
-      await rm(entry.absPath, { force: true });
-      await controller.catalog?.rescanAll();
+      try {
+        await controller.removeFromCatalog(entry.relPath);
+      } catch (error) {
+        void vscode.window.showErrorMessage(`AutoConnect: ${entry.relPath} was not removed: ${errorMessage(error)}`);
+      }
     },
     [CommandId.OpenCatalogFolder]: async () => {
       const dir = controller.catalogDir;

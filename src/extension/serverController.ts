@@ -21,7 +21,7 @@ import {
   type NetworkIdentity,
   type NetworkProbe,
   type TrustChoice,
-  type CatalogStore,
+  type Catalog,
   type DeviceRegistry,
   type Disposable,
   type Logger,
@@ -127,11 +127,19 @@ export class ServerController implements vscode.Disposable {
 
   /** The catalog the server is serving, or would serve. */
   get catalogDir(): string {
-    return this.service.server?.catalog.root ?? this.resolveCatalogDir();
+    return this.service.catalogDir ?? this.resolveCatalogDir();
   }
 
-  get catalog(): CatalogStore | undefined {
+  /** The catalog of the configured folder, served or not (undefined before the settings were first applied). */
+  get catalog(): Catalog | undefined {
     return this.service.catalog;
+  }
+
+  /** Deletes a file of the catalog through its owner; the index drops it at once. */
+  removeFromCatalog(relPath: string): Promise<void> {
+    const catalog = this.service.catalog;
+    if (!catalog) return Promise.reject(new Error('no catalog folder is configured'));
+    return catalog.remove(relPath);
   }
 
   /** The core's composition (tests and diagnostics). */

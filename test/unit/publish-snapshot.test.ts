@@ -17,7 +17,7 @@ import {
   removeStaleTemps,
   sanitizeStem,
   writeSnapshot,
-} from '../../src/core/publish/snapshot';
+} from '../../src/core/catalog/snapshot';
 
 const temps: string[] = [];
 after(async () => {

@@ -1,6 +1,7 @@
 // One file or folder of the catalog as the server indexes it.
 
 import type { FileVersion } from './imageStore';
+import type { Origin } from './origins';
 
 export interface CatalogEntry {
   /** Catalog-relative folder, posix separators, '' for the root. */
@@ -16,6 +17,8 @@ export interface CatalogEntry {
   version?: FileVersion;
   /** Why the entry could not be read, if it could not. */
   error?: string;
+  /** Where the catalog's own publish took these bytes from (absent for a file a person put here). */
+  origin?: Origin;
 }
 
 /** Files worth opening: python offers only `.bin`; ESP8266 also takes gzip images. */

@@ -1,7 +1,8 @@
 // The catalog folder as an index of what may be listed and served. Requests are answered from this index, never by
 // joining a request string onto a folder: a name that is not in the index does not exist for a device. Symbolic
 // links that lead outside the catalog are not indexed. The index follows the disk through a watcher (events are
-// hints) and a cheap folder-mtime check on every catalog request, so a file dropped in is listed at once.
+// hints) and a cheap folder-mtime check on every catalog request, so a file dropped in is listed at once. The
+// Catalog (catalog.ts) owns it: its own writes update the index by name (update()), never by a rescan.
 
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
@@ -11,6 +12,7 @@ import { Emitter, type Event } from '../events';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import type { CatalogEntry } from './catalogEntry';
+import type { Origin } from './origins';
 import { isFirmwareCandidate } from './catalogEntry';
 import { ImageStore, versionKey, type FileOpener, type ImageAnalysis, type LoadedVersion } from './imageStore';
 import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './catalogRoot';
@@ -26,6 +28,8 @@ export interface CatalogStoreOptions {
   /** Folder depth indexed below the root. */
   maxDepth?: number;
   images?: ImageStore;
+  /** Where the entry at this catalog-relative path came from, if the catalog published it (see Catalog). */
+  originOf?: (relPath: string) => Origin | undefined;
 }
 
 /** An entry as a download finds it, with the reason the listing leaves it out, if it does. */
@@ -39,6 +43,10 @@ export interface CurrentEntry {
 export interface CatalogChange {
   /** Catalog-relative folders whose contents changed. */
   dirs: string[];
+  /** Entries new or changed (as they are now in the index). */
+  changed: CatalogEntry[];
+  /** Catalog-relative paths of entries that left the index. */
+  removed: string[];
 }
 
 interface DirState {
@@ -195,6 +203,14 @@ export class CatalogStore {
     return result;
   }
 
+  /**
+   * Reads these names of an indexed folder again now (the catalog's own writes): the folder is listed, and of its
+   * entries only these, and names new to it, are read. Resolves once the index and its listings show them.
+   */
+  update(dirRel: string, names: Iterable<string>): Promise<void> {
+    return this.refresh(dirRel, names);
+  }
+
   /** Rescans every indexed folder now, every entry of it. */
   async rescanAll(): Promise<void> {
     for (const dir of [...this.dirs.values()]) await this.refresh(dir.rel, 'all');
@@ -254,9 +270,11 @@ export class CatalogStore {
   private dropFolders(error: NotInsideError, touched: DirState): void {
     const at = error.at ?? this.canonicalRel(touched);
     const parents = new Set<string>();
+    const removed: string[] = [];
     for (const dir of [...this.dirs.values()]) {
       const rel = this.canonicalRel(dir);
       if (rel !== at && !rel.startsWith(`${at}/`) && at !== '') continue;
+      for (const entry of dir.entries.values()) removed.push(entry.relPath);
       if (dir.rel === '') {
         // The root itself: nothing in it can be trusted until it is a real folder again.
         dir.entries.clear();
@@ -269,14 +287,14 @@ export class CatalogStore {
       const parentRel = dir.rel.includes('/') ? dir.rel.slice(0, dir.rel.lastIndexOf('/')) : '';
       const parent = this.dirs.get(parentRel);
       if (parent) {
-        parent.entries.delete(dir.rel.slice(dir.rel.lastIndexOf('/') + 1));
+        if (parent.entries.delete(dir.rel.slice(dir.rel.lastIndexOf('/') + 1))) removed.push(dir.rel);
         parent.listings.clear();
         parent.dirty = true;
         parents.add(parentRel);
       }
     }
     this.logger.warn(`catalog: ${at || 'the catalog folder'} is left out: ${error.message}`);
-    if (parents.size > 0 && !this.disposed) this.changed.fire({ dirs: [...parents] });
+    if (parents.size > 0 && !this.disposed) this.changed.fire({ dirs: [...parents], changed: [], removed });
   }
 
   /**
@@ -330,7 +348,8 @@ export class CatalogStore {
       return this.unreadable(dir);
     }
     const next = new Map<string, CatalogEntry>();
-    let changed = false;
+    const changedEntries: CatalogEntry[] = [];
+    const removed: string[] = [];
     // Another folder renamed into this one's place, or the first scan: every entry is new.
     const pending = ino !== dir.ino ? 'all' : dir.pending;
     dir.pending = new Set();
@@ -349,17 +368,20 @@ export class CatalogStore {
       if (!reading.has(name)) continue;
       const old = dir.entries.get(name);
       if (!old || old.mtimeMs !== entry.mtimeMs || old.size !== entry.size || old.version?.key !== entry.version?.key
-        || old.isDirectory !== entry.isDirectory || old.error !== entry.error) {
-        changed = true;
+        || old.isDirectory !== entry.isDirectory || old.error !== entry.error || old.origin !== entry.origin
+        || old.absPath !== entry.absPath) {
+        changedEntries.push(entry);
+      } else {
+        next.set(name, old); // the same entry object: listings and their per-entry memos stay valid
       }
     }
-    for (const name of dir.entries.keys()) {
+    for (const [name, old] of dir.entries) {
       if (!next.has(name)) {
-        changed = true;
-        const childRel = dir.rel ? `${dir.rel}/${name}` : name;
-        if (this.dirs.has(childRel)) this.removeDir(childRel);
+        removed.push(old.relPath);
+        if (this.dirs.has(old.relPath)) this.removeDir(old.relPath);
       }
     }
+    const changed = changedEntries.length > 0 || removed.length > 0;
     dir.entries = next;
     dir.mtimeMs = mtimeMs;
     dir.ino = ino;
@@ -374,17 +396,18 @@ export class CatalogStore {
         await this.refresh(entry.relPath);
       }
     }
-    if (changed && !this.disposed) this.changed.fire({ dirs: [dir.rel] });
+    if (changed && !this.disposed) this.changed.fire({ dirs: [dir.rel], changed: changedEntries, removed });
   }
 
   /** A folder gone or unreadable: a subfolder leaves the index, the root is emptied. */
   private unreadable(dir: DirState): void {
     if (dir.rel !== '') this.removeDir(dir.rel);
     else if (dir.entries.size > 0) {
+      const removed = [...dir.entries.values()].map((entry) => entry.relPath);
       dir.entries.clear();
       dir.listings.clear();
       this.logger.warn(`catalog folder ${this.rootReal} cannot be read any more`);
-      this.changed.fire({ dirs: [''] });
+      this.changed.fire({ dirs: [''], changed: [], removed });
     }
   }
 
@@ -416,6 +439,9 @@ export class CatalogStore {
           previous && previous.key === versionKey(stats) ? previous : (await this.loadEntry(entry, false)).version;
         entry.size = entry.version.size;
         entry.mtimeMs = entry.version.mtimeMs;
+        // Its origin, while it holds the bytes that were published (a file replaced by hand has none).
+        const origin = this.options.originOf?.(relPath);
+        if (origin && origin.md5 === entry.version.md5) entry.origin = origin;
       }
       return entry;
     } catch (error) {

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import type { Disposable, Event } from '../events';
 import type { Logger } from '../log';
-import { readOrigins, type Origin } from '../catalog/origins';
+import type { Origin } from '../catalog/origins';
 import type { CatalogEntry } from '../catalog/catalogEntry';
 import type { ImageInfo } from '../firmware/imageInfo';
 import { BuildHistory, type BuildFacts } from './buildHistory';
@@ -193,7 +193,6 @@ export class DeviceInventory implements Disposable {
   private scanCatalog(catalog: CatalogSource): Promise<void> {
     const run = this.catalogScan.then(async () => {
       if (this.disposed) return;
-      const origins = catalog.root ? await readOrigins(catalog.root) : new Map<string, Origin>();
       const files = new Map<string, string[]>();
       let learnt = false;
       for (const entry of catalog.allEntries()) {
@@ -203,14 +202,8 @@ export class DeviceInventory implements Disposable {
         const version = entry.version;
         if (!version || version.info.kind !== 'app' || !version.info.complete || !version.md5) continue;
         files.set(version.md5, [...(files.get(version.md5) ?? []), entry.relPath]);
-        const origin = origins.get(entry.relPath);
-        const facts = factsOf(
-          entry.relPath,
-          version.md5,
-          version.size,
-          version.info,
-          origin?.md5 === version.md5 ? origin : undefined,
-        );
+        // The catalog gives an entry its origin only while it holds the published bytes.
+        const facts = factsOf(entry.relPath, version.md5, version.size, version.info, entry.origin);
         learnt = this.builds.remember(facts, version.mtimeMs) || learnt;
       }
       this.builds.setCatalogFiles(files);

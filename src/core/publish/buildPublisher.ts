@@ -12,15 +12,15 @@ import type { Logger } from '../log';
 import { ImageWork } from '../work/imageWork';
 import { MAX_IMAGE_BYTES, type ImageInfo } from '../firmware/imageInfo';
 import { NotReadError, readBounded } from '../readBounded';
-import { readOrigins, writeOrigins } from '../catalog/origins';
 import type { Origin } from '../catalog/origins';
+import { Catalog } from '../catalog/catalog';
 import { DEFAULT_MAX_DEPTH, SIGNED_SUFFIX, discover, outputForFile, resolveOutput } from './discover';
 import { checkSignedImage } from '../firmware/signedImage';
 import { isInside, isSameOrInside } from '../paths';
 import { errorMessage as describe } from '../errorMessage';
 import type { BuildOutput, BuildTarget, Discovery } from './discover';
 import { BuildWatcher } from './watcher';
-import { baseStem, chooseStem, pruneOrigins, removeStaleTemps, writeSnapshot } from './snapshot';
+import { baseStem } from '../catalog/snapshot';
 
 /** A build's bytes with their verdict and MD5, from one examination. */
 interface ExaminedBuild {
@@ -33,7 +33,10 @@ interface ExaminedBuild {
 export interface BuildPublisherOptions {
   /** Workspace folders or --watch folders searched for projects. */
   roots: string[];
-  catalogDir: string;
+  /** The catalog builds are published into (kept by whoever made it). */
+  catalog?: Catalog;
+  /** Without `catalog`: the folder of a catalog of the publisher's own (not watched; closed on dispose). */
+  catalogDir?: string;
   /** Previous builds kept per target as dated entries (default 3; 0 = keep none). */
   keep?: number;
   extraOutputDirs?: string[];
@@ -59,11 +62,6 @@ export interface BuildPublisherOptions {
   pollMs?: number;
   /** Where builds are hashed and analysed; by default a worker thread of the publisher's own. */
   work?: ImageWork;
-  /**
-   * Told each catalog file a publish wrote, with the digests and verdict of its bytes (none for the dated copy of
-   * the previous build, a hard link of a known version): the served catalog takes them in instead of hashing again.
-   */
-  adopt?: (file: string, digests?: { bytes: Buffer; md5: string; sha256: string; info: ImageInfo }) => Promise<void>;
 }
 
 export interface PublishEvent {
@@ -139,7 +137,8 @@ export class BuildPublisher implements Disposable {
   readonly onDidError: Event<PublishErrorEvent> = this._onDidError.event;
   readonly onDidChangeTargets: Event<readonly BuildTarget[]> = this._onDidChangeTargets.event;
 
-  private readonly catalogDir: string;
+  private readonly catalog: Catalog;
+  private readonly ownsCatalog: boolean;
   private readonly keep: number;
   private readonly debounceMs: number;
   private readonly recheckMs: number;
@@ -163,13 +162,17 @@ export class BuildPublisher implements Disposable {
   private lastWatching = '';
 
   constructor(private readonly options: BuildPublisherOptions) {
-    this.catalogDir = path.resolve(options.catalogDir);
     this.keep = Math.max(0, Math.floor(options.keep ?? 3));
     this.debounceMs = options.debounceMs ?? 0;
     this.recheckMs = options.recheckMs ?? 500;
     this.incompleteTimeoutMs = options.incompleteTimeoutMs ?? 10_000;
     this.log = options.logger;
     this.work = options.work ?? new ImageWork({ logger: options.logger });
+    if (!options.catalog && !options.catalogDir) throw new Error('BuildPublisher: a catalog or a catalogDir is needed');
+    this.ownsCatalog = !options.catalog;
+    this.catalog =
+      options.catalog ??
+      new Catalog({ root: options.catalogDir!, logger: options.logger, watch: false, work: this.work });
   }
 
   /** Where this publisher's analyses ran, and the MD5 work they took (see ImageWork). */
@@ -186,10 +189,15 @@ export class BuildPublisher implements Disposable {
     return this.watcher?.anchors ?? [];
   }
 
+  /** The catalog folder: its real path once it exists. */
+  private get catalogDir(): string {
+    return this.catalog.root;
+  }
+
   /** Discovers, publishes existing outputs that are newer than the catalog's, and starts watching. */
   async start(): Promise<void> {
     // The catalog folder is created by the first publish, not here: a workspace without projects stays untouched.
-    await removeStaleTemps(this.catalogDir);
+    await this.catalog.open();
     await this.rescan();
     const pollMs = this.options.pollMs ?? 2000;
     if (pollMs > 0 && !this.disposed) {
@@ -257,6 +265,7 @@ export class BuildPublisher implements Disposable {
     await this.watcher?.dispose();
     this.watcher = undefined;
     await this.queue; // the job in flight finishes its rename: nothing is written after dispose resolves
+    if (this.ownsCatalog) await this.catalog.dispose();
     if (!this.options.work) await this.work.dispose();
     this._onDidPublish.dispose();
     this._onDidSkip.dispose();
@@ -439,9 +448,7 @@ export class BuildPublisher implements Disposable {
     this.clearRecheck(file);
 
     this.addTarget(target);
-    const outcome = await withCatalogLock(this.catalogDir, () =>
-      this.store({ output, bytes, md5, sha256, info, mtime: stat.mtime, mode }),
-    );
+    const outcome = await this.store({ output, bytes, md5, sha256, info, mtime: stat.mtime, mode });
     if (outcome.published || outcome.code === 'unchanged' || outcome.code === 'older') this.handled.set(file, state);
     if (outcome.published) {
       const { event } = outcome;
@@ -498,7 +505,7 @@ export class BuildPublisher implements Disposable {
     return (await fs.stat(path.join(projectDir, 'private.key')).catch(() => undefined))?.isFile() ?? false;
   }
 
-  /** The catalog side of a publish: name, no-churn check, snapshot, retention, origins. Runs under the catalog lock. */
+  /** The catalog side of a publish: the catalog names, writes, keeps the previous build and applies retention. */
   private async store(job: {
     output: BuildOutput;
     bytes: Buffer;
@@ -510,74 +517,32 @@ export class BuildPublisher implements Disposable {
   }): Promise<PublishOutcome> {
     const { output, bytes, md5, sha256, info, mtime, mode } = job;
     const { file, target } = output;
-    await fs.mkdir(this.catalogDir, { recursive: true });
-    const origins = await readOrigins(this.catalogDir);
-    const names = await fs.readdir(this.catalogDir);
-    const pruned = await pruneOrigins(this.catalogDir, origins, names);
-    const stem = chooseStem(baseStem(target.project, nameVariant(target)), target.key, names, origins);
     const ext = output.filesystem ? (`.${output.filesystem}.bin` as const) : info.compressed ? '.bin.gz' : '.bin';
-    const name = `${stem}${ext}`;
-    const latest = names.includes(name) ? origins.get(name) : undefined;
-
-    if (latest?.md5 === md5) {
-      // A rebuild that produced the same bytes: no new entry, no dated copy, no churn for devices.
-      if (pruned) await writeOrigins(this.catalogDir, origins);
-      return { published: false, code: 'unchanged', reason: `${name} already holds this build`, name };
-    }
-    if (
-      mode === 'existing' &&
-      latest &&
-      latest.target === target.key &&
-      Date.parse(latest.builtAt) >= mtime.getTime()
-    ) {
-      // At start-up, an output older than what the catalog holds (e.g. after a manual publish) does not replace it.
-      if (pruned) await writeOrigins(this.catalogDir, origins);
-      return { published: false, code: 'older', reason: `${name} holds a newer build`, name };
-    }
-
-    const origin: Origin = {
-      project: target.project,
-      source: file,
-      builtAt: mtime.toISOString(),
-      publishedAt: new Date().toISOString(),
-      md5,
-      target: target.key,
-    };
-    if (target.environment) origin.environment = target.environment;
-    if (target.board) origin.board = target.board;
-    if (info.signed) origin.signed = true;
-    // Signed and unsigned builds in one entry's history: a device verifying signatures refuses the unsigned ones.
-    const note =
-      latest && !!latest.signed !== !!info.signed
-        ? info.signed
-          ? 'this build is signed, the one before it was not: a device that verifies signatures refuses the older, unsigned builds kept beside it'
-          : 'this build is not signed, the one before it was: a device that verifies signatures will refuse it'
-        : undefined;
-    const result = await writeSnapshot({
-      catalogDir: this.catalogDir,
-      stem,
-      ext,
+    const result = await this.catalog.publish({
       bytes,
-      origin,
+      md5,
+      sha256,
+      info,
       mtime,
+      source: file,
+      target,
+      stem: baseStem(target.project, nameVariant(target)),
+      ext,
       keep: this.keep,
-      origins,
-      // One analysis and one MD5 per build: the served catalog takes in this one.
-      onWritten: async (written, kind) =>
-        this.options.adopt?.(written, kind === 'entry' ? { bytes, md5, sha256, info } : undefined),
+      onlyIfNewer: mode === 'existing',
     });
-    await writeOrigins(this.catalogDir, origins);
+    if (!result.published) return result;
     const event: PublishEvent = {
-      name: result.entry,
+      name: result.name,
       md5,
       size: bytes.length,
       info,
-      origin,
+      origin: result.origin,
       target: target.key,
       removed: result.removed,
     };
     if (result.kept) event.kept = result.kept;
-    if (note) event.note = note;
+    if (result.note) event.note = result.note;
     return { published: true, event };
   }
 
@@ -647,24 +612,6 @@ export function nameVariant(target: BuildTarget): string | undefined {
   if (!target.board) return undefined;
   const parts = target.board.split(':');
   return parts.length >= 3 ? parts[2] : target.board;
-}
-
-/**
- * Catalog mutations (entries + origins sidecar are read-modify-write) are serialized per catalog folder across all
- * publishers of this process: the CLI may run one publisher per --watch folder into the same catalog.
- */
-const catalogLocks = new Map<string, Promise<unknown>>();
-
-async function withCatalogLock<T>(catalogDir: string, work: () => Promise<T>): Promise<T> {
-  const before = catalogLocks.get(catalogDir) ?? Promise.resolve();
-  const run = before.then(work, work);
-  const settled = run.catch(() => undefined);
-  catalogLocks.set(catalogDir, settled);
-  try {
-    return await run;
-  } finally {
-    if (catalogLocks.get(catalogDir) === settled) catalogLocks.delete(catalogDir);
-  }
 }
 
 function sameState(a: FileState | undefined, b: FileState): boolean {

@@ -1,7 +1,7 @@
 // GET /_catalog?op=list&path=P (protocol.md §1, §3.2): 403 for a missing or unknown op, 403 for a path that leaves
 // the catalog, 404 for a folder that is not in it, else python's JSON with Content-Length.
 
-import type { CatalogStore } from '../catalog/catalogStore';
+import type { Catalog } from '../catalog/catalog';
 import type { Listing } from '../catalog/listing';
 import { catalogAudience } from '../devices/deviceRequest';
 import { isTargetRefusal, splitCatalogPath } from '../http/requestTarget';
@@ -12,7 +12,7 @@ export type CatalogAnswer =
   | { ok: false; status: number; reason: string };
 
 export async function answerCatalog(
-  catalog: CatalogStore,
+  catalog: Catalog,
   query: string,
   userAgent: string | undefined,
 ): Promise<CatalogAnswer> {

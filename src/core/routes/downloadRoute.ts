@@ -3,7 +3,7 @@
 // update (mode spiffs) gets a filesystem image, a sketch update an application image. ESP-IDF's esp_https_ota may
 // ask for one byte range of the image (resume, partial download): 206 with Content-Range, or 416.
 
-import type { CatalogStore } from '../catalog/catalogStore';
+import type { Catalog } from '../catalog/catalog';
 import { servable, type FileVersion } from '../catalog/imageStore';
 import type { CatalogEntry } from '../catalog/catalogEntry';
 import { isNotInside } from '../catalog/catalogRoot';
@@ -53,7 +53,7 @@ export interface DownloadOptions {
 }
 
 export async function answerDownload(
-  catalog: CatalogStore,
+  catalog: Catalog,
   known: KnownImages,
   segments: readonly string[],
   headers: ReadonlyMap<string, string>,
@@ -180,7 +180,7 @@ export async function answerDownload(
  * flash-mode byte) need the bytes once per version; after that they are known and the verdict needs no read.
  */
 async function decide(
-  catalog: CatalogStore,
+  catalog: Catalog,
   known: KnownImages,
   device: DeviceIdentity,
   name: string,

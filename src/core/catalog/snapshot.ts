@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Origin } from '../catalog/origins';
+import type { Origin } from './origins';
 import { syncFolder } from '../syncFolder';
 
 /** Application entries end `.bin` / `.bin.gz`; a PlatformIO filesystem image of the same target `.<format>.bin`. */

@@ -1,0 +1,164 @@
+// The Catalog owns its folder: publishes and removals go through it and update the index for exactly the names they
+// touched (the watcher is off here, so nothing else could), with the origin as a field of the entry. Real folders.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Catalog, type CatalogBuild } from '../../src/core/catalog/catalog';
+import type { CatalogChange } from '../../src/core/catalog/catalogStore';
+import { ORIGINS_FILE } from '../../src/core/catalog/origins';
+import { analyzeImage } from '../../src/core/firmware/analyzeImage';
+import { UpdateService } from '../../src/core';
+import { esp8266ArduinoApp } from '../support/images';
+import { md5 } from '../support/serverFixture';
+import { createHash } from 'node:crypto';
+
+function build(bytes: Buffer, minute: number, extra: Partial<CatalogBuild> = {}): CatalogBuild {
+  return {
+    bytes,
+    md5: md5(bytes),
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    info: analyzeImage(bytes, 'firmware.bin'),
+    mtime: new Date(Date.UTC(2026, 0, 1, 12, minute)),
+    source: '/work/blinky/.pio/build/d1_mini/firmware.bin',
+    target: { key: 'pio:/work/blinky:d1_mini', project: 'blinky', environment: 'd1_mini' },
+    stem: 'blinky-d1_mini',
+    ext: '.bin',
+    keep: 1,
+    ...extra,
+  };
+}
+
+async function until<T>(what: string, check: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('Catalog', () => {
+  it('publishes, keeps, retains and removes through the index, naming exactly the changed entries', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'acus-catalog-')));
+    writeFileSync(join(dir, 'by-hand.bin'), esp8266ArduinoApp({ payloadSize: 20_000, seed: 3 }));
+    const catalog = new Catalog({ root: dir, watch: false });
+    const changes: CatalogChange[] = [];
+    catalog.onDidChange((change) => changes.push(change));
+    let hashes = 0;
+    catalog.onDidAnalyzeImage((analysis) => (hashes += analysis.work === 'hash' ? 1 : 0));
+    try {
+      await catalog.open();
+      assert.equal(hashes, 1, 'the file put there by hand is hashed when indexed');
+      const names = () =>
+        catalog
+          .allEntries()
+          .map((e) => e.name)
+          .sort();
+
+      const first = esp8266ArduinoApp({ payloadSize: 30_000, seed: 4 });
+      const r1 = await catalog.publish(build(first, 1));
+      assert.ok(r1.published);
+      assert.deepEqual(names(), ['blinky-d1_mini.bin', 'by-hand.bin'], 'listed as soon as publish resolves');
+      assert.deepEqual(
+        changes.at(-1)!.changed.map((e) => e.name),
+        ['blinky-d1_mini.bin'],
+      );
+      const entry = catalog.allEntries().find((e) => e.name === 'blinky-d1_mini.bin')!;
+      assert.equal(entry.version?.md5, md5(first));
+      assert.equal(entry.origin?.environment, 'd1_mini');
+      assert.equal(entry.origin?.md5, md5(first));
+      assert.equal(catalog.allEntries().find((e) => e.name === 'by-hand.bin')!.origin, undefined);
+
+      const second = esp8266ArduinoApp({ payloadSize: 30_000, seed: 5 });
+      const r2 = await catalog.publish(build(second, 2));
+      assert.ok(r2.published && r2.kept === 'blinky-d1_mini-20260101-120100.bin', JSON.stringify(r2));
+      assert.deepEqual(
+        changes
+          .at(-1)!
+          .changed.map((e) => e.name)
+          .sort(),
+        ['blinky-d1_mini-20260101-120100.bin', 'blinky-d1_mini.bin'],
+      );
+      const kept = catalog.allEntries().find((e) => e.name === r2.kept)!;
+      assert.equal(kept.origin?.md5, md5(first), 'the kept build has the origin of the build it holds');
+
+      const third = esp8266ArduinoApp({ payloadSize: 30_000, seed: 6 });
+      const r3 = await catalog.publish(build(third, 3));
+      assert.ok(r3.published);
+      assert.deepEqual(r3.removed, ['blinky-d1_mini-20260101-120100.bin'], 'keep 1: the older dated build goes');
+      assert.deepEqual(changes.at(-1)!.removed, ['blinky-d1_mini-20260101-120100.bin']);
+      assert.deepEqual(names(), ['blinky-d1_mini-20260101-120200.bin', 'blinky-d1_mini.bin', 'by-hand.bin']);
+      assert.equal(hashes, 1, 'the published builds were taken in with their digests, not hashed again');
+
+      const same = await catalog.publish(build(third, 4));
+      assert.equal(same.published, false);
+
+      await catalog.remove('blinky-d1_mini-20260101-120200.bin');
+      assert.deepEqual(names(), ['blinky-d1_mini.bin', 'by-hand.bin']);
+      assert.deepEqual(changes.at(-1)!.removed, ['blinky-d1_mini-20260101-120200.bin']);
+      assert.equal(existsSync(join(dir, 'blinky-d1_mini-20260101-120200.bin')), false);
+      const sidecar = JSON.parse(readFileSync(join(dir, ORIGINS_FILE), 'utf8')) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(sidecar), ['blinky-d1_mini.bin']);
+      await assert.rejects(catalog.remove('missing.bin'), /not in the catalog/);
+      await assert.rejects(catalog.remove('../outside.bin'), /not in the catalog/);
+    } finally {
+      await catalog.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is empty while its folder is missing, and the first publish creates it (with .gitignore under .autoconnect)', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'acus-catalog-'));
+    const dir = join(base, '.autoconnect', 'catalog');
+    const catalog = new Catalog({ root: dir, watch: false, createFolder: true });
+    try {
+      await catalog.open();
+      assert.equal(catalog.isOpen, false);
+      assert.equal(catalog.openError?.code, 'ENOENT');
+      assert.deepEqual(catalog.allEntries(), []);
+      assert.equal(await catalog.listing('', 'any'), undefined);
+      await assert.rejects(catalog.require(), /does not exist/);
+      const r = await catalog.publish(build(esp8266ArduinoApp({ payloadSize: 10_000, seed: 7 }), 1));
+      assert.ok(r.published);
+      assert.equal(catalog.isOpen, true);
+      assert.deepEqual(
+        catalog.allEntries().map((e) => e.name),
+        ['blinky-d1_mini.bin'],
+      );
+      assert.match(readFileSync(join(base, '.autoconnect', '.gitignore'), 'utf8'), /^\*$/m);
+    } finally {
+      await catalog.dispose();
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('exists without a server: UpdateService lists, follows and removes, and a server later serves the same one', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'acus-catalog-')));
+    const service = new UpdateService();
+    try {
+      await service.update({ catalogDir: dir });
+      const catalog = service.catalog!;
+      assert.ok(catalog.isOpen);
+      assert.equal(service.server, undefined);
+      writeFileSync(join(dir, 'dropped.bin'), esp8266ArduinoApp({ payloadSize: 10_000, seed: 8 }));
+      await until('the dropped file listed', () => catalog.allEntries().find((e) => e.name === 'dropped.bin'));
+      await catalog.remove('dropped.bin');
+      assert.equal(catalog.allEntries().length, 0);
+      writeFileSync(join(dir, 'again.bin'), esp8266ArduinoApp({ payloadSize: 10_000, seed: 9 }));
+      await service.update({ catalogDir: dir, serve: { port: 0, host: '127.0.0.1' } });
+      assert.equal(service.server!.catalog, catalog, 'the server serves the catalog that was already open');
+      await until('the new file listed', () => catalog.allEntries().find((e) => e.name === 'again.bin'));
+      await service.update({ catalogDir: dir });
+      assert.equal(service.server, undefined);
+      assert.equal(service.catalog, catalog, 'stopping the server leaves the catalog open');
+      assert.ok(catalog.isOpen);
+    } finally {
+      await service.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
