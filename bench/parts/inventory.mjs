@@ -92,7 +92,10 @@ async function fleet({ quick, log }) {
   await Promise.all(loops);
   await server.stop();
   await inventory.close();
-  const doc = JSON.parse(readFileSync(defaultStateFile(catalog), 'utf8'));
+  const { parseDeviceState } = require(join(ROOT, 'out/src/core/devices/deviceState.js'));
+  const parsed = parseDeviceState(readFileSync(defaultStateFile(catalog), 'utf8'));
+  if (!parsed.ok) throw new Error(`state file not readable: ${parsed.reason}`);
+  const { doc } = parsed;
   const confirmedInFile = doc.devices.filter((d) =>
     d.updates.some((u) => u.outcome === 'confirmed' && u.md5 === md5(build2)),
   ).length;

@@ -14,6 +14,7 @@ import { requestedKind } from './updatePolicy';
 import {
   MAX_DEVICES,
   MAX_UPDATES,
+  isoMs,
   isoSeconds,
   type StoredDevice,
   type StoredRunning,
@@ -299,7 +300,7 @@ export class DeviceRegistry implements Disposable {
   /** Restores boards from the state file (before following a server). */
   restore(devices: readonly StoredDevice[]): void {
     for (const stored of devices) {
-      const lastSeen = Date.parse(stored.lastSeen);
+      const lastSeen = isoMs(stored.lastSeen);
       const device: DeviceRecord = {
         key: stored.mac,
         mac: stored.mac,
@@ -307,7 +308,7 @@ export class DeviceRegistry implements Disposable {
         family: stored.family,
         chip: stored.chip,
         address: stored.address ?? '',
-        firstSeen: stored.firstSeen ? Date.parse(stored.firstSeen) : lastSeen,
+        firstSeen: stored.firstSeen ? isoMs(stored.firstSeen) : lastSeen,
         lastSeen,
         chipSize: stored.chipSize,
         freeSpace: stored.freeSpace,
@@ -319,7 +320,7 @@ export class DeviceRegistry implements Disposable {
           const record: UpdateRecord = {
             image: u.image,
             md5: u.md5,
-            at: Date.parse(u.at),
+            at: isoMs(u.at),
             outcome: u.outcome,
             reason: u.reason,
             status: u.status,
@@ -558,6 +559,8 @@ export class DeviceRegistry implements Disposable {
     else delete running.md5;
     if (sha256) running.sha256 = sha256;
     else delete running.sha256;
+    // The build's own MD5 when the board reports another (an ESP8266 reports its flash, mode byte rewritten).
+    if (known?.md5 && known.md5 !== md5) running.build = known.md5;
     return running;
   }
 

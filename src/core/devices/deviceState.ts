@@ -1,10 +1,14 @@
 // The device state file's format (`.autoconnect-devices.json`): every board that sent an update request, what it
 // runs, what happened to its updates, and every build ever published. Parsing trusts nothing: a hand-edited file,
 // one from a newer version or one cut short by a crash is read field by field, bounded, or refused as a whole.
+// Format 1 repeated every fact in every record; format 2 (stateWriter.ts) writes a build's facts once and refers to
+// builds and recurring reasons from the records (stateRefs.ts). Both are read into the same document.
+
+import { BuildRefIndex } from './stateRefs';
 
 export const STATE_FILE = '.autoconnect-devices.json';
 /** Format version written by this server; a file with a higher one is set aside, not misread. */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 /** Bounds: a fleet of a thousand boards and their last twenty updates, and the builds they may run. */
 export const MAX_DEVICES = 1000;
@@ -40,6 +44,11 @@ export interface StoredRunning {
   version?: string;
   /** ISO 8601 build time. */
   builtAt?: string;
+  /**
+   * MD5 of the build named here, when it is not the reported one: the ESP8266 updater rewrites the flash-mode byte,
+   * so a board reports the MD5 of its flash, not of the file.
+   */
+  build?: string;
 }
 
 export interface StoredUpdate {
@@ -97,7 +106,8 @@ export interface DeviceStateDoc {
 }
 
 export type ParsedState =
-  { ok: true; doc: DeviceStateDoc; dropped: number } | { ok: false; reason: string; newer?: boolean };
+  | { ok: true; doc: DeviceStateDoc; dropped: number; /** Format version of the text read. */ version: number }
+  | { ok: false; reason: string; newer?: boolean };
 
 const MAC = /^[0-9A-F]{2}(:[0-9A-F]{2}){5}$/;
 const MD5 = /^[0-9a-f]{32}$/;
@@ -125,10 +135,22 @@ export function parseDeviceState(text: string): ParsedState {
   if (!Array.isArray(data.devices) || (data.builds !== undefined && !Array.isArray(data.builds)))
     return { ok: false, reason: 'devices or builds is not a list' };
   let dropped = 0;
+  const builds: StoredBuild[] = [];
+  const byMd5 = new Map<string, StoredBuild>();
+  for (const item of (data.builds ?? []) as unknown[]) {
+    const build = toBuild(item);
+    if (!build || byMd5.has(build.md5)) {
+      dropped++;
+      continue;
+    }
+    byMd5.set(build.md5, build);
+    builds.push(build);
+  }
+  const refs = version >= 2 ? compactRefs(byMd5, data.reasons) : undefined;
   const devices: StoredDevice[] = [];
   const seen = new Set<string>();
   for (const item of data.devices as unknown[]) {
-    const device = toDevice(item);
+    const device = toDevice(item, refs);
     if (!device || seen.has(device.mac)) {
       dropped++;
       continue;
@@ -136,20 +158,9 @@ export function parseDeviceState(text: string): ParsedState {
     seen.add(device.mac);
     devices.push(device);
   }
-  const builds: StoredBuild[] = [];
-  const known = new Set<string>();
-  for (const item of (data.builds ?? []) as unknown[]) {
-    const build = toBuild(item);
-    if (!build || known.has(build.md5)) {
-      dropped++;
-      continue;
-    }
-    known.add(build.md5);
-    builds.push(build);
-  }
   const doc = boundState({ version: STATE_VERSION, devices, builds });
   dropped += devices.length - doc.devices.length + builds.length - doc.builds.length;
-  return { ok: true, doc, dropped };
+  return { ok: true, doc, dropped, version };
 }
 
 /** Keeps the newest devices, their newest updates and the newest builds within the bounds (the oldest go first). */
@@ -162,14 +173,26 @@ export function boundState(doc: DeviceStateDoc): DeviceStateDoc {
   return { version: doc.version, devices, builds };
 }
 
-/** Compact JSON (no indentation: a thousand boards stay well under 2 MB), one device per line for a readable diff. */
-export function serializeDeviceState(doc: DeviceStateDoc): string {
-  const lines = (items: readonly unknown[]) =>
-    items.length === 0 ? '[]' : `[\n${items.map((item) => JSON.stringify(item)).join(',\n')}\n]`;
-  return `{"version":${doc.version},\n"devices":${lines(doc.devices)},\n"builds":${lines(doc.builds)}}\n`;
+/** What format 2's records refer to: the file's builds (by MD5 or a prefix of it) and its table of reasons. */
+interface CompactRefs {
+  builds: BuildRefIndex;
+  byMd5: ReadonlyMap<string, StoredBuild>;
+  bySha: ReadonlyMap<string, StoredBuild>;
+  reasons: readonly (string | undefined)[];
 }
 
-function toDevice(value: unknown): StoredDevice | undefined {
+function compactRefs(byMd5: ReadonlyMap<string, StoredBuild>, reasons: unknown): CompactRefs {
+  const bySha = new Map<string, StoredBuild>();
+  for (const build of byMd5.values()) if (build.sha256) bySha.set(build.sha256, build);
+  return {
+    builds: new BuildRefIndex(byMd5.keys()),
+    byMd5,
+    bySha,
+    reasons: Array.isArray(reasons) ? reasons.map((reason) => text(reason, 300)) : [],
+  };
+}
+
+function toDevice(value: unknown, refs?: CompactRefs): StoredDevice | undefined {
   if (!isRecord(value)) return undefined;
   const mac = typeof value.mac === 'string' ? value.mac.toUpperCase() : '';
   const lastSeen = iso(value.lastSeen);
@@ -191,18 +214,22 @@ function toDevice(value: unknown): StoredDevice | undefined {
   const sdk = text(value.sdkVersion, 64);
   if (sdk) device.sdkVersion = sdk;
   if (value.held === true) device.held = true;
-  const running = toRunning(value.running);
+  const running = toRunning(value.running, refs);
   if (running) device.running = running;
+  // Format 2: the entry the board asks for is written once; an update names another only where it differs.
+  const image = refs ? text(value.image, SHORT) : undefined;
   if (Array.isArray(value.updates)) {
     for (const item of value.updates.slice(0, MAX_UPDATES)) {
-      const update = toUpdate(item);
+      const update = toUpdate(item, refs, image);
       if (update) device.updates.push(update);
     }
   }
   return device;
 }
 
-function toRunning(value: unknown): StoredRunning | undefined {
+const FACTS = ['project', 'environment', 'board', 'chip', 'version', 'builtAt'] as const;
+
+function toRunning(value: unknown, refs: CompactRefs | undefined): StoredRunning | undefined {
   if (!isRecord(value)) return undefined;
   const running: StoredRunning = {};
   const md5 = hash(value.md5, MD5);
@@ -213,28 +240,52 @@ function toRunning(value: unknown): StoredRunning | undefined {
   copyTexts(value, running, ['image', 'project', 'environment', 'board', 'chip', 'version']);
   const builtAt = iso(value.builtAt);
   if (builtAt) running.builtAt = builtAt;
+  if (refs) {
+    // Format 2 names the build (by `build`, or by the reported MD5 / SHA-256 itself) instead of repeating its facts.
+    const ref = refs.builds.resolve(value.build);
+    const build =
+      (ref ? refs.byMd5.get(ref) : undefined) ??
+      (md5 ? refs.byMd5.get(md5) : undefined) ??
+      (sha256 ? refs.bySha.get(sha256) : undefined);
+    if (build) {
+      for (const key of FACTS) if (build[key] && !running[key]) running[key] = build[key];
+      if (build.md5 !== md5) running.build = build.md5;
+    }
+  }
   return running;
 }
 
-function toUpdate(value: unknown): StoredUpdate | undefined {
+function toUpdate(value: unknown, refs: CompactRefs | undefined, deviceImage?: string): StoredUpdate | undefined {
   if (!isRecord(value)) return undefined;
-  const image = text(value.image, SHORT);
-  const at = iso(value.at);
-  const outcome = value.outcome as UpdateOutcome;
-  if (!image || !at || !UPDATE_OUTCOMES.includes(outcome)) return undefined;
+  const image = text(value.image, SHORT) ?? deviceImage;
+  const outcome = refs ? outcomeKey(value) : (value.outcome as UpdateOutcome);
+  if (!image || !outcome || !UPDATE_OUTCOMES.includes(outcome)) return undefined;
+  const at = iso(refs ? value[outcome] : value.at);
+  if (!at) return undefined;
   const update: StoredUpdate = { image, at, outcome };
-  const md5 = hash(value.md5, MD5);
+  const md5 = refs ? refs.builds.resolve(value.md5) : hash(value.md5, MD5);
   if (md5) update.md5 = md5;
-  const reason = text(value.reason, 300);
+  const reason = refs && typeof value.reason === 'number' ? refs.reasons[value.reason] : text(value.reason, 300);
   if (reason) update.reason = reason;
   const status = count(value.status);
   if (status !== undefined && status >= 100 && status < 600) update.status = status;
-  const from = hash(value.from, MD5);
+  const from = refs ? refs.builds.resolve(value.from) : hash(value.from, MD5);
   if (from) update.from = from;
   const repeats = count(value.count);
   if (repeats !== undefined && repeats > 1) update.count = repeats;
   if (value.filesystem === true) update.filesystem = true;
   return update;
+}
+
+/** Format 2 keys an update by its outcome (the value is the time): exactly one outcome, or the record is dropped. */
+function outcomeKey(value: Record<string, unknown>): UpdateOutcome | undefined {
+  let found: UpdateOutcome | undefined;
+  for (const outcome of UPDATE_OUTCOMES) {
+    if (value[outcome] === undefined) continue;
+    if (found) return undefined;
+    found = outcome;
+  }
+  return found;
 }
 
 function toBuild(value: unknown): StoredBuild | undefined {
@@ -279,8 +330,53 @@ function hash(value: unknown, pattern: RegExp): string | undefined {
   return pattern.test(lower) ? lower : undefined;
 }
 
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * `YYYY-MM-DDTHH:MM:SSZ`, the form this server writes, checked field by field from its characters (no RegExp, no
+ * Date: a thousand boards hold twenty thousand times). Undefined for any other form or an impossible date.
+ */
+function canonicalMs(s: string): number | undefined {
+  if (s.length !== 20) return undefined;
+  for (const [at, code] of SEPARATORS) if (s.charCodeAt(at) !== code) return undefined;
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  // Years before 1000 are left to Date.parse (Date.UTC reads 0–99 as 1900–1999).
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return undefined;
+  if (minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 1 : 0;
+  if (day > DAYS[month - 1]! + leap) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second);
+}
+
+/** '-', '-', 'T', ':', ':', 'Z' at their places in `YYYY-MM-DDTHH:MM:SSZ`. */
+const SEPARATORS: ReadonlyArray<readonly [number, number]> = [
+  [4, 45],
+  [7, 45],
+  [10, 84],
+  [13, 58],
+  [16, 58],
+  [19, 90],
+];
+
+/** The decimal number of `length` digits at `at`, or -1 when one of them is not a digit. */
+function digits(s: string, at: number, length: number): number {
+  let value = 0;
+  for (let i = at; i < at + length; i++) {
+    const digit = s.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
 function iso(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 40) return undefined;
+  if (canonicalMs(value) !== undefined) return value;
   const ms = Date.parse(value);
   return Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? new Date(ms).toISOString().replace('.000Z', 'Z') : undefined;
 }
@@ -295,6 +391,11 @@ function cmpIso(a: string | undefined, b: string | undefined): number {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Milliseconds of a time the file holds (checked on reading). */
+export function isoMs(value: string): number {
+  return canonicalMs(value) ?? Date.parse(value);
 }
 
 /** ISO 8601 to the second: what the file holds for times (milliseconds would only add bytes). */

@@ -7,13 +7,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
 import { errorMessage } from '../errorMessage';
-import {
-  MAX_STATE_BYTES,
-  emptyState,
-  parseDeviceState,
-  serializeDeviceState,
-  type DeviceStateDoc,
-} from './deviceState';
+import { MAX_STATE_BYTES, STATE_VERSION, emptyState, parseDeviceState, type DeviceStateDoc } from './deviceState';
+import { serializeDeviceState } from './stateWriter';
 import { syncFolder } from '../syncFolder';
 
 export interface LoadedState {
@@ -58,6 +53,7 @@ export class DeviceStateFile {
       this.logger.warn(
         `device state ${this.file}: ${parsed.dropped} record(s) were dropped (malformed, repeated or beyond the bounds)`,
       );
+    if (parsed.version < STATE_VERSION) await this.keepOlderFormat(parsed.version);
     return { doc: parsed.doc };
   }
 
@@ -107,6 +103,25 @@ export class DeviceStateFile {
     }
     this.lastWrittenBytes = Buffer.byteLength(text);
     await syncFolder(dir);
+  }
+
+  /**
+   * A file of an older format is read and, at the next save, written in the current one. The old file is kept beside
+   * it (`<file>.v1`), so that going back to the version that wrote it loses no board: that version sets a newer file
+   * aside.
+   */
+  private async keepOlderFormat(version: number): Promise<void> {
+    const copy = `${this.file}.v${version}`;
+    try {
+      await fs.copyFile(this.file, copy);
+      this.logger.info(
+        `device state ${this.file}: format ${version} read; it is written as format ${STATE_VERSION} from now on (the old file is kept as ${path.basename(copy)})`,
+      );
+    } catch (error) {
+      this.logger.warn(
+        `device state ${this.file}: format ${version} read, but no copy of it could be kept (${errorMessage(error)})`,
+      );
+    }
   }
 
   private async setAside(why: string): Promise<LoadedState> {
