@@ -906,6 +906,36 @@ export async function welcomeText(page, nameOrId, { manifest } = {}) {
   return norm(await w.first().innerText());
 }
 
+/**
+ * Right-clicks the row labelled `label` in a view and opens the menu like a user. Returns the menu's entries; with
+ * `choose`, runs that entry (by click, and by Enter on it when the freshly opened menu swallowed the click).
+ */
+export async function rowContextMenu(page, nameOrId, label, { choose, manifest, timeout = 10000 } = {}) {
+  const pane = await findViewPane(page, nameOrId, { manifest });
+  if (!pane) throw new Error(`view "${nameOrId}" is not open (use openView first)`);
+  const row = pane
+    .locator('.pane-body .monaco-list-row', { has: page.locator('.label-name', { hasText: label }) })
+    .first();
+  await row.click({ button: 'right' });
+  const menu = page.locator('.context-view .monaco-menu');
+  await menu.waitFor({ state: 'visible', timeout });
+  const entries = (await menu.locator('.action-label').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+  if (!choose) return entries;
+  if (!entries.includes(choose)) throw new Error(`no "${choose}" on the menu of "${label}": ${entries.join(' | ')}`);
+  const item = menu.locator('.action-item', { has: page.locator('.action-label', { hasText: choose }) }).first();
+  await item.hover();
+  await item.click();
+  await sleep(300);
+  if (await menu.isVisible().catch(() => false)) {
+    await item.hover();
+    await page.keyboard.press('Enter');
+  }
+  await menu.waitFor({ state: 'hidden', timeout }).catch(() => {
+    throw new Error(`the menu of "${label}" stayed open after "${choose}"`);
+  });
+  return entries;
+}
+
 /** Texts of the visible notification toasts. */
 export async function notifications(page) {
   return page.$$eval('.notifications-toasts .notification-toast .notification-list-item-message', (els) =>

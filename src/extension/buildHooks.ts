@@ -7,11 +7,18 @@ import { CommandId } from './commandIds';
 import { chipLabel } from './format';
 import { isFirmwareBuildTask, type PublishEvent } from '../core';
 
-const NOTIFY_INTERVAL_MS = 120_000;
+/** The buttons of the "published" notification. */
+export const PublishAction = {
+  copyAddress: 'Copy Address',
+  start: 'Start Update Server',
+  dontNotify: "Don't Notify",
+} as const;
 
 export class BuildHooks implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
   private lastNotice = 0;
+  /** At most one "published" notification per this many ms (the in-host tests lower it); status bar messages between. */
+  noticeIntervalMs = 120_000;
 
   constructor(private readonly controller: ServerController) {
     this.subscriptions.push(
@@ -35,7 +42,11 @@ export class BuildHooks implements vscode.Disposable {
     await this.startIfAfterBuild();
     const settings = this.controller.settings;
     const state = this.controller.state;
-    const where = state.kind === 'running' ? ` Devices update from ${state.advertised}:${state.port}.` : '';
+    // Copy Address only while devices can use it; a stopped server is offered to start instead.
+    const running = state.kind === 'running';
+    const where = running
+      ? ` Devices update from ${state.advertised}:${state.port}.`
+      : ' The Update Server is stopped: devices get it once it runs.';
     const what = [
       event.info.filesystem ? `${event.info.filesystem} filesystem, for filesystem updates` : chipLabel(event.info),
       event.info.signed ? 'signed' : undefined,
@@ -45,14 +56,16 @@ export class BuildHooks implements vscode.Disposable {
       .join(', ');
     const text = `AutoConnect: published ${event.name}${what ? ` (${what})` : ''}.${where}`;
     const now = Date.now();
-    if (!settings.notifyOnPublish || now - this.lastNotice < NOTIFY_INTERVAL_MS) {
+    if (!settings.notifyOnPublish || now - this.lastNotice < this.noticeIntervalMs) {
       vscode.window.setStatusBarMessage(`$(cloud-upload) ${text.replace('AutoConnect: ', '')}`, 6000);
       return;
     }
     this.lastNotice = now;
-    const choice = await vscode.window.showInformationMessage(text, 'Copy Address', "Don't Notify");
-    if (choice === 'Copy Address') await vscode.commands.executeCommand(CommandId.CopyAddress);
-    if (choice === "Don't Notify")
+    const action = running ? PublishAction.copyAddress : PublishAction.start;
+    const choice = await this.controller.notifier.info(text, action, PublishAction.dontNotify);
+    if (choice === PublishAction.copyAddress) await vscode.commands.executeCommand(CommandId.CopyAddress);
+    if (choice === PublishAction.start) await vscode.commands.executeCommand(CommandId.StartServer);
+    if (choice === PublishAction.dontNotify)
       await vscode.workspace
         .getConfiguration('autoconnect')
         .update('publish.notify', false, vscode.ConfigurationTarget.Global);

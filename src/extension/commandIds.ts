@@ -23,6 +23,18 @@ export const enum CommandId {
   ForgetTrustedNetworks = 'autoconnect.forgetTrustedNetworks',
 }
 
+/**
+ * Commands that act on the Firmware Catalog row they are invoked on and mean nothing without it: they are offered on
+ * the row (view/item/context) and hidden from the Command Palette (`"when": "false"` in package.json), and called
+ * without a row (a keybinding) they say where they work. Every other command works from the palette (those with a
+ * target, a device or an entry, ask for it).
+ */
+export const RowCommands: readonly string[] = [
+  CommandId.CopyDownloadUrl,
+  CommandId.RevealEntry,
+  CommandId.RemoveFromCatalog,
+];
+
 export const enum ContextKey {
   Running = 'autoconnect.running',
   CatalogEmpty = 'autoconnect.catalogEmpty',

@@ -54,7 +54,9 @@ export function registerCommands(
     if (node instanceof EntryNode) return node.entry;
     const entries = controller.catalog?.allEntries().filter((e) => !e.isDirectory) ?? [];
     if (entries.length === 0) {
-      void vscode.window.showInformationMessage('AutoConnect: the catalog is empty (or the server is stopped).');
+      void vscode.window.showInformationMessage(
+        'AutoConnect: the Firmware Catalog is empty (or the Update Server is stopped).',
+      );
       return undefined;
     }
     const picked = await vscode.window.showQuickPick(
@@ -62,6 +64,15 @@ export function registerCommands(
       { title: 'AutoConnect: catalog entry' },
     );
     return picked?.entry;
+  };
+
+  /** The entry of the catalog row a row command was invoked on (see RowCommands), or a hint where it works. */
+  const rowEntry = (node: unknown, title: string): CatalogEntry | undefined => {
+    if (node instanceof EntryNode) return node.entry;
+    void vscode.window.showInformationMessage(
+      `AutoConnect: ${title} works on a Firmware Catalog entry: right-click one in the view.`,
+    );
+    return undefined;
   };
 
   const revealPath = async (uri: vscode.Uri) => {
@@ -80,7 +91,7 @@ export function registerCommands(
         // Not awaited: the command is done when the server runs, not when the toast is dismissed.
         void vscode.window
           .showInformationMessage(
-            `AutoConnect update server is running. Devices use ${state.advertised}:${state.port}.`,
+            `AutoConnect Update Server is running. Devices use ${state.advertised}:${state.port}.`,
             'Copy Address',
             'Copy Sketch Snippet',
           )
@@ -117,7 +128,7 @@ export function registerCommands(
       return result;
     },
     [CommandId.RemoveFromCatalog]: async (node) => {
-      const entry = await pickEntry(node);
+      const entry = rowEntry(node, 'Remove from Catalog');
       if (!entry) return;
       const answer = await vscode.window.showWarningMessage(
         `Remove ${entry.relPath} from the catalog? The file is deleted.`,
@@ -156,11 +167,11 @@ export function registerCommands(
     },
     [CommandId.ShowLog]: () => channel.show(true),
     [CommandId.CopyDownloadUrl]: async (node) => {
-      const entry = await pickEntry(node);
-      if (entry) await copy(downloadUrl(address(), entry.relPath, controller.catalogKey), 'download URL');
+      const entry = rowEntry(node, 'Copy Download URL');
+      if (entry) return copy(downloadUrl(address(), entry.relPath, controller.catalogKey), 'download URL');
     },
     [CommandId.RevealEntry]: async (node) => {
-      const entry = await pickEntry(node);
+      const entry = rowEntry(node, 'Reveal File');
       if (entry) await revealPath(vscode.Uri.file(entry.absPath));
     },
     [CommandId.ForgetTrustedNetworks]: async () => {

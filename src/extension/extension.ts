@@ -20,6 +20,8 @@ const owned: vscode.Disposable[] = [];
 export interface ExtensionApi {
   controller: ServerController;
   statusBar: StatusBar;
+  buildHooks: BuildHooks;
+  catalogView: CatalogView;
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<ExtensionApi> {
@@ -29,7 +31,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   const active = controller;
   const devicesView = new DevicesView(active);
   const statusBar = new StatusBar(active);
-  owned.push(statusBar, new CatalogView(active), devicesView, new BuildHooks(active));
+  const buildHooks = new BuildHooks(active);
+  const catalogView = new CatalogView(active);
+  owned.push(statusBar, catalogView, devicesView, buildHooks);
   owned.push(...registerCommands(active, channel, () => devicesView.refresh()));
 
   let restartTimer: NodeJS.Timeout | undefined;
@@ -73,7 +77,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   if (note) logger.info(note);
   void active.applySettings();
   if (readSettings().startMode === 'onStartup') void active.start({ automatic: true });
-  return { controller: active, statusBar };
+  return { controller: active, statusBar, buildHooks, catalogView };
 }
 
 export async function deactivate(): Promise<void> {

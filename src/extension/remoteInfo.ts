@@ -1,23 +1,29 @@
-// Where the server really runs. In a remote, WSL or container window the extension host (and so the server) is on
-// the remote side: devices must reach that machine, not the one showing the editor.
+// Where the server really runs. In a remote, WSL, container or browser (code-server) window the extension host, and
+// so the server, is on the remote side: devices must reach that machine, not the one showing the editor, and never
+// the address the editor itself connects to (vscode.env.remoteName is that connection, e.g. "127.0.0.1:8080").
 
 import * as vscode from 'vscode';
 import { hostname } from 'node:os';
 
-export function remoteNote(): string | undefined {
+/**
+ * What to tell the user about where devices connect in a remote window, or undefined in a local one. `devices` is
+ * the host:port devices use (the server's LAN address and port), when the server runs.
+ */
+export function remoteNote(devices?: string): string | undefined {
   const remote = vscode.env.remoteName;
   if (!remote) return undefined;
+  const host = hostname();
+  const where = `Devices connect to ${host}, the machine the extension runs on${devices ? `, at ${devices}` : ''}`;
   switch (remote) {
     case 'wsl':
-      return `The server runs inside WSL (${hostname()}). WSL 2 sits behind NAT: devices on the LAN reach it only through a port proxy on Windows (netsh interface portproxy) or mirrored networking.`;
+      return `The Update Server runs inside WSL. ${where}. WSL 2 sits behind NAT: devices on the LAN reach it only through a port proxy on Windows (netsh interface portproxy) or mirrored networking.`;
     case 'dev-container':
     case 'attached-container':
-      return `The server runs inside a container (${hostname()}). Publish the port to the host (e.g. "forwardPorts" is not enough: use "appPort" or docker -p 8000:8000) and give devices the host's LAN address.`;
+      return `The Update Server runs inside a container. ${where} only if the port is published to the host ("forwardPorts" is not enough: use "appPort" or docker -p 8000:8000); then give devices the host's LAN address.`;
     case 'codespaces':
-      return 'The server runs in a Codespace in the cloud; devices on your LAN cannot reach it. Run it in a local window instead.';
-    case 'ssh-remote':
-      return `The server runs on the SSH host ${hostname()}; devices must be able to reach that machine's address.`;
+      return 'The Update Server runs in a Codespace in the cloud; devices on your LAN cannot reach it. Run it in a local window instead.';
     default:
-      return `The server runs on the remote host ${hostname()} (${remote}); devices must reach that machine.`;
+      // ssh-remote, tunnel, code-server in a browser, …: the editor's own connection says nothing about the devices.
+      return `This window is remote. ${where}, not to the computer showing the editor.`;
   }
 }

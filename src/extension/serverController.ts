@@ -46,9 +46,11 @@ export type ServerState =
 export interface Notifier {
   error(message: string, ...items: string[]): Thenable<string | undefined>;
   warning(message: string, ...items: string[]): Thenable<string | undefined>;
+  info(message: string, ...items: string[]): Thenable<string | undefined>;
 }
 
 const windowNotifier: Notifier = {
+  info: (message, ...items) => vscode.window.showInformationMessage(message, ...items),
   error: (message, ...items) => vscode.window.showErrorMessage(message, ...items),
   warning: (message, ...items) => vscode.window.showWarningMessage(message, ...items),
 };
@@ -296,7 +298,7 @@ export class ServerController implements vscode.Disposable {
     } catch (error) {
       this.serving = false;
       const message =
-        error instanceof ServerStartError ? error.message : `cannot start the update server: ${errorMessage(error)}`;
+        error instanceof ServerStartError ? error.message : `cannot start the Update Server: ${errorMessage(error)}`;
       this.fail(message, error instanceof ServerStartError ? error : undefined, start);
       // The rest of the options (publishing) still applies.
       await this.service.update(this.options()).catch(() => undefined);

@@ -1,10 +1,16 @@
 // The status bar item: the address devices use while running (a click copies it), an offer to start while stopped.
+// Its icon is a chip, not VS Code's forwarded-ports radio tower, so the two items are told apart at a glance.
 
 import * as vscode from 'vscode';
 import { isCompleteApp, reachableAddresses } from '../core';
 import type { ServerController } from './serverController';
 import { CommandId } from './commandIds';
 import { remoteNote } from './remoteInfo';
+
+/** The one name of the thing, in the status bar, its tooltip and the notifications (commands: "AutoConnect: … Update Server"). */
+export const PRODUCT = 'AutoConnect Update Server';
+/** Not `$(radio-tower)`: that is VS Code's own forwarded-ports item, often right beside ours in a remote window. */
+export const ICON = '$(chip)';
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
@@ -15,7 +21,7 @@ export class StatusBar implements vscode.Disposable {
 
   constructor(private readonly controller: ServerController) {
     this.item = vscode.window.createStatusBarItem('autoconnect.status', vscode.StatusBarAlignment.Left, 50);
-    this.item.name = 'AutoConnect Update Server';
+    this.item.name = PRODUCT;
     this.subscriptions.push(
       controller.onDidChangeState(() => this.update()),
       controller.onDidChangeCatalog(() => this.update()),
@@ -44,7 +50,7 @@ export class StatusBar implements vscode.Disposable {
     switch (state.kind) {
       case 'running': {
         const active = this.controller.devices.activeDownloads;
-        this.item.text = `$(radio-tower) ${state.advertised}:${state.port}${active > 0 ? `  $(cloud-download) ${active}` : ''}`;
+        this.item.text = `${ICON} ${state.advertised}:${state.port}${active > 0 ? `  $(cloud-download) ${active}` : ''}`;
         this.item.command = CommandId.CopyAddress;
         const entries = this.controller.catalog?.allEntries().filter(isCompleteApp).length ?? 0;
         const bound =
@@ -53,7 +59,7 @@ export class StatusBar implements vscode.Disposable {
                 .map((a) => `${a.address}${a.interfaceName ? ` (${a.interfaceName})` : ''}`)
                 .join(', ')
             : state.host;
-        tooltip.appendMarkdown(`**AutoConnect update server** on port ${state.port}\n\n`);
+        tooltip.appendMarkdown(`**${PRODUCT}** on port ${state.port}\n\n`);
         tooltip.appendMarkdown(`Devices use \`${state.advertised}:${state.port}\` (click to copy)\n\n`);
         tooltip.appendMarkdown(
           `Catalog: \`${state.catalogDir}\` (${entries} application image${entries === 1 ? '' : 's'})\n\n`,
@@ -64,23 +70,25 @@ export class StatusBar implements vscode.Disposable {
             'Catalog key set: only requests below the key folder are served (the sketch passes the key as the third argument)\n\n',
           );
         if (active > 0) tooltip.appendMarkdown(`Downloads in flight: ${active}\n\n`);
-        const note = remoteNote();
-        if (note) tooltip.appendMarkdown(`$(warning) ${note}\n\n`);
+        const note = remoteNote(`${state.advertised}:${state.port}`);
+        if (note) tooltip.appendMarkdown(`$(remote) ${escapeMarkdown(note)}\n\n`);
         break;
       }
       case 'starting':
-        this.item.text = '$(loading~spin) AutoConnect';
+        this.item.text = '$(loading~spin) Update Server';
         this.item.command = undefined;
-        tooltip.appendMarkdown('Starting the update server…');
+        tooltip.appendMarkdown(`Starting the **${PRODUCT}**…`);
         break;
       case 'failed':
-        this.item.text = '$(error) AutoConnect';
+        this.item.text = '$(error) Update Server';
         this.item.command = CommandId.StartServer;
         this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
-        tooltip.appendMarkdown(`The update server could not start: ${state.message}\n\nClick to try again.`);
+        tooltip.appendMarkdown(
+          `The **${PRODUCT}** could not start: ${escapeMarkdown(state.message)}\n\nClick to try again.`,
+        );
         break;
       case 'held':
-        this.item.text = '$(shield) OTA held back';
+        this.item.text = '$(shield) Update Server held back';
         this.item.command = CommandId.StartServer;
         this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
         tooltip.appendMarkdown('**Serving is held back.** ');
@@ -92,9 +100,9 @@ export class StatusBar implements vscode.Disposable {
         );
         break;
       case 'stopped':
-        this.item.text = '$(radio-tower) Start OTA Server';
+        this.item.text = `${ICON} Start Update Server`;
         this.item.command = CommandId.StartServer;
-        tooltip.appendMarkdown('AutoConnect update server is stopped. Click to start it.');
+        tooltip.appendMarkdown(`The **${PRODUCT}** is stopped. Click to start it.`);
         break;
     }
     this.item.tooltip = tooltip;

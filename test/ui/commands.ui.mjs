@@ -1,7 +1,7 @@
 // The commands a user reaches for when something is in the way, driven through the workbench with the packaged
 // .vsix: a port already taken (the error names it and "Use Another Port…" starts on another port for the session,
 // leaving the setting alone), "Select Network Address…" (this machine's interfaces by name), and "Remove from
-// Catalog" (quick pick, modal confirmation, the entry and its file gone).
+// Catalog" on the entry's context menu (modal confirmation, the entry and its file gone).
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -29,7 +29,7 @@ async function clickButton(page, container, label, what) {
 export async function run({ page, workspace, assert, log, helpers, manifest, extensionId }) {
   const { runCommand, statusBarText, openView, treeRows, waitFor, quickPickRows, notifications } = helpers;
   const statusId = `${extensionId}.autoconnect.status`;
-  await statusBarText(page, statusId, { match: /Start OTA Server/, timeout: 60000 });
+  await statusBarText(page, statusId, { match: /Start Update Server/, timeout: 60000 });
 
   // 1. Another program holds the port.
   const blocker = net.createServer();
@@ -44,7 +44,7 @@ export async function run({ page, workspace, assert, log, helpers, manifest, ext
       'error toast:',
       (await notifications(page)).find((t) => t.includes('in use')),
     );
-    await statusBarText(page, statusId, { match: /AutoConnect/ });
+    await statusBarText(page, statusId, { match: /^Update Server$/ });
     await clickButton(page, '.notifications-toasts', 'Use Another Port', 'the error notification');
     const input = page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ state: 'visible', timeout: 10000 });
@@ -90,15 +90,8 @@ export async function run({ page, workspace, assert, log, helpers, manifest, ext
     async () => (await treeRows(page, 'Firmware Catalog', { manifest })).some((r) => r.label === 'old-build.bin'),
     { timeout: 20000, what: 'old-build.bin in the Firmware Catalog view' },
   );
-  await runCommand(page, 'AutoConnect: Remove from Catalog');
-  await waitFor(async () => (await quickPickRows(page)).some((r) => r.label === 'old-build.bin'), {
-    timeout: 10000,
-    what: 'the entry quick pick',
-  });
-  await page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'old-build.bin' })
-    .first()
-    .click();
+  // A row command: on the entry's context menu, not in the Command Palette.
+  await helpers.rowContextMenu(page, 'Firmware Catalog', 'old-build.bin', { choose: 'Remove from Catalog', manifest });
   await clickButton(page, '.monaco-dialog-box', 'Remove', 'the confirmation dialog');
   await waitFor(
     async () => !(await treeRows(page, 'Firmware Catalog', { manifest })).some((r) => r.label === 'old-build.bin'),

@@ -20,7 +20,7 @@ const PORT = 18270; // the workspace file's setting
 export async function run({ page, workspace, assert, log, helpers, manifest, extensionId }) {
   const { runCommand, statusBarText, openView, treeRows, waitFor } = helpers;
   const statusId = `${extensionId}.autoconnect.status`;
-  await statusBarText(page, statusId, { match: /Start OTA Server/, timeout: 60000 });
+  await statusBarText(page, statusId, { match: /Start Update Server/, timeout: 60000 });
   assert.equal(await portIsFree(PORT), true, 'nothing listens before a build');
 
   const sensorBuild = path.join(workspace, 'sensor', '.pio', 'build', 'nodemcuv2');

@@ -37,7 +37,7 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   const statusId = `${extensionId}.autoconnect.status`;
 
   // Stopped: the item offers to start.
-  await statusBarText(page, statusId, { match: /Start OTA Server/, timeout: 60000 });
+  await statusBarText(page, statusId, { match: /Start Update Server/, timeout: 60000 });
 
   await runCommand(page, 'AutoConnect: Start Update Server');
   const text = await statusBarText(page, statusId, { match: new RegExp(`\\d+\\.\\d+\\.\\d+\\.\\d+:${PORT}`) });
@@ -162,6 +162,6 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   );
 
   await runCommand(page, 'AutoConnect: Stop Update Server');
-  await statusBarText(page, statusId, { match: /Start OTA Server/ });
+  await statusBarText(page, statusId, { match: /Start Update Server/ });
   await waitFor(() => portIsFree(PORT), { timeout: 10000, what: `port ${PORT} to be free` });
 }

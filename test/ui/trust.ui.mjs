@@ -58,11 +58,11 @@ export async function run({ page, harness, workspace, artifacts, assert, log, he
   const reload = async () => {
     await page.reload({ waitUntil: 'domcontentloaded' });
     await waitForWorkbench(page);
-    await statusBarText(page, statusId, { match: /Start OTA Server/, timeout: 60000 });
+    await statusBarText(page, statusId, { match: /Start Update Server/, timeout: 60000 });
   };
 
   try {
-    await statusBarText(page, statusId, { match: /Start OTA Server/, timeout: 60000 });
+    await statusBarText(page, statusId, { match: /Start Update Server/, timeout: 60000 });
 
     // 1. A build on an untrusted network: held back, and a question naming the network.
     build();

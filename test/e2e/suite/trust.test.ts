@@ -50,6 +50,11 @@ interface Question {
 class Recorder implements Notifier {
   readonly questions: Question[] = [];
   readonly errors: string[] = [];
+  readonly infos: string[] = [];
+  info(message: string): Thenable<string | undefined> {
+    this.infos.push(message);
+    return Promise.resolve(undefined);
+  }
   warning(message: string, ...items: string[]): Thenable<string | undefined> {
     return new Promise((answer) => this.questions.push({ message, items, answer }));
   }
