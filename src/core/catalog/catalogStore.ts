@@ -6,8 +6,7 @@
 
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { join, resolve } from 'node:path';
 import { Emitter, type Event } from '../events';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
@@ -19,6 +18,7 @@ import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './cat
 import { yieldIfBusy } from '../work/loopTurn';
 import { buildListing, type Audience, type Listing } from './listing';
 import { mapLimited } from '../work/mapLimited';
+import { FolderWatchers } from './folderWatchers';
 
 export interface CatalogStoreOptions {
   root: string;
@@ -77,7 +77,7 @@ export class CatalogStore {
   private rootReal = '';
   private insideRoot: CatalogRoot | undefined;
   private readonly dirs = new Map<string, DirState>();
-  private watcher: FSWatcher | undefined;
+  private watchers: FolderWatchers | undefined;
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly logger: Logger;
   private readonly maxDepth: number;
@@ -116,9 +116,14 @@ export class CatalogStore {
     }
     this.insideRoot = new CatalogRoot(this.rootReal);
     await this.insideRoot.open();
-    this.dirs.set('', this.newDir('', this.rootReal, 0));
+    if (this.options.watch !== false) {
+      this.watchers = new FolderWatchers(
+        (rel, name) => this.schedule(rel, name),
+        (rel, error) => this.logger.debug(`catalog watcher of ${rel || 'the catalog folder'}: ${error.message}`),
+      );
+    }
+    this.addDir(this.newDir('', this.rootReal, 0));
     await this.refresh('');
-    if (this.options.watch !== false) this.startWatching();
   }
 
   /** A folder's entries (fresh: rescanned first when its mtime moved), or undefined when there is no such folder. */
@@ -220,9 +225,8 @@ export class CatalogStore {
     this.disposed = true;
     for (const timer of this.pending.values()) clearTimeout(timer);
     this.pending.clear();
-    const watcher = this.watcher;
-    this.watcher = undefined;
-    await watcher?.close();
+    this.watchers?.dispose();
+    this.watchers = undefined;
     this.changed.dispose();
   }
 
@@ -392,7 +396,7 @@ export class CatalogStore {
     for (const entry of next.values()) {
       if (!entry.isDirectory || dir.depth + 1 > this.maxDepth) continue;
       if (!this.dirs.has(entry.relPath)) {
-        this.dirs.set(entry.relPath, this.newDir(entry.relPath, entry.absPath, dir.depth + 1));
+        this.addDir(this.newDir(entry.relPath, entry.absPath, dir.depth + 1));
         await this.refresh(entry.relPath);
       }
     }
@@ -478,10 +482,17 @@ export class CatalogStore {
     }
   }
 
+  private addDir(dir: DirState): void {
+    this.dirs.set(dir.rel, dir);
+    // Watched before it is read: a change while it is read is reported, not lost.
+    if (!this.disposed) this.watchers?.watch(dir.rel, dir.abs);
+  }
+
   private removeDir(rel: string): void {
     for (const key of [...this.dirs.keys()]) {
       if (key === rel || key.startsWith(`${rel}/`)) this.dirs.delete(key);
     }
+    this.watchers?.unwatch(rel);
   }
 
   /** Logs each left-out entry once per reason, not on every rescan. */
@@ -506,39 +517,23 @@ export class CatalogStore {
     }
   }
 
-  private startWatching(): void {
-    this.watcher = watch(this.rootReal, {
-      ignoreInitial: true,
-      depth: this.maxDepth,
-      followSymlinks: false,
-      // dotfiles are never listed; publishing writes its temporary files as dotfiles
-      ignored: (path: string) => path !== this.rootReal && /(^|[\\/])\./.test(relative(this.rootReal, path)),
-    });
-    this.watcher.on('all', (_event, path) => this.schedule(path));
-    this.watcher.on('error', (error) => this.logger.warn(`catalog watcher: ${(error as Error).message}`));
-  }
-
-  /** Events are hints: debounce per folder, then read again the entries they name (catalog.ts's incremental scan). */
-  private schedule(path: string): void {
+  /** A watcher's event is a hint: debounced per folder, then the entry it names is read again (not the folder). */
+  private schedule(rel: string, name: string | undefined): void {
     if (this.disposed) return;
-    const rel = relative(this.rootReal, path).split(sep).join('/');
-    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
-    // A change inside a folder not indexed yet: its nearest indexed ancestor reads the entry that leads to it.
-    const known = this.nearestIndexed(parent);
-    const child = (known === '' ? rel : rel.slice(known.length + 1)).split('/')[0]!;
-    const dir = this.dirs.get(known);
-    if (dir) {
-      dir.dirty = true;
-      if (child && dir.pending !== 'all') dir.pending.add(child);
-    }
-    clearTimeout(this.pending.get(known));
+    const dir = this.dirs.get(rel);
+    if (!dir) return;
+    dir.dirty = true;
+    if (name === undefined) dir.pending = 'all';
+    else if (dir.pending !== 'all') dir.pending.add(name);
+    clearTimeout(this.pending.get(rel));
     this.pending.set(
-      known,
+      rel,
       setTimeout(() => {
-        this.pending.delete(known);
-        void this.refresh(known).catch((error) =>
-          this.logger.warn(`catalog rescan failed: ${(error as Error).message}`),
-        );
+        this.pending.delete(rel);
+        // A request's scan since the event has read it already (it took the pending names): nothing left to do.
+        const current = this.dirs.get(rel);
+        if (!current || (!current.dirty && current.pending !== 'all' && current.pending.size === 0)) return;
+        void this.refresh(rel).catch((error) => this.logger.warn(`catalog rescan failed: ${(error as Error).message}`));
       }, 50),
     );
   }
