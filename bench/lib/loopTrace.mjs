@@ -64,6 +64,9 @@ function top(map, n) {
     .map(([k, v]) => `${(v / 1000).toFixed(1)} ms ${k}`);
 }
 
+// perf_hooks constants.NODE_PERFORMANCE_GC_*
+const GC_KINDS = { 1: 'scavenge', 2: 'mark-compact', 4: 'incremental marking', 8: 'weak callbacks' };
+
 /** The text report for one server's windows; `phases` is [{ seq, what }]. */
 export function traceReport(dir, phases, { minMs = 8 } = {}) {
   const lines = [];
@@ -76,8 +79,34 @@ export function traceReport(dir, phases, { minMs = 8 } = {}) {
     const { window, samples, stackOf } = w;
     const gcUs = window.gc.reduce((s, g) => s + g.us, 0);
     const gcMax = Math.max(0, ...window.gc.map((g) => g.us));
+    const byKind = new Map();
+    for (const g of window.gc) {
+      const k = GC_KINDS[g.kind] ?? `kind ${g.kind}`;
+      const v = byKind.get(k) ?? { n: 0, us: 0, max: 0 };
+      byKind.set(k, { n: v.n + 1, us: v.us + g.us, max: Math.max(v.max, g.us) });
+    }
+    const kinds = [...byKind].map(
+      ([k, v]) => `${k} ${v.n}× ${(v.us / 1000).toFixed(1)} ms (longest ${(v.max / 1000).toFixed(1)})`,
+    );
     lines.push(
-      `## ${what} (window ${seq}): ${window.late.length} late turns > 4 ms; GC ${window.gc.length} pauses, ${(gcUs / 1000).toFixed(1)} ms in all, longest ${(gcMax / 1000).toFixed(1)} ms`,
+      `## ${what} (window ${seq}): ${window.late.length} late turns > 4 ms; GC ${window.gc.length} pauses, ${(gcUs / 1000).toFixed(1)} ms in all, longest ${(gcMax / 1000).toFixed(1)} ms${kinds.length ? `: ${kinds.join(', ')}` : ''}`,
+    );
+    // each turn of minMs or more, by what most of it was: the main thread's own work, a wait for a core, a GC pause
+    const cause = (l) => {
+      const wall = l.endUs - l.startUs;
+      const gcIn = window.gc
+        .filter((g) => g.startUs < l.endUs && g.startUs + g.us > l.startUs)
+        .reduce((s, g) => s + g.us, 0);
+      if (l.waitUs >= wall / 2) return 'waiting for a core';
+      if (gcIn >= wall / 2) return 'GC';
+      if (l.runUs >= wall / 2) return 'our code';
+      return 'mixed';
+    };
+    const counts = new Map();
+    for (const l of window.late.filter((l) => l.endUs - l.startUs >= minMs * 1000))
+      counts.set(cause(l), (counts.get(cause(l)) ?? 0) + 1);
+    lines.push(
+      `  turns of ${minMs} ms or more by cause: ${[...counts].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     );
     // the whole window's busy CPU by our deepest frame
     const whole = new Map();
@@ -114,13 +143,11 @@ export function traceReport(dir, phases, { minMs = 8 } = {}) {
       }
       const gcIn = window.gc.filter((g) => g.startUs < l.endUs && g.startUs + g.us > l.startUs);
       lines.push(
-        `  - ${((l.endUs - l.startUs) / 1000).toFixed(1)} ms late turn: main thread ran ${(l.runUs / 1000).toFixed(1)} ms, waited for a core ${(l.waitUs / 1000).toFixed(1)} ms; GC pauses in it ${(gcIn.reduce((s, g) => s + g.us, 0) / 1000).toFixed(1)} ms; ${inside.length} samples (${(gapUs / 1000).toFixed(1)} ms in sampling gaps > 2 ms)`,
+        `  - ${((l.endUs - l.startUs) / 1000).toFixed(1)} ms late turn (${cause(l)}): main thread ran ${(l.runUs / 1000).toFixed(1)} ms, waited for a core ${(l.waitUs / 1000).toFixed(1)} ms; GC pauses in it ${(gcIn.reduce((s, g) => s + g.us, 0) / 1000).toFixed(1)} ms; ${inside.length} samples (${(gapUs / 1000).toFixed(1)} ms in sampling gaps > 2 ms)`,
       );
       lines.push(`      self: ${top(self, 4).join('; ')}`);
       lines.push(`      ours: ${top(oursMap, 4).join('; ')}`);
     }
-    const waitOnly = window.late.filter((l) => l.waitUs > 0.5 * (l.endUs - l.startUs)).length;
-    lines.push(`  late turns mostly spent waiting for a core: ${waitOnly} of ${window.late.length}`);
   }
   return lines.join('\n');
 }
