@@ -67,6 +67,34 @@ function top(map, n) {
 // perf_hooks constants.NODE_PERFORMANCE_GC_*
 const GC_KINDS = { 1: 'scavenge', 2: 'mark-compact', 4: 'incremental marking', 8: 'weak callbacks' };
 
+/** Bytes allocated in a window by where (the sampling heap profile, collected objects included). */
+function allocations(dir, seq) {
+  const file = join(dir, `window-${seq}.heapprofile`);
+  if (!existsSync(file)) return undefined;
+  const profile = JSON.parse(readFileSync(file, 'utf8'));
+  const by = new Map();
+  let total = 0;
+  const visit = (node, stack) => {
+    const here = [node.callFrame, ...stack];
+    if (node.selfSize > 0) {
+      const chain = here.filter(isOurs).slice(0, 3).map(frameName).join(' < ');
+      const key = `${frameName(node.callFrame)}${chain ? ` in ${chain}` : ''}`;
+      by.set(key, (by.get(key) ?? 0) + node.selfSize);
+      total += node.selfSize;
+    }
+    for (const child of node.children ?? []) visit(child, here);
+  };
+  visit(profile.head, []);
+  return { total, by };
+}
+
+function topBytes(map, n) {
+  return [...map.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${(v / 1e6).toFixed(1)} MB ${k}`);
+}
+
 /** The text report for one server's windows; `phases` is [{ seq, what }]. */
 export function traceReport(dir, phases, { minMs = 8 } = {}) {
   const lines = [];
@@ -119,6 +147,11 @@ export function traceReport(dir, phases, { minMs = 8 } = {}) {
       whole.set(key, (whole.get(key) ?? 0) + s.us);
     }
     lines.push(`  window busy by frame: ${top(whole, 6).join('; ')}`);
+    const alloc = allocations(dir, seq);
+    if (alloc)
+      lines.push(
+        `  allocated ${(alloc.total / 1e6).toFixed(1)} MB (sampled), by frame: ${topBytes(alloc.by, 8).join('; ')}`,
+      );
     const long = window.late
       .filter((l) => l.endUs - l.startUs >= minMs * 1000)
       .sort((a, b) => b.endUs - b.startUs - (a.endUs - a.startUs));

@@ -75,9 +75,17 @@ if (dir) {
     new Promise((resolve, reject) =>
       session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
     );
+  // Where the garbage comes from: allocation sampling that keeps objects the GC has collected since.
+  const startAllocations = () =>
+    post('HeapProfiler.startSampling', {
+      samplingInterval: 16384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
   let started = post('Profiler.enable')
     .then(() => post('Profiler.setSamplingInterval', { interval: 250 }))
     .then(() => post('Profiler.start'))
+    .then(startAllocations)
     .then(() => {
       last = nowUs(); // the profiler's own start is not the server's work
       lastSched = sched();
@@ -95,8 +103,13 @@ if (dir) {
       .then(({ profile }) => {
         writeFileSync(join(dir, `window-${n}.cpuprofile`), JSON.stringify(profile));
         writeFileSync(join(dir, `window-${n}.json`), JSON.stringify(window));
+        return post('HeapProfiler.stopSampling');
+      })
+      .then(({ profile }) => {
+        writeFileSync(join(dir, `window-${n}.heapprofile`), JSON.stringify(profile));
         return post('Profiler.start');
       })
+      .then(startAllocations)
       .then(() => {
         // the dump and the profiler's restart (it logs every code object) are not the server's work
         last = nowUs();

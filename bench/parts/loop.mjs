@@ -245,17 +245,26 @@ export async function loop({ quick, log }) {
     rows.push([
       'event loop',
       p.what,
-      fmt(p.w),
-      p.idle ? `idle ${fmt(p.idle)}` : (p.work ?? ''),
+      `${fmt(p.w)}${own(p.w)}`,
+      p.idle ? `idle ${fmt(p.idle)}${own(p.idle)}` : (p.work ?? ''),
       p.idle ? `p99 ${ratio(p.w.p99 / p.idle.p99, 1)}` : '',
       `max < ${TARGET_MAX} ms, p99 < ${TARGET_P99} ms`,
       p.failed ? 'ERRORS' : met ? 'MET' : 'MISSED',
     ]);
   }
+  if (phases.some((p) => p.w.cpuMs !== undefined))
+    notes.push(
+      `event loop: "own" is the longest stretch of main-thread CPU between two 1 ms probe turns (schedstat), so a turn spent waiting for a core does not count; main-thread CPU / time waiting for a core per phase: ${phases.map((p) => `${p.what.split(',')[0]}: ${ms(p.w.cpuMs)} / ${ms(p.w.waitMs)}`).join('; ')}`,
+    );
   notes.push(
     `event loop: delay of the server process's loop (monitorEventLoopDelay, 1 ms resolution, preloaded with node -r; an idle loop reads about 1.1 ms); per phase: ${phases.map((p) => `${p.what.split(',')[0]}: ${p.work ?? ''} (${(p.w.windowMs / 1000).toFixed(1)} s window, ${p.w.count} samples)`).join('; ')}`,
   );
   return { rows, notes };
+}
+
+/** The longest stretch of the main thread's own CPU between two probe turns (its waits for a core left out). */
+function own(w) {
+  return w.ownMaxMs === undefined ? '' : `, own ${ms(w.ownMaxMs)}`;
 }
 
 function fmt(w) {
