@@ -7,6 +7,9 @@ import { SourceMap } from 'node:module';
 import { basename, join } from 'node:path';
 
 const maps = new Map();
+/** Profile urls are file:// urls; heap profile urls are plain paths. */
+const fileUrl = (url) => (url?.startsWith('/') ? `file://${url}` : url);
+
 function sourceMapFor(url) {
   if (!url.startsWith('file://') || !url.endsWith('.js')) return undefined;
   if (!maps.has(url)) {
@@ -20,7 +23,7 @@ function sourceMapFor(url) {
 function frameName(cf) {
   const name = cf.functionName || '(anonymous)';
   if (!cf.url) return name;
-  const map = sourceMapFor(cf.url);
+  const map = sourceMapFor(fileUrl(cf.url));
   const entry = map?.findEntry(cf.lineNumber, cf.columnNumber);
   if (entry?.originalSource) {
     const src = entry.originalSource.replace(/^.*?(node_modules\/|src\/)/, '$1');
@@ -30,7 +33,7 @@ function frameName(cf) {
 }
 
 function isOurs(cf) {
-  return cf.url?.startsWith('file://') && !cf.url.includes('/bench/');
+  return fileUrl(cf.url)?.startsWith('file://') && !cf.url.includes('/bench/');
 }
 
 function loadWindow(dir, seq) {
