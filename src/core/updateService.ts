@@ -83,6 +83,7 @@ export class UpdateService implements Disposable {
   private publisherValue: BuildPublisher | undefined;
   private publisherSubscriptions = new DisposableStore();
   private catalogValue: Catalog | undefined;
+  private oneOff: { publisher: BuildPublisher; keep: number | undefined; dispose(): Promise<void> } | undefined;
   private catalogSubscriptions = new DisposableStore();
   private readonly serialize = serialQueue();
   private disposing: Promise<void> | undefined;
@@ -161,21 +162,39 @@ export class UpdateService implements Disposable {
   async publishFile(path: string): Promise<PublishFileResult> {
     const catalog = this.catalogValue;
     if (!catalog) return { reason: 'no catalog folder: open a folder or set autoconnect.catalog.folder' };
-    let publisher = this.publisherValue;
-    const temporary = !publisher;
-    publisher ??= new BuildPublisher({ roots: [], catalog, keep: this.options?.keep, logger: this.logger });
-    try {
-      const outcome = await publisher.publishFile(path);
-      if (outcome.published) {
-        this.inventory.recordPublish(outcome.event);
-        if (temporary) this.published.fire(outcome.event);
-        return { name: outcome.event.name };
-      }
-      if (outcome.code === 'unchanged' && outcome.name) return { name: outcome.name };
-      return { reason: outcome.reason };
-    } finally {
-      if (temporary) await publisher.dispose();
-    }
+    const outcome = await (this.publisherValue ?? this.oneOffPublisher(catalog)).publishFile(path);
+    if (outcome.published) return { name: outcome.event.name };
+    if (outcome.code === 'unchanged' && outcome.name) return { name: outcome.name };
+    return { reason: outcome.reason };
+  }
+
+  /**
+   * The publisher of one-off files while builds are not watched: it watches nothing, and its image worker starts on
+   * its first file. Kept with the catalog (and made again when `keep` changes).
+   */
+  private oneOffPublisher(catalog: Catalog): BuildPublisher {
+    const keep = this.options?.keep;
+    if (this.oneOff && this.oneOff.keep === keep) return this.oneOff.publisher;
+    void this.oneOff?.dispose();
+    const publisher = new BuildPublisher({ roots: [], catalog, keep, logger: this.logger });
+    const subscriptions = new DisposableStore();
+    subscriptions.add(
+      publisher.onDidPublish((event) => {
+        this.inventory.recordPublish(event);
+        this.published.fire(event);
+      }),
+    );
+    // Its skips and errors are the caller's answer (PublishFileResult.reason), already in the log.
+    this.oneOff = {
+      publisher,
+      keep,
+      dispose: async () => {
+        this.oneOff = undefined;
+        await publisher.dispose();
+        subscriptions.dispose();
+      },
+    };
+    return publisher;
   }
 
   /** Stops the server, then the publisher (reverse order of creation), and waits for both. */
@@ -252,6 +271,7 @@ export class UpdateService implements Disposable {
     const removed = catalog.allEntries().map((entry) => entry.relPath);
     this.catalogValue = undefined;
     this.cataloging = undefined;
+    await this.oneOff?.dispose();
     this.catalogSubscriptions.dispose();
     await catalog.dispose();
     if (removed.length > 0) this.catalogChanged.fire({ dirs: [''], changed: [], removed });
