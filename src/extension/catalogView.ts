@@ -1,9 +1,9 @@
 // Firmware Catalog view: what the server offers, with chip, flash, version and origin; entries a device would not
-// see are shown with the reason instead of silently missing.
+// see are shown with the reason instead of silently missing. The folder is listed while the server is stopped too.
 
 import * as vscode from 'vscode';
 import { buildListing, notOfferedReason, type CatalogEntry, type Origin } from '../core';
-import type { ServerController } from './serverController';
+import type { ServerController, ServerState } from './serverController';
 import { chipLabel, formatAgo, formatBytes, formatFlash } from './format';
 
 type Node = FolderNode | EntryNode;
@@ -105,6 +105,21 @@ function tooltipFor(
   return md;
 }
 
+/** What the view's description says about serving (short: the side bar is narrow), or undefined while it runs. */
+function notServed(kind: ServerState['kind']): string | undefined {
+  switch (kind) {
+    case 'running':
+    case 'starting':
+      return undefined;
+    case 'stopped':
+      return 'server stopped';
+    case 'held':
+      return 'server held back';
+    case 'failed':
+      return 'server not running';
+  }
+}
+
 export class CatalogView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -121,10 +136,18 @@ export class CatalogView implements vscode.TreeDataProvider<Node>, vscode.Dispos
   }
 
   refresh(): void {
-    const count = this.controller.catalog?.allEntries().filter((e) => !e.isDirectory).length ?? 0;
-    this.view.description =
-      this.controller.state.kind === 'running' ? `${count} file${count === 1 ? '' : 's'}` : undefined;
+    const catalog = this.controller.catalog;
+    const count = catalog?.allEntries().filter((e) => !e.isDirectory).length ?? 0;
+    const files = `${count} file${count === 1 ? '' : 's'}`;
+    // The folder is listed whether or not it is served: review, remove and roll back with the server stopped.
+    const served = notServed(this.controller.state.kind);
+    this.view.description = catalog ? (served ? `${files} · ${served}` : files) : undefined;
     this.changed.fire(undefined);
+  }
+
+  /** What the view's title bar says beside its name (the in-host tests read it). */
+  get description(): string | undefined {
+    return this.view.description;
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
@@ -133,7 +156,7 @@ export class CatalogView implements vscode.TreeDataProvider<Node>, vscode.Dispos
 
   getChildren(node?: Node): Node[] {
     const catalog = this.controller.catalog;
-    if (!catalog || this.controller.state.kind !== 'running') return [];
+    if (!catalog) return [];
     if (node instanceof EntryNode) return [];
     const dir = node instanceof FolderNode ? node.rel : '';
     const entries = catalog.allEntries().filter((e) => e.dir === dir);

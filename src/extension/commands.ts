@@ -54,9 +54,7 @@ export function registerCommands(
     if (node instanceof EntryNode) return node.entry;
     const entries = controller.catalog?.allEntries().filter((e) => !e.isDirectory) ?? [];
     if (entries.length === 0) {
-      void vscode.window.showInformationMessage(
-        'AutoConnect: the Firmware Catalog is empty (or the Update Server is stopped).',
-      );
+      void vscode.window.showInformationMessage('AutoConnect: the Firmware Catalog is empty.');
       return undefined;
     }
     const picked = await vscode.window.showQuickPick(

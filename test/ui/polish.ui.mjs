@@ -2,7 +2,8 @@
 // (a real glyph of this VS Code's codicon font, not the forwarded-ports radio tower), the "published" notification of
 // a build made while the server is stopped (Start Update Server, no Copy Address) and its button starting the server,
 // the remote window's tooltip naming the address devices reach, the row-only commands missing from the Command
-// Palette but on the row's context menu, and the settings in the Settings editor under AutoConnect's sections.
+// Palette but on the row's context menu, the settings in the Settings editor under AutoConnect's sections, and the
+// Firmware Catalog listing the folder while the server is stopped, with an entry removed from it then.
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -244,6 +245,42 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   await screenshot(page, `${artifacts}/7-settings-section.png`);
   assert.ok(!browsed.some((l) => /Autoconnect/.test(l)), `no "Autoconnect" (the key's spelling) in: ${browsed}`);
 
+  // 7. Stopped, the Firmware Catalog still lists the folder and says nothing is served; an entry is removed from it.
   await runCommand(page, 'AutoConnect: Stop Update Server');
   await waitFor(() => portIsFree(PORT), { timeout: 10000, what: `port ${PORT} to be free` });
+  await statusBarText(page, statusId, { match: /^Start Update Server$/ });
+  await runCommand(page, 'View: Close All Editors');
+  await openView(page, 'Firmware Catalog', { manifest });
+  const pane = await helpers.findViewPane(page, 'Firmware Catalog', { manifest });
+  const description = () => pane.locator('.pane-header .description').first().innerText();
+  await waitFor(async () => /server stopped/.test(await description()), {
+    timeout: 10000,
+    what: 'the view saying the server is stopped',
+  });
+  const stoppedRows = await treeRows(page, 'Firmware Catalog', { manifest });
+  log(
+    'catalog while stopped:',
+    await description(),
+    stoppedRows.map((r) => `${r.label} | ${r.description}`),
+  );
+  const entry = stoppedRows.find((r) => r.label === 'ota-demo-d1_mini.bin');
+  assert.ok(entry, 'the entry is listed while stopped');
+  assert.match(entry.description, /ESP8266/);
+  await screenshot(page, `${artifacts}/8-catalog-while-stopped.png`);
+  await helpers.rowContextMenu(page, 'Firmware Catalog', 'ota-demo-d1_mini.bin', {
+    choose: 'Remove from Catalog',
+    manifest,
+  });
+  await clickButton(page, '.monaco-dialog-box', 'Remove', 'the confirmation dialog');
+  await waitFor(
+    async () =>
+      !(await treeRows(page, 'Firmware Catalog', { manifest })).some((r) => r.label === 'ota-demo-d1_mini.bin'),
+    { timeout: 15000, what: 'the removed entry to leave the view while stopped' },
+  );
+  assert.equal(
+    fs.existsSync(path.join(workspace, '.autoconnect', 'catalog', 'ota-demo-d1_mini.bin')),
+    false,
+    'the file is deleted',
+  );
+  await screenshot(page, `${artifacts}/9-removed-while-stopped.png`);
 }

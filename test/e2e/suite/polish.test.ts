@@ -275,4 +275,31 @@ suite('Editor polish in a real extension host', () => {
       }
     }
   });
+
+  test('the Firmware Catalog lists the folder while the server is stopped, and says it is stopped', async () => {
+    await api.controller.stop();
+    assert.strictEqual(api.controller.state.kind, 'stopped');
+    const names = () => api.catalogView.getChildren().map((n) => n.label);
+    // Published by the tests above, some while running, one while stopped.
+    for (const name of ['polish-stopped.bin', 'polish-running.bin', 'polish-row.bin'])
+      assert.ok(names().includes(name), `${name} in ${names().join(', ')}`);
+    assert.match(api.catalogView.description ?? '', /^\d+ files · server stopped$/);
+    // A file a person drops into the folder while nothing is served shows up, as it does while serving.
+    const dropped = path.join(api.controller.catalogDir, 'dropped-while-stopped.bin');
+    fs.writeFileSync(dropped, esp8266ArduinoApp({ payloadSize: 50_000, seed: seed++ }));
+    const row = await until(
+      () => api.catalogView.getChildren().find((n) => n.label === 'dropped-while-stopped.bin'),
+      'the dropped file in the Firmware Catalog view while stopped',
+    );
+    assert.match(String(row.description), /ESP8266/);
+    // Row commands work on it while stopped; the download URL is the one devices will use once it runs.
+    const url = await vscode.commands.executeCommand<string>('autoconnect.copyDownloadUrl', row);
+    assert.strictEqual(url, `http://${api.controller.advertisedHost}:${port}/dropped-while-stopped.bin`);
+    await api.controller.removeFromCatalog('dropped-while-stopped.bin');
+    assert.ok(!fs.existsSync(dropped));
+    await until(() => !names().includes('dropped-while-stopped.bin'), 'the removed entry to leave the view');
+    await api.controller.start();
+    assert.match(api.catalogView.description ?? '', /^\d+ files$/);
+    await api.controller.stop();
+  });
 });
