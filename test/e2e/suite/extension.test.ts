@@ -159,14 +159,15 @@ suite('AutoConnect Update Server in a real extension host', () => {
     assert.ok(controller.devices.rename(mac, 'bench left'));
     assert.ok(controller.devices.setHeld(mac, true));
     const file = path.join(controller.catalogDir!, '.autoconnect-devices.json');
-    type Doc = { devices: { mac: string; name?: string; held?: boolean; updates: { outcome: string }[] }[] };
+    // Format 2: an update is keyed by its outcome, with the ISO time as the value.
+    type Doc = { devices: { mac: string; name?: string; held?: boolean; updates: Record<string, string>[] }[] };
     const stored = await until(() => {
       if (!fs.existsSync(file)) return undefined;
       const device = (JSON.parse(fs.readFileSync(file, 'utf8')) as Doc).devices.find((d) => d.mac === mac);
       return device?.name === 'bench left' && device.held ? device : undefined;
     }, 'the board in the state file');
     assert.ok(
-      stored.updates.some((u) => u.outcome === 'downloaded'),
+      stored.updates.some((u) => typeof u.downloaded === 'string'),
       JSON.stringify(stored),
     );
     const held = await rawRequest(port, esp8266DownloadRequest('/blinky-d1_mini.bin', { staMac: mac }));
