@@ -1,10 +1,11 @@
 // Listing rules that need many entries: case-folded duplicates, the 255-entry cap, unsafe names.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildListing } from '../../src/core/catalog/listing';
+import { buildListing, prepareListing, type Audience } from '../../src/core/catalog/listing';
+import { yieldIfBusy } from '../../src/core/work/loopTurn';
 import type { CatalogEntry } from '../../src/core/catalog/catalogEntry';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
-import { esp8266ArduinoApp } from '../support/images';
+import { esp32App, esp8266ArduinoApp } from '../support/images';
 
 const image = esp8266ArduinoApp({ payloadSize: 60_000, seed: 70 });
 const info = analyzeImage(image, 'x.bin');
@@ -42,6 +43,25 @@ describe('catalog listing rules', () => {
     assert.ok(listing.excluded.every((e) => /more than 255/.test(e.reason)));
   });
 
+  it('lists images newest first, those of the same time by name, then files and folders by name', () => {
+    const folder = (name: string): CatalogEntry => ({ ...app(name, 1), isDirectory: true, version: undefined });
+    const listing = buildListing(
+      [
+        app('b.bin', 5000),
+        folder('zeta'),
+        app('c.bin', 9000),
+        app('a.bin', 5000),
+        folder('alpha'),
+        app('B2.bin', 5000),
+      ],
+      'any',
+    );
+    assert.deepEqual(
+      listing.entries.map((e) => e.name),
+      ['c.bin', 'B2.bin', 'a.bin', 'b.bin', 'alpha', 'zeta'],
+    );
+  });
+
   it('leaves out app images whose names a device cannot request', () => {
     const listing = buildListing([app('my fw.bin', 1), app('<script>.bin', 2), app('ok.bin', 3)], 'any');
     assert.deepEqual(
@@ -62,5 +82,48 @@ describe('catalog listing rules', () => {
       mtimeMs: 0,
     };
     assert.equal(buildListing([folder], 'any').body.toString(), '[{"name": "Pr\\u00fcfung", "type": "directory"}]');
+  });
+
+  it('gives the same listings when prepared ahead in slices of the loop as when built at once', async () => {
+    const esp32 = esp32App({ chip: 'esp32', version: '1', projectName: 'p', payloadSize: 40_000, seed: 3 });
+    const esp32Info = analyzeImage(esp32, 'e.bin');
+    // A folder with every rule at work: 400 images over the cap, case twins, unsafe and long names, another chip
+    // family, equal times, plain files and folders.
+    const catalog = (): CatalogEntry[] => {
+      const entries: CatalogEntry[] = [];
+      for (let i = 0; i < 400; i++) entries.push(app(`fw-${String(i).padStart(3, '0')}.bin`, 1000 * Math.floor(i / 3)));
+      entries.push(app('FW-399.bin', 133_000), app('bad name.bin', 500_000), app(`${'x'.repeat(220)}.bin`, 500_001));
+      for (let i = 0; i < 30; i++) {
+        const e32 = app(`esp32-${i}.bin`, 200_000 + i);
+        entries.push({ ...e32, version: { ...e32.version!, info: esp32Info } });
+      }
+      entries.push(
+        { ...app('notes.txt', 5), version: undefined },
+        { ...app('old', 6), isDirectory: true, version: undefined },
+      );
+      return entries;
+    };
+    const audiences: Audience[] = ['any', 'esp8266', 'esp32'];
+    const atOnce = catalog();
+    const expected = audiences.map((audience) => buildListing(atOnce, audience));
+    const prepared = catalog();
+    yieldIfBusy();
+    const until = performance.now() + 5;
+    while (performance.now() < until) {
+      // this turn is spent: the preparation goes on in later turns
+    }
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    await prepareListing(prepared);
+    clearInterval(ticker);
+    assert.ok(turns > 0, 'other work ran while it was prepared');
+    for (const [index, audience] of audiences.entries()) {
+      const listing = buildListing(prepared, audience);
+      assert.deepEqual(listing.entries, expected[index]!.entries, `${audience}: the same entries in the same order`);
+      assert.deepEqual(listing.excluded, expected[index]!.excluded, `${audience}: the same exclusions`);
+      assert.equal(listing.body.toString(), expected[index]!.body.toString(), `${audience}: the same bytes`);
+    }
+    assert.equal(expected[0]!.entries.filter((e) => e.type === 'bin').length, 255);
+    assert.ok(expected[2]!.entries.some((e) => e.name === 'esp32-0.bin'));
   });
 });

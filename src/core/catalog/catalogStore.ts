@@ -16,7 +16,7 @@ import { isFirmwareCandidate } from './catalogEntry';
 import { ImageStore, versionKey, type FileOpener, type ImageAnalysis, type LoadedVersion } from './imageStore';
 import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './catalogRoot';
 import { yieldIfBusy } from '../work/loopTurn';
-import { buildListing, type Audience, type Listing } from './listing';
+import { buildListing, byName, prepareListing, type Audience, type Listing } from './listing';
 import { mapLimited } from '../work/mapLimited';
 import { FolderWatchers } from './folderWatchers';
 
@@ -202,7 +202,7 @@ export class CatalogStore {
   /** Every indexed entry (for views), folders first by path. */
   allEntries(): CatalogEntry[] {
     const result: CatalogEntry[] = [];
-    for (const dir of [...this.dirs.values()].sort((a, b) => a.rel.localeCompare(b.rel))) {
+    for (const dir of [...this.dirs.values()].sort((a, b) => byName(a.rel, b.rel))) {
       result.push(...dir.entries.values());
     }
     return result;
@@ -391,6 +391,7 @@ export class CatalogStore {
     dir.ino = ino;
     if (!changed && dir.listings.size > 0) return;
     dir.listings.clear();
+    await prepareListing(next.values());
     this.logExclusions(dir);
     // Index new subfolders.
     for (const entry of next.values()) {
