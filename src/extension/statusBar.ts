@@ -47,11 +47,16 @@ export class StatusBar implements vscode.Disposable {
     this.shownActive = this.controller.devices.activeDownloads;
     const tooltip = new vscode.MarkdownString(undefined, true);
     this.item.backgroundColor = undefined;
+    this.item.accessibilityInformation = undefined;
     switch (state.kind) {
       case 'running': {
         const active = this.controller.devices.activeDownloads;
         this.item.text = `${ICON} ${state.advertised}:${state.port}${active > 0 ? `  $(cloud-download) ${active}` : ''}`;
         this.item.command = CommandId.CopyAddress;
+        this.item.accessibilityInformation = {
+          label: `${PRODUCT}: devices use ${state.advertised} port ${state.port}${active > 0 ? `, ${active} downloading` : ''}`,
+          role: 'button',
+        };
         const entries = this.controller.catalog?.allEntries().filter(isCompleteApp).length ?? 0;
         const bound =
           state.host === '0.0.0.0'

@@ -109,7 +109,9 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   await clickButton(page, '.notifications-toasts', 'Start Update Server', 'the published notification');
   const text = await statusBarText(page, statusId, { match: new RegExp(`\\d+\\.\\d+\\.\\d+\\.\\d+:${PORT}$`) });
   const devices = text.trim();
-  log('status bar running:', devices);
+  const running = await helpers.statusBarItem(page, statusId);
+  log('status bar running:', devices, '| screen readers hear:', running.ariaLabel);
+  assert.ok(running.ariaLabel.startsWith('AutoConnect Update Server: devices use'), running.ariaLabel);
 
   // 3. The tooltip of this remote (browser) window: the address devices reach, on the machine the extension runs on,
   // never the address the browser uses to reach code-server.
@@ -128,9 +130,9 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   await screenshot(page, `${artifacts}/3-remote-tooltip.png`);
   await page.mouse.move(700, 400);
 
-  // 4. The Command Palette: the server commands are there, the row-only ones are not.
+  // 4. The Command Palette: the server commands are there, the row-only ones are not (nor Start while running).
   await runCommand(page, 'AutoConnect: Copy Server Address');
-  for (const title of ROW_COMMANDS) {
+  for (const title of [...ROW_COMMANDS, 'Start Update Server']) {
     await page.keyboard.press('F1');
     const input = page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ state: 'visible', timeout: 5000 });
