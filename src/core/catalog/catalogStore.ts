@@ -59,6 +59,8 @@ interface DirState {
   entries: Map<string, CatalogEntry>;
   listings: Map<Audience, Listing>;
   scan?: Promise<void>;
+  /** The mtime check under way (see ensureFresh). */
+  check?: Promise<'fresh' | 'stale' | 'dropped'>;
   dirty: boolean;
   /** What the next scan reads again: every entry, or only these names (and names new to the folder). */
   pending: Set<string> | 'all';
@@ -79,6 +81,7 @@ export class CatalogStore {
   private readonly dirs = new Map<string, DirState>();
   private watchers: FolderWatchers | undefined;
   private readonly pending = new Map<string, NodeJS.Timeout>();
+  private readonly entryStats = new Map<string, Promise<Stats | undefined>>();
   private readonly logger: Logger;
   private readonly maxDepth: number;
   private readonly changed = new Emitter<CatalogChange>('catalog changed', () => this.logger);
@@ -171,7 +174,7 @@ export class CatalogStore {
     let entry = dir?.entries.get(name);
     if (entry?.version) {
       // lstat: a file swapped for a link has another version key, and the rescan leaves an outside link out.
-      const stats = await lstat(entry.absPath).catch(() => undefined);
+      const stats = await this.statEntry(entry.absPath);
       if (!stats || versionKey(stats) !== entry.version.key) {
         await this.refresh(dirRel, [name]);
         dir = this.dirs.get(dirRel);
@@ -249,17 +252,38 @@ export class CatalogStore {
     // A scan under way may have read the folder before the change this request is about: check again after it.
     if (dir.scan) await dir.scan.catch(() => undefined);
     if (!dir.dirty) {
-      try {
-        // The walk, not stat(dir): a folder that became a link is dropped now, before this request is answered,
-        // not when the watcher reports the rename.
-        const stats = await this.insideRoot!.statFolder(this.canonicalRel(dir));
-        if (stats.mtimeMs === dir.mtimeMs && stats.ino === dir.ino) return;
-      } catch (error) {
-        if (isNotInside(error)) return this.dropFolders(error, dir);
-        // vanished: the rescan removes it
-      }
+      // Requests that arrive together share one check: 300 boards polling at once cost one walk, not 300 whose
+      // completions all land in one turn of the loop.
+      dir.check ??= this.checkFolder(dir).finally(() => (dir.check = undefined));
+      if ((await dir.check) !== 'stale') return;
     }
     await this.refresh(dir.rel);
+  }
+
+  /** The folder as scanned ('fresh'), changed or gone ('stale'), or dropped for having left the catalog. */
+  private async checkFolder(dir: DirState): Promise<'fresh' | 'stale' | 'dropped'> {
+    try {
+      // The walk, not stat(dir): a folder that became a link is dropped now, before this request is answered,
+      // not when the watcher reports the rename.
+      const stats = await this.insideRoot!.statFolder(this.canonicalRel(dir));
+      return stats.mtimeMs === dir.mtimeMs && stats.ino === dir.ino ? 'fresh' : 'stale';
+    } catch (error) {
+      if (!isNotInside(error)) return 'stale'; // vanished: the rescan removes it
+      this.dropFolders(error, dir);
+      return 'dropped';
+    }
+  }
+
+  /** lstat of an entry's file, shared by the downloads that ask at the same moment. */
+  private statEntry(absPath: string): Promise<Stats | undefined> {
+    let pending = this.entryStats.get(absPath);
+    if (!pending) {
+      pending = lstat(absPath)
+        .catch(() => undefined)
+        .finally(() => this.entryStats.delete(absPath));
+      this.entryStats.set(absPath, pending);
+    }
+    return pending;
   }
 
   /** The folder's path below the root by its real location (a folder reached by an inside link: its target). */

@@ -1,0 +1,58 @@
+// Many devices asking at the same moment share the index's freshness checks (one folder walk, one lstat of the file):
+// every one still gets the build that is in the catalog when it asks, byte-exact, and a build replaced between two
+// bursts is what the second burst gets. A real server over raw sockets, with ESP8266 download requests.
+
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { esp8266DownloadRequest } from '../support/deviceRequests';
+import { esp8266ArduinoApp } from '../support/images';
+import { rawRequest } from '../support/rawHttp';
+import { md5, startServer } from '../support/serverFixture';
+import type { UpdateServer } from '../../src/core/updateServer';
+
+describe('a burst of devices asking at once', () => {
+  const base = mkdtempSync(join(tmpdir(), 'burst-'));
+  const build1 = esp8266ArduinoApp({ payloadSize: 200_000, seed: 301 });
+  const build2 = esp8266ArduinoApp({ payloadSize: 200_000, seed: 302 });
+  let server: UpdateServer;
+  before(async () => {
+    writeFileSync(join(base, 'fw.bin'), build1);
+    ({ server } = await startServer(base));
+  });
+  after(async () => {
+    await server.stop();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  const burst = (n: number) =>
+    Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        rawRequest(
+          server.port,
+          esp8266DownloadRequest('/fw.bin', { staMac: `18:FE:34:00:01:${(i & 0xff).toString(16).padStart(2, '0')}` }),
+          { timeoutMs: 30_000 },
+        ),
+      ),
+    );
+
+  it('gives every device of the burst the build, and the next burst the build that replaced it', async () => {
+    for (const [build, what] of [
+      [build1, 'the first build'],
+      [build2, 'the build renamed over it'],
+    ] as const) {
+      if (build === build2) {
+        writeFileSync(join(base, '.fw.bin.tmp'), build2);
+        renameSync(join(base, '.fw.bin.tmp'), join(base, 'fw.bin'));
+      }
+      const replies = await burst(100);
+      for (const reply of replies) {
+        assert.equal(reply.status, 200, what);
+        assert.equal(reply.headers.get('x-md5'), md5(build), what);
+        assert.ok(reply.body.equals(build), `${what}: byte-exact`);
+      }
+    }
+  });
+});
