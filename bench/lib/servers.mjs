@@ -70,6 +70,8 @@ export async function startOurServer({
       env.ACBENCH_LOOP_TRACE_DIR = `${loopFile}.trace`;
     }
   }
+  // ACBENCH_CPU_PROF=DIR: a V8 CPU profile of each server process, written into DIR when it exits.
+  if (process.env.ACBENCH_CPU_PROF) args.unshift('--cpu-prof', `--cpu-prof-dir=${process.env.ACBENCH_CPU_PROF}`);
   const logFd = openSync(logFile, 'a');
   const child = track(spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', logFd] }));
   closeSync(logFd);

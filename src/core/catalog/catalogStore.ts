@@ -30,7 +30,18 @@ export interface CatalogStoreOptions {
   images?: ImageStore;
   /** Where the entry at this catalog-relative path came from, if the catalog published it (see Catalog). */
   originOf?: (relPath: string) => Origin | undefined;
+  /** How long the watcher may vouch for a folder proven on disk (see VOUCH_MS). */
+  vouchMs?: number;
 }
+
+/**
+ * A request is answered from the index without touching the disk while the folder's watcher vouches for it: the
+ * folder was proven on disk (its identity and mtime, the walk from the root, the entry's version) less than this
+ * long ago, and since then neither its watcher nor that of any folder above it reported anything. A board polling
+ * every 2 s then costs no lstat; a change is seen at the next request after its watcher event, as before. The time
+ * bounds what a watcher can miss (a share written by another machine), and then one proof on disk tells.
+ */
+const VOUCH_MS = 1000;
 
 /** An entry as a download finds it, with the reason the listing leaves it out, if it does. */
 export interface CurrentEntry {
@@ -66,6 +77,10 @@ interface DirState {
   pending: Set<string> | 'all';
   /** Exclusions already logged (name + reason). */
   logged: Set<string>;
+  /** When this folder was last proven on disk while watched, and which entries were proven since. */
+  vouched?: { at: number; entries: Set<string> };
+  /** When its watcher last reported something, or it was last rescanned (performance.now()). */
+  changedAt: number;
 }
 
 export class CatalogError extends Error {
@@ -89,9 +104,11 @@ export class CatalogStore {
   /** Every image version hashed (and every set of running-image variants computed) while serving this catalog. */
   readonly onDidAnalyzeImage: Event<ImageAnalysis>;
   private disposed = false;
+  private readonly vouchMs: number;
 
   constructor(private readonly options: CatalogStoreOptions) {
     this.logger = options.logger ?? silentLogger;
+    this.vouchMs = options.vouchMs ?? VOUCH_MS;
     this.maxDepth = options.maxDepth ?? 4;
     this.images = options.images ?? new ImageStore();
     this.onDidAnalyzeImage = this.images.onDidAnalyze;
@@ -172,13 +189,16 @@ export class CatalogStore {
   async findCurrent(dirRel: string, name: string): Promise<CurrentEntry | undefined> {
     let dir = await this.directory(dirRel);
     let entry = dir?.entries.get(name);
-    if (entry?.version) {
+    const vouched = dir && this.vouchFor(dir);
+    if (entry?.version && !vouched?.entries.has(name)) {
       // lstat: a file swapped for a link has another version key, and the rescan leaves an outside link out.
       const stats = await this.statEntry(entry.absPath);
       if (!stats || versionKey(stats) !== entry.version.key) {
         await this.refresh(dirRel, [name]);
         dir = this.dirs.get(dirRel);
         entry = dir?.entries.get(name);
+      } else if (vouched && this.vouchFor(dir!) === vouched) {
+        vouched.entries.add(name); // its watcher reports any write to it from now on
       }
     }
     if (!dir || !entry) return undefined;
@@ -245,6 +265,7 @@ export class CatalogStore {
       dirty: true,
       pending: 'all',
       logged: new Set(),
+      changedAt: performance.now(),
     };
   }
 
@@ -252,6 +273,7 @@ export class CatalogStore {
     // A scan under way may have read the folder before the change this request is about: check again after it.
     if (dir.scan) await dir.scan.catch(() => undefined);
     if (!dir.dirty) {
+      if (this.vouchFor(dir)) return;
       // Requests that arrive together share one check: 300 boards polling at once cost one walk, not 300 whose
       // completions all land in one turn of the loop.
       dir.check ??= this.checkFolder(dir).finally(() => (dir.check = undefined));
@@ -265,8 +287,13 @@ export class CatalogStore {
     try {
       // The walk, not stat(dir): a folder that became a link is dropped now, before this request is answered,
       // not when the watcher reports the rename.
+      const provenAt = performance.now();
       const stats = await this.insideRoot!.statFolder(this.canonicalRel(dir));
-      return stats.mtimeMs === dir.mtimeMs && stats.ino === dir.ino ? 'fresh' : 'stale';
+      if (stats.mtimeMs !== dir.mtimeMs || stats.ino !== dir.ino) return 'stale';
+      if (!dir.dirty && dir.changedAt < provenAt && this.watchers?.watching(dir.rel)) {
+        dir.vouched = { at: provenAt, entries: new Set() };
+      }
+      return 'fresh';
     } catch (error) {
       if (!isNotInside(error)) return 'stale'; // vanished: the rescan removes it
       this.dropFolders(error, dir);
@@ -284,6 +311,22 @@ export class CatalogStore {
       this.entryStats.set(absPath, pending);
     }
     return pending;
+  }
+
+  /**
+   * The watcher's word that nothing changed in this folder, nor in any folder above it, since it was last proven on
+   * disk (see VOUCH_MS); undefined when it cannot give it.
+   */
+  private vouchFor(dir: DirState): DirState['vouched'] {
+    const vouched = dir.vouched;
+    const now = performance.now();
+    if (!vouched || now - vouched.at >= this.vouchMs) return undefined;
+    for (let rel: string | undefined = dir.rel; rel !== undefined; rel = parentRel(rel)) {
+      const folder = this.dirs.get(rel);
+      if (!folder || folder.dirty || folder.scan || folder.changedAt >= vouched.at) return undefined;
+      if (!this.watchers?.watching(rel)) return undefined;
+    }
+    return vouched;
   }
 
   /** The folder's path below the root by its real location (a folder reached by an inside link: its target). */
@@ -335,6 +378,8 @@ export class CatalogStore {
     if (!dir) return Promise.resolve();
     if (names === 'all') dir.pending = 'all';
     else if (dir.pending !== 'all') for (const name of names) dir.pending.add(name);
+    dir.vouched = undefined;
+    dir.changedAt = performance.now();
     if (dir.scan) {
       // A scan is under way; run once more after it, since it may have missed this change.
       dir.dirty = true;
@@ -548,6 +593,8 @@ export class CatalogStore {
     const dir = this.dirs.get(rel);
     if (!dir) return;
     dir.dirty = true;
+    dir.vouched = undefined;
+    dir.changedAt = performance.now();
     if (name === undefined) dir.pending = 'all';
     else if (dir.pending !== 'all') dir.pending.add(name);
     clearTimeout(this.pending.get(rel));
@@ -562,4 +609,10 @@ export class CatalogStore {
       }, 50),
     );
   }
+}
+
+function parentRel(rel: string): string | undefined {
+  if (rel === '') return undefined;
+  const slash = rel.lastIndexOf('/');
+  return slash < 0 ? '' : rel.slice(0, slash);
 }

@@ -1,7 +1,8 @@
 // One `fs.watch` per indexed folder of the catalog. The kernel names the entry that changed (inotify, FSEvents,
 // ReadDirectoryChangesW), so the index reads that entry again and nothing else. A general watcher (chokidar) reads
 // and stats the whole folder again on every event inside it: 1000 lstat calls on the loop for one new image.
-// Events are hints: the index checks a folder's mtime on every request anyway, so a lost event costs only the event.
+// Events are hints: a folder is checked on disk again at least once a second (catalogStore.ts, VOUCH_MS), and at
+// once after any event, so a lost event costs at most that second.
 
 import { watch, type FSWatcher } from 'node:fs';
 
@@ -46,6 +47,11 @@ export class FolderWatchers {
       watcher.close();
       this.watchers.delete(key);
     }
+  }
+
+  /** Whether the folder `rel` has a watcher running (it reports changes from now on). */
+  watching(rel: string): boolean {
+    return this.watchers.has(rel);
   }
 
   /** Folders watched now (tests, diagnostics). */

@@ -519,7 +519,12 @@ export class DeviceRegistry implements Disposable {
     device.freeSpace = identity.freeSpace ?? device.freeSpace;
     device.sdkVersion = identity.sdkVersion ?? device.sdkVersion;
     this.settle(device, identity, at);
-    const running = this.describeRunning(identity.sketchMd5, identity.sketchSha256);
+    // A polling board reports what it reported before: named already (refreshRunning renames it when builds change).
+    const same =
+      device.running !== undefined &&
+      device.running.md5 === identity.sketchMd5 &&
+      device.running.sha256 === identity.sketchSha256;
+    const running = same ? device.running : this.describeRunning(identity.sketchMd5, identity.sketchSha256);
     device.running = running;
     device.chip =
       running?.chip ?? (device.chip && device.chip.startsWith(identity.family) ? device.chip : identity.family);
