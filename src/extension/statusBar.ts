@@ -104,11 +104,15 @@ export class StatusBar implements vscode.Disposable {
             : '\n\nClick to decide: firmware images often hold Wi-Fi passwords, and anyone on this network could take them.',
         );
         break;
-      case 'stopped':
+      case 'stopped': {
         this.item.text = `${ICON} Start Update Server`;
         this.item.command = CommandId.StartServer;
         tooltip.appendMarkdown(`The **${PRODUCT}** is stopped. Click to start it.`);
+        // Where it will run, before it does: the address is known once it listens.
+        const note = remoteNote();
+        if (note) tooltip.appendMarkdown(`\n\n$(remote) ${escapeMarkdown(note)}`);
         break;
+      }
     }
     this.item.tooltip = tooltip;
   }

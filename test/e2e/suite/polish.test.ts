@@ -238,6 +238,10 @@ suite('Editor polish in a real extension host', () => {
   test('in a remote window the tooltip names the address devices reach and the machine they connect to', async () => {
     const remote = vscode.env.remoteName;
     assert.ok(remote, 'code-server is a remote window');
+    assert.strictEqual(api.controller.state.kind, 'stopped');
+    const stopped = unescape(api.statusBar.tooltipText);
+    assert.ok(stopped.includes(`Devices connect to ${os.hostname()}, the machine the extension runs on`), stopped);
+    assert.ok(!stopped.includes(remote), stopped);
     await api.controller.start();
     const state = running();
     const tooltip = unescape(api.statusBar.tooltipText);
