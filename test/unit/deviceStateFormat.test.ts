@@ -16,7 +16,8 @@ import {
   type StoredDevice,
 } from '../../src/core/devices/deviceState';
 import { buildRefs } from '../../src/core/devices/stateRefs';
-import { serializeDeviceState } from '../../src/core/devices/stateWriter';
+import { serializeDeviceState, serializeDeviceStateInSlices } from '../../src/core/devices/stateWriter';
+import { yieldIfBusy } from '../../src/core/work/loopTurn';
 import { levelLogger } from '../../src/core/log';
 
 const FIXTURE_V1 = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'autoconnect-devices-v1.json');
@@ -159,6 +160,40 @@ describe('device state file: format 2', () => {
     assert.equal(parsed.dropped, 0);
     assert.equal(parsed.version, 2);
     assert.deepEqual(parsed.doc, doc);
+  });
+
+  it('writes the same text in slices of the loop as at once, for a large fleet', async () => {
+    const base = sampleDoc();
+    const doc: DeviceStateDoc = {
+      ...base,
+      builds: [
+        ...base.builds,
+        ...Array.from({ length: 800 }, (_, i) => ({
+          md5: i.toString(16).padStart(32, '0'),
+          image: `b-${i}.bin`,
+          seenAt: '2026-12-01T13:00:00Z',
+        })),
+      ],
+      devices: Array.from({ length: 400 }, (_, i) => ({
+        ...base.devices[i % base.devices.length]!,
+        mac: `18:FE:34:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`,
+      })),
+    };
+    const expected = serializeDeviceState(doc);
+    yieldIfBusy();
+    const until = performance.now() + 5;
+    while (performance.now() < until) {
+      // this turn is spent: the writing goes on in later turns
+    }
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const text = await serializeDeviceStateInSlices(doc);
+    clearInterval(ticker);
+    assert.ok(turns > 0, 'other work ran meanwhile');
+    assert.equal(text, expected);
+    const parsed = parseDeviceState(text);
+    assert.ok(parsed.ok);
+    assert.equal(parsed.doc.devices.length, 400);
   });
 
   it('writes a build once, refers to it by a short MD5 prefix, and a recurring reason once', () => {

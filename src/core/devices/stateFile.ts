@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Logger } from '../log';
 import { errorMessage } from '../errorMessage';
 import { MAX_STATE_BYTES, STATE_VERSION, emptyState, parseDeviceState, type DeviceStateDoc } from './deviceState';
-import { serializeDeviceState } from './stateWriter';
+import { serializeDeviceStateInSlices } from './stateWriter';
 import { syncFolder } from '../syncFolder';
 
 export interface LoadedState {
@@ -81,7 +81,7 @@ export class DeviceStateFile {
   }
 
   private async write(doc: DeviceStateDoc): Promise<void> {
-    const text = serializeDeviceState(doc);
+    const text = await serializeDeviceStateInSlices(doc);
     const dir = path.dirname(this.file);
     await fs.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `.${path.basename(this.file)}.${randomBytes(6).toString('hex')}.tmp`);

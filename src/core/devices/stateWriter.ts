@@ -13,6 +13,7 @@ import {
   type StoredUpdate,
 } from './deviceState';
 import { buildRefs, reasonTable } from './stateRefs';
+import { yieldIfBusy } from '../work/loopTurn';
 
 export function serializeDeviceState(doc: DeviceStateDoc): string {
   const writer = new CompactWriter(doc.builds, doc.devices);
@@ -21,6 +22,22 @@ export function serializeDeviceState(doc: DeviceStateDoc): string {
     `"builds":${lines(doc.builds)},\n` +
     `"reasons":${lines(writer.reasons)},\n` +
     `"devices":${lines(doc.devices.map((device) => writer.device(device)))}}\n`
+  );
+}
+
+/**
+ * The same text, a few records per turn of the loop: the state file is written after every change of the catalog,
+ * and 1000 builds and boards written at once held the loop for 5-10 ms. Each record is written as it is then.
+ */
+export async function serializeDeviceStateInSlices(doc: DeviceStateDoc): Promise<string> {
+  const writer = new CompactWriter(doc.builds, doc.devices);
+  const builds = await linesInSlices(doc.builds, (build) => build);
+  const devices = await linesInSlices(doc.devices, (device) => writer.device(device));
+  return (
+    `{"version":${STATE_VERSION},\n` +
+    `"builds":${builds},\n` +
+    `"reasons":${lines(writer.reasons)},\n` +
+    `"devices":${devices}}\n`
   );
 }
 
@@ -102,5 +119,18 @@ function mostAskedFor(updates: readonly StoredUpdate[]): string | undefined {
 }
 
 function lines(items: readonly unknown[]): string {
-  return items.length === 0 ? '[]' : `[\n${items.map((item) => JSON.stringify(item)).join(',\n')}\n]`;
+  return joinLines(items.map((item) => JSON.stringify(item)));
+}
+
+async function linesInSlices<T>(items: readonly T[], form: (item: T) => unknown): Promise<string> {
+  const texts: string[] = [];
+  for (const item of items) {
+    await yieldIfBusy();
+    texts.push(JSON.stringify(form(item)));
+  }
+  return joinLines(texts);
+}
+
+function joinLines(texts: readonly string[]): string {
+  return texts.length === 0 ? '[]' : `[\n${texts.join(',\n')}\n]`;
 }
