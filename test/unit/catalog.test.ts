@@ -11,6 +11,8 @@ import type { CatalogChange } from '../../src/core/catalog/catalogStore';
 import { ORIGINS_FILE } from '../../src/core/catalog/origins';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { UpdateService } from '../../src/core';
+import { DeviceInventory } from '../../src/core/devices/deviceInventory';
+import { levelLogger } from '../../src/core/log';
 import { esp8266ArduinoApp } from '../support/images';
 import { md5 } from '../support/serverFixture';
 import { createHash } from 'node:crypto';
@@ -158,6 +160,43 @@ describe('Catalog', () => {
       assert.ok(catalog.isOpen);
     } finally {
       await service.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('feeds the device inventory the changed entries only: it learns a publish and a removal without reading the index', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'acus-catalog-')));
+    const catalog = new Catalog({ root: dir, watch: false });
+    const inventory = new DeviceInventory({ logger: levelLogger('warn', () => undefined) });
+    try {
+      await catalog.open();
+      let wholeReads = 0;
+      const source = {
+        root: catalog.root,
+        onDidChange: catalog.onDidChange,
+        allEntries: () => (wholeReads++, catalog.allEntries()),
+      };
+      inventory.followCatalog(source);
+      await inventory.whenCatalogLearnt();
+      assert.equal(wholeReads, 1, 'the whole index once, at the start');
+      const first = esp8266ArduinoApp({ payloadSize: 30_000, seed: 11 });
+      await catalog.publish(build(first, 1));
+      await inventory.whenCatalogLearnt();
+      assert.deepEqual(inventory.builds.filesOf(md5(first)), ['blinky-d1_mini.bin']);
+      assert.equal(inventory.builds.identify(md5(first))?.environment, 'd1_mini', 'with its origin');
+      const second = esp8266ArduinoApp({ payloadSize: 30_000, seed: 12 });
+      await catalog.publish(build(second, 2));
+      await inventory.whenCatalogLearnt();
+      assert.deepEqual(inventory.builds.filesOf(md5(first)), ['blinky-d1_mini-20260101-120100.bin']);
+      assert.deepEqual(inventory.builds.filesOf(md5(second)), ['blinky-d1_mini.bin']);
+      await catalog.remove('blinky-d1_mini-20260101-120100.bin');
+      await inventory.whenCatalogLearnt();
+      assert.deepEqual(inventory.builds.filesOf(md5(first)), [], 'no entry holds the first build now');
+      assert.ok(inventory.builds.identify(md5(first)), 'the build itself is remembered');
+      assert.equal(wholeReads, 1, 'no change read the whole index again');
+    } finally {
+      inventory.dispose();
+      await catalog.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -14,10 +14,10 @@ import { STATE_FILE, STATE_VERSION, boundState, type DeviceStateDoc, type Stored
 import { DeviceStateFile } from './stateFile';
 import { yieldIfBusy } from '../work/loopTurn';
 
-/** What the inventory needs of the catalog: its index and when it changes. */
+/** What the inventory needs of the catalog: its index, and which entries changed (see CatalogChange). */
 export interface CatalogSource {
   readonly root: string;
-  readonly onDidChange: Event<unknown>;
+  readonly onDidChange: Event<{ changed?: readonly CatalogEntry[]; removed?: readonly string[] }>;
   allEntries(): CatalogEntry[];
 }
 
@@ -57,6 +57,9 @@ export class DeviceInventory implements Disposable {
   private readonly subscriptions: Disposable[] = [];
   private catalog: CatalogSource | undefined;
   private catalogScan: Promise<void> = Promise.resolve();
+  /** Catalog entry → the MD5 of the application build it holds; and build MD5 → the entries holding it. */
+  private readonly entryBuilds = new Map<string, string>();
+  private readonly buildFiles = new Map<string, string[]>();
   private readonly saveDelayMs: number;
   private readonly lazySaveDelayMs: number;
   private disposed = false;
@@ -113,7 +116,12 @@ export class DeviceInventory implements Disposable {
   /** Learns every complete application image of the catalog (and which entries hold which build) after each change. */
   followCatalog(catalog: CatalogSource): Disposable {
     this.catalog = catalog;
-    const subscription = catalog.onDidChange(() => void this.scanCatalog(catalog));
+    // The whole index once, then only the entries each change names (a change of 1 entry in 1000 costs 1).
+    const subscription = catalog.onDidChange((change) =>
+      change.changed && change.removed
+        ? void this.learnChange(change.changed, change.removed)
+        : void this.scanCatalog(catalog),
+    );
     void this.scanCatalog(catalog);
     return {
       dispose: () => {
@@ -193,23 +201,67 @@ export class DeviceInventory implements Disposable {
   private scanCatalog(catalog: CatalogSource): Promise<void> {
     const run = this.catalogScan.then(async () => {
       if (this.disposed) return;
-      const files = new Map<string, string[]>();
+      this.entryBuilds.clear();
+      this.buildFiles.clear();
       let learnt = false;
       for (const entry of catalog.allEntries()) {
-        // 1000 entries after every catalog change: in slices of the loop, in the catalog's order
+        // 1000 entries: in slices of the loop, in the catalog's order
         await yieldIfBusy();
         if (this.disposed) return;
-        const version = entry.version;
-        if (!version || version.info.kind !== 'app' || !version.info.complete || !version.md5) continue;
-        files.set(version.md5, [...(files.get(version.md5) ?? []), entry.relPath]);
-        // The catalog gives an entry its origin only while it holds the published bytes.
-        const facts = factsOf(entry.relPath, version.md5, version.size, version.info, entry.origin);
-        learnt = this.builds.remember(facts, version.mtimeMs) || learnt;
+        learnt = this.learnEntry(entry) || learnt;
       }
-      this.builds.setCatalogFiles(files);
-      this.registry.refreshRunning();
-      if (learnt) this.schedule('now');
+      this.learnt(learnt);
     });
+    return this.queueLearning(run);
+  }
+
+  /** The entries a catalog change names: new or changed ones are learnt, removed ones leave the build's files. */
+  private learnChange(changed: readonly CatalogEntry[], removed: readonly string[]): Promise<void> {
+    const run = this.catalogScan.then(() => {
+      if (this.disposed) return;
+      let learnt = false;
+      for (const rel of removed) this.dropEntry(rel, true);
+      for (const entry of changed) {
+        this.dropEntry(entry.relPath, entry.isDirectory);
+        learnt = this.learnEntry(entry) || learnt;
+      }
+      this.learnt(learnt);
+    });
+    return this.queueLearning(run);
+  }
+
+  private learnEntry(entry: CatalogEntry): boolean {
+    const version = entry.version;
+    if (!version || version.info.kind !== 'app' || !version.info.complete || !version.md5) return false;
+    this.entryBuilds.set(entry.relPath, version.md5);
+    this.buildFiles.set(version.md5, [...(this.buildFiles.get(version.md5) ?? []), entry.relPath]);
+    // The catalog gives an entry its origin only while it holds the published bytes.
+    const facts = factsOf(entry.relPath, version.md5, version.size, version.info, entry.origin);
+    return this.builds.remember(facts, version.mtimeMs);
+  }
+
+  /** Forgets which build an entry held; `below`: also every entry below it, if it was a folder. */
+  private dropEntry(rel: string, below: boolean): void {
+    const drop = (key: string): boolean => {
+      const md5 = this.entryBuilds.get(key);
+      if (md5 === undefined) return false;
+      this.entryBuilds.delete(key);
+      const files = (this.buildFiles.get(md5) ?? []).filter((file) => file !== key);
+      if (files.length > 0) this.buildFiles.set(md5, files);
+      else this.buildFiles.delete(md5);
+      return true;
+    };
+    if (drop(rel) || !below) return;
+    for (const key of [...this.entryBuilds.keys()]) if (key.startsWith(`${rel}/`)) drop(key);
+  }
+
+  private learnt(learnt: boolean): void {
+    this.builds.setCatalogFiles(this.buildFiles);
+    this.registry.refreshRunning();
+    if (learnt) this.schedule('now');
+  }
+
+  private queueLearning(run: Promise<void>): Promise<void> {
     this.catalogScan = run.catch((error: unknown) =>
       this.options.logger.warn(`device inventory: cannot learn the catalog's builds: ${String(error)}`),
     );
