@@ -20,7 +20,8 @@ export type {
 } from './serverEvents';
 
 // Catalog
-export type { Catalog, CatalogBuild, CatalogPublishResult } from './catalog/catalog';
+export type { Catalog, CatalogBuild, CatalogPublishResult, CatalogRollBackResult } from './catalog/catalog';
+export type { KeptBuild } from './catalog/keptBuilds';
 export type { CatalogStore, CatalogChange } from './catalog/catalogStore';
 export type { ImageAnalysis, FileVersion } from './catalog/imageStore';
 export { type CatalogEntry, isCompleteApp } from './catalog/catalogEntry';

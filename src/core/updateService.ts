@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from './log';
 import { errorMessage } from './errorMessage';
 import { UpdateServer, type UpdateServerOptions } from './updateServer';
 import type { CatalogChange } from './catalog/catalogStore';
-import { Catalog } from './catalog/catalog';
+import { Catalog, type CatalogRollBackResult } from './catalog/catalog';
 import type { Origin } from './catalog/origins';
 import { BuildPublisher, type PublishErrorEvent, type PublishEvent, type SkipEvent } from './publish/buildPublisher';
 import { hasFirmwareProject } from './publish/discover';
@@ -166,6 +166,18 @@ export class UpdateService implements Disposable {
     if (outcome.published) return { name: outcome.event.name };
     if (outcome.code === 'unchanged' && outcome.name) return { name: outcome.name };
     return { reason: outcome.reason };
+  }
+
+  /**
+   * Makes a kept (dated) build its target's current entry again, whether or not the catalog is served (see
+   * Catalog.rollBack), with the retention of the options (`keep`, 3 by default as for publishes). Rejects with a
+   * one-line reason when it cannot.
+   */
+  rollBack(relPath: string): Promise<CatalogRollBackResult> {
+    const catalog = this.catalogValue;
+    if (!catalog)
+      return Promise.reject(new Error('no catalog folder: open a folder or set autoconnect.catalog.folder'));
+    return catalog.rollBack(relPath, { keep: this.options?.keep ?? 3 });
   }
 
   /**

@@ -16,6 +16,7 @@ import { ensureCatalogFolder } from './catalogFolder';
 import { ImageStore, defaultImageStoreOptions, type ImageAnalysis, type LoadedVersion } from './imageStore';
 import type { Audience, Listing } from './listing';
 import { isPlainEntryName, readOrigins, writeOrigins, type Origin } from './origins';
+import { findKeptBuild, type KeptBuild } from './keptBuilds';
 import { chooseStem, pruneOrigins, removeStaleTemps, writeSnapshot, type EntryExt } from './snapshot';
 
 export interface CatalogOptions {
@@ -70,6 +71,19 @@ export type CatalogPublishResult =
       note?: string;
     }
   | { published: false; code: 'unchanged' | 'older'; reason: string; name: string };
+
+export interface CatalogRollBackResult {
+  /** The target's current entry, which holds the kept build's bytes now. */
+  name: string;
+  /** The dated entry rolled back to. */
+  from: string;
+  /** Origin of the build that is current now (as it was kept; `publishedAt` is the roll back). */
+  origin: Origin;
+  /** Dated name the build it replaced is kept under (a roll back to it undoes this one). */
+  kept?: string;
+  /** Dated entries deleted: `from` (its build is the current entry now) and any beyond `keep`. */
+  removed: string[];
+}
 
 export class Catalog implements Disposable {
   readonly images: ImageStore;
@@ -242,6 +256,87 @@ export class Catalog implements Disposable {
     });
   }
 
+  /**
+   * The dated entries of the top folder a roll back can make current again, by name (for views): kept by a publish,
+   * still holding the build they kept, with their target's current entry present and holding another build.
+   */
+  keptBuilds(): Map<string, KeptBuild> {
+    const top = new Map(this.allEntries().flatMap((e) => (e.dir === '' && !e.isDirectory ? [[e.name, e]] : [])));
+    const result = new Map<string, KeptBuild>();
+    for (const [name, entry] of top) {
+      if (!entry.origin) continue; // not published here, or changed by hand since
+      const found = findKeptBuild(name, this.originsValue, (n) => top.has(n));
+      if ('kept' in found) result.set(name, found.kept);
+    }
+    return result;
+  }
+
+  /**
+   * Makes a kept (dated) build its target's current entry again, the name devices and update loops ask for. Written
+   * as a publish is (temp file, flush, rename over the current entry, with its origin); the build it replaces is kept
+   * under its own dated name, so a roll back to that undoes this one; the dated entry rolled back to goes (the current
+   * entry holds its build now), and retention keeps `keep` (at least 1) dated builds. Nothing is hashed: the bytes and
+   * digests are the catalog's own. Rejects with a one-line reason when `relPath` is not a kept build.
+   */
+  rollBack(relPath: string, options: { keep: number }): Promise<CatalogRollBackResult> {
+    return this.serialized(() => this.restore(relPath, Math.max(1, Math.floor(options.keep))));
+  }
+
+  private async restore(relPath: string, keep: number): Promise<CatalogRollBackResult> {
+    if (!this.present) throw new Error(`${relPath} is not in the catalog`);
+    const root = this.index.root;
+    const origins = this.originsValue;
+    const names = new Set(await readdir(root));
+    const found = findKeptBuild(relPath, origins, (name) => names.has(name));
+    if ('reason' in found) throw new Error(found.reason);
+    const { name, stem, ext, current } = found.kept;
+    const entry = (await this.index.directory(''))?.entries.get(name);
+    if (!entry || entry.isDirectory) throw new Error(`${relPath} is not in the catalog`);
+    const { version, bytes } = await this.index.loadEntry(entry, true);
+    if (!bytes) throw new Error(`${name} cannot be read: not rolled back`);
+    if (version.md5 !== found.kept.origin.md5) {
+      throw new Error(`${name} no longer holds the build it kept (changed by hand?): not rolled back`);
+    }
+    // The time it became current: a start-up does not publish the build rolled back from again (it is older).
+    const origin: Origin = { ...found.kept.origin, publishedAt: new Date().toISOString() };
+    // It leaves the folder below, so retention does not count it among the kept builds.
+    origins.delete(name);
+    const digests = { bytes, md5: version.md5, sha256: version.sha256, info: version.info };
+    const result = await writeSnapshot({
+      catalogDir: root,
+      stem,
+      ext,
+      bytes,
+      origin,
+      mtime: new Date(version.mtimeMs), // the build time, as the dated entry had it
+      keep,
+      origins,
+      // The version the catalog already knows, under the current name; the replaced build's dated copy is a hard link.
+      onWritten: (file, kind) => this.images.adopt(file, kind === 'entry' ? digests : undefined),
+    }).catch((error: unknown) => {
+      if (!origins.has(name)) origins.set(name, found.kept.origin); // the file is still there
+      throw error;
+    });
+    const removed = [...result.removed];
+    // Its build is the current entry now. Unless the replaced build took its name (both built in the same second).
+    if (result.kept !== name) {
+      try {
+        await rm(path.join(root, name), { force: true });
+        removed.push(name);
+      } catch (error) {
+        origins.set(name, found.kept.origin);
+        this.logger.warn(`catalog: ${name} stays beside ${current}: ${(error as Error).message}`);
+      }
+    }
+    await writeOrigins(root, origins);
+    await this.index.update('', [current, ...(result.kept ? [result.kept] : []), ...removed]);
+    this.logger.info(
+      `catalog: ${current} holds the build of ${found.kept.origin.builtAt} again (from ${name})` +
+        (result.kept ? `; the build it replaced is kept as ${result.kept}` : ''),
+    );
+    return { name: current, from: name, origin, removed, ...(result.kept ? { kept: result.kept } : {}) };
+  }
+
   private serialized<T>(step: () => Promise<T>): Promise<T> {
     const run = this.writes.then(() => {
       if (this.disposed) throw new Error('the catalog is closed');
@@ -268,8 +363,10 @@ export class Catalog implements Disposable {
       if (pruned) await writeOrigins(root, origins);
       return { published: false, code: 'unchanged', reason: `${name} already holds this build`, name };
     }
-    if (build.onlyIfNewer && latest && latest.target === target.key && Date.parse(latest.builtAt) >= mtime.getTime()) {
-      // At start-up, an output older than what the catalog holds (e.g. after a manual publish) does not replace it.
+    const latestAt = latest ? Math.max(Date.parse(latest.builtAt), Date.parse(latest.publishedAt) || 0) : 0;
+    if (build.onlyIfNewer && latest && latest.target === target.key && latestAt >= mtime.getTime()) {
+      // At start-up, an output older than what the catalog holds (e.g. after a manual publish) does not replace it;
+      // nor one older than a roll back (the entry was written after the output, with an older build on purpose).
       if (pruned) await writeOrigins(root, origins);
       return { published: false, code: 'older', reason: `${name} holds a newer build`, name };
     }

@@ -165,11 +165,14 @@ export async function writeSnapshot(input: SnapshotInput): Promise<SnapshotResul
   }
   origins.set(entry, input.origin);
   await syncFolder(catalogDir);
-  result.removed = await applyRetention(catalogDir, stem, ext, input.keep, input.origin.target, origins);
+  result.removed = await applyRetention(catalogDir, stem, ext, input.keep, input.origin.target, origins, result.kept);
   return result;
 }
 
-/** Deletes this target's dated entries beyond `keep`, newest first by their stamp. */
+/**
+ * Deletes this target's dated entries beyond `keep`: the build just replaced (`spare`) first, whatever its stamp (after
+ * a roll back it is older than others, and it is what an undo goes to), then newest first by their stamp.
+ */
 async function applyRetention(
   catalogDir: string,
   stem: string,
@@ -177,6 +180,7 @@ async function applyRetention(
   keep: number,
   targetKey: string | undefined,
   origins: Map<string, Origin>,
+  spare: string | undefined,
 ): Promise<string[]> {
   const pattern = new RegExp(`^${escapeRegExp(stem)}-\\d{8}-\\d{6}${escapeRegExp(ext)}$`);
   // Only entries we published for this target: a user's own file that happens to match is left alone.
@@ -185,8 +189,9 @@ async function applyRetention(
     .map(([name]) => name)
     .sort()
     .reverse();
+  const order = spare && dated.includes(spare) ? [spare, ...dated.filter((name) => name !== spare)] : dated;
   const removed: string[] = [];
-  for (const name of dated.slice(Math.max(0, keep))) {
+  for (const name of order.slice(Math.max(0, keep))) {
     try {
       await fs.rm(path.join(catalogDir, name), { force: true });
       origins.delete(name);
