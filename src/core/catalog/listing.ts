@@ -89,6 +89,7 @@ export async function prepareListing(entries: Iterable<CatalogEntry>): Promise<v
     for (const audience of AUDIENCES) verdictOf(entry, audience);
     if (verdictOf(entry, 'any') === OFFERED) offered.push(entry);
   }
+  await yieldIfBusy(); // the sort of 1000 entries in a turn of its own when this one is spent
   offered.sort(newestFirst);
   // The newest of every audience are among the newest offered to any; case twins push a few further down.
   for (const entry of offered.slice(0, 2 * MAX_BIN_ENTRIES)) {
@@ -97,6 +98,7 @@ export async function prepareListing(entries: Iterable<CatalogEntry>): Promise<v
     costOf(item);
     pythonJsonOf(item);
   }
+  await yieldIfBusy(); // and the listing the caller builds next
 }
 
 export function buildListing(entries: readonly CatalogEntry[], audience: Audience): Listing {
