@@ -359,7 +359,8 @@ describe('device inventory: bad input', () => {
     assert.equal(JSON.stringify(inventory.registry.get(honest)), before);
     assert.equal(inventory.builds.size, builds, 'a made-up MD5 is not a build');
     assert.equal(inventory.registry.get(liar)?.running?.project, undefined);
-    assert.equal(inventory.registry.get(liar)?.family, 'esp8266');
+    assert.equal(inventory.registry.get(liar)?.family, 'esp32', 'the family it sent first');
+    assert.equal(inventory.registry.get(`${liar}#2`)?.family, 'esp8266', 'the other identity is recorded apart');
     await server.stop();
     await inventory.close();
   });

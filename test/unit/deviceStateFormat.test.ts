@@ -79,6 +79,8 @@ function sampleDoc(): DeviceStateDoc {
     },
     {
       mac: '18:FE:34:00:00:0B',
+      apMac: '1A:FE:34:00:00:0B',
+      chipId: '10066124',
       lastSeen: '2026-12-01T14:40:00Z',
       family: 'esp8266',
       chip: 'esp8266',
@@ -103,6 +105,18 @@ function sampleDoc(): DeviceStateDoc {
         },
         { image: 'blinky-d1_mini.bin', at: '2026-12-01T14:38:00Z', outcome: 'aborted', md5: 'd'.repeat(32) },
       ],
+    },
+    {
+      // Another board that sent the MAC of 18:FE:34:00:00:0B with another identity.
+      mac: '18:FE:34:00:00:0B',
+      twin: 2,
+      apMac: '1A:FE:34:00:00:66',
+      lastSeen: '2026-12-01T14:35:00Z',
+      family: 'esp32',
+      chip: 'esp32',
+      address: '192.168.1.66',
+      firstSeen: '2026-12-01T14:35:00Z',
+      updates: [],
     },
     {
       mac: '24:0A:C4:00:00:01',
@@ -210,7 +224,7 @@ describe('device state file: format 2', () => {
     assert.ok(!text.includes('\n  '), 'not indented');
     const lines = text.split('\n');
     assert.equal(lines.filter((l) => /^\{"md5":.*\},?$/.test(l)).length, 4, 'one build per line');
-    assert.equal(lines.filter((l) => /^\{"mac":.*\},?$/.test(l)).length, 3, 'one board per line');
+    assert.equal(lines.filter((l) => /^\{"mac":.*\},?$/.test(l)).length, 4, 'one board per line');
   });
 
   it('gives every build a prefix that only it starts with', () => {

@@ -13,7 +13,9 @@ import type { DeviceIdentity } from './deviceRequest';
 import { requestedKind } from './updatePolicy';
 import {
   MAX_DEVICES,
+  MAX_TWINS,
   MAX_UPDATES,
+  deviceKey,
   isoMs,
   isoSeconds,
   type StoredDevice,
@@ -60,9 +62,17 @@ export interface UpdateRecord {
 }
 
 export interface DeviceRecord {
-  /** STA MAC, or `ip:<address>` for a visitor seen only through catalog requests (they carry no MAC). */
+  /**
+   * STA MAC; `<MAC>#2` (3, ...) for another board that sent this MAC with another hardware identity; or
+   * `ip:<address>` for a visitor seen only through catalog requests (they carry no MAC).
+   */
   key: string;
   mac?: string;
+  /** Hardware identity the board sent: x-*-AP-MAC, x-ESP8266-Chip-ID. */
+  apMac?: string;
+  chipId?: string;
+  /** This record holds a board that sent the MAC of another one (see `key`). */
+  twin?: number;
   name?: string;
   family?: ChipFamily;
   /** Chip of the build it runs when known (esp32s3, ...), else its family. */
@@ -272,7 +282,14 @@ export class DeviceRegistry implements Disposable {
   /** The boards as the state file holds them. */
   toState(): StoredDevice[] {
     return this.list().map((device) => {
-      const stored: StoredDevice = { mac: device.key, lastSeen: isoSeconds(device.lastSeen), updates: [] };
+      const stored: StoredDevice = {
+        mac: device.mac ?? device.key,
+        lastSeen: isoSeconds(device.lastSeen),
+        updates: [],
+      };
+      if (device.twin) stored.twin = device.twin;
+      if (device.apMac) stored.apMac = device.apMac;
+      if (device.chipId) stored.chipId = device.chipId;
       if (device.name) stored.name = device.name;
       if (device.family) stored.family = device.family;
       if (device.chip) stored.chip = device.chip;
@@ -302,8 +319,11 @@ export class DeviceRegistry implements Disposable {
     for (const stored of devices) {
       const lastSeen = isoMs(stored.lastSeen);
       const device: DeviceRecord = {
-        key: stored.mac,
+        key: deviceKey(stored),
         mac: stored.mac,
+        apMac: stored.apMac,
+        chipId: stored.chipId,
+        twin: stored.twin,
         name: stored.name,
         family: stored.family,
         chip: stored.chip,
@@ -497,24 +517,13 @@ export class DeviceRegistry implements Disposable {
   /** The record of the board behind a request, updated with what its headers say (and only its record). */
   private deviceFor(address: string, identity: DeviceIdentity, at: number): DeviceRecord {
     if (!identity.staMac) return this.visitorFor(address, identity.family, at); // ESP-IDF's client sends no MAC
-    const key = identity.staMac.toUpperCase();
-    let device = this.devices.get(key);
-    if (!device) {
-      device = { key, mac: key, address, firstSeen: at, lastSeen: at, held: false, catalogRequests: 0, updates: [] };
-      // The board was seen first by its catalog requests (no MAC there): they were its own.
-      const visitor = this.visitors.get(`ip:${address}`);
-      if (visitor) {
-        this.visitors.delete(visitor.key);
-        device.catalogRequests = visitor.catalogRequests;
-        device.firstSeen = visitor.firstSeen;
-      }
-      this.devices.set(key, device);
-      this.bound();
-    }
+    const device = this.recordFor(identity.staMac.toUpperCase(), identity, address, at);
     device.address = address;
     device.lastSeen = Math.max(device.lastSeen, at);
-    this.byAddress.set(address, key);
+    this.byAddress.set(address, device.key);
     device.family = identity.family;
+    device.apMac ??= identity.apMac;
+    device.chipId ??= identity.chipId;
     device.chipSize = identity.chipSize ?? device.chipSize;
     device.freeSpace = identity.freeSpace ?? device.freeSpace;
     device.sdkVersion = identity.sdkVersion ?? device.sdkVersion;
@@ -528,6 +537,57 @@ export class DeviceRegistry implements Disposable {
     device.running = running;
     device.chip =
       running?.chip ?? (device.chip && device.chip.startsWith(identity.family) ? device.chip : identity.family);
+    return device;
+  }
+
+  /**
+   * The record under this MAC whose hardware identity is the request's. A request that sends a known MAC with
+   * another identity (another family, AP MAC, chip id or ESP8266 flash size: none of them change on a real board)
+   * is another board, or one that lies: it gets a record of its own (`<MAC>#2`, ...), so it never renames, confirms,
+   * rolls back or re-labels the board that has the MAC. At most MAX_TWINS records per MAC; beyond, the one seen least
+   * recently is replaced.
+   */
+  private recordFor(mac: string, identity: DeviceIdentity, address: string, at: number): DeviceRecord {
+    let free: number | undefined;
+    let stalest: DeviceRecord | undefined;
+    for (let twin = 1; twin <= MAX_TWINS; twin++) {
+      const record = this.devices.get(twin === 1 ? mac : `${mac}#${twin}`);
+      if (!record) {
+        free ??= twin;
+        continue;
+      }
+      if (sameBoard(record, identity)) return record;
+      if (twin > 1 && (!stalest || record.lastSeen < stalest.lastSeen)) stalest = record;
+    }
+    const twin = free ?? stalest?.twin ?? MAX_TWINS;
+    const key = twin === 1 ? mac : `${mac}#${twin}`;
+    const device: DeviceRecord = {
+      key,
+      mac,
+      address,
+      firstSeen: at,
+      lastSeen: at,
+      held: false,
+      catalogRequests: 0,
+      updates: [],
+    };
+    if (twin > 1) device.twin = twin;
+    const owner = this.devices.get(mac);
+    if (owner) {
+      this.logger.warn(
+        `${mac} (${address}) sent the MAC of ${label(owner)} with another identity (${identityOf(identity)}; the board has ${identityOf(owner)}): recorded apart as ${key}`,
+      );
+    } else {
+      // The board was seen first by its catalog requests (no MAC there): they were its own.
+      const visitor = this.visitors.get(`ip:${address}`);
+      if (visitor) {
+        this.visitors.delete(visitor.key);
+        device.catalogRequests = visitor.catalogRequests;
+        device.firstSeen = visitor.firstSeen;
+      }
+    }
+    this.devices.set(key, device);
+    this.bound();
     return device;
   }
 
@@ -579,6 +639,25 @@ export class DeviceRegistry implements Disposable {
     if (this.devices.size <= MAX_DEVICES) return;
     for (const device of this.list().slice(MAX_DEVICES)) this.devices.delete(device.key);
   }
+}
+
+/** Whether a request's hardware identity can be this record's board (what the record does not know yet is no conflict). */
+function sameBoard(record: DeviceRecord, identity: DeviceIdentity): boolean {
+  if (record.family && record.family !== identity.family) return false;
+  if (record.apMac && identity.apMac && record.apMac !== identity.apMac) return false;
+  if (record.chipId && identity.chipId && record.chipId !== identity.chipId) return false;
+  // ESP8266: the real flash chip's size; ESP32 sends the size the build configured, which may change.
+  if (identity.family === 'esp8266' && record.chipSize !== undefined && identity.chipSize !== undefined)
+    return record.chipSize === identity.chipSize;
+  return true;
+}
+
+function identityOf(who: Pick<DeviceRecord, 'family' | 'apMac' | 'chipId' | 'chipSize'>): string {
+  const parts = [who.family ?? 'unknown family'];
+  if (who.apMac) parts.push(`AP MAC ${who.apMac}`);
+  if (who.chipId) parts.push(`chip id ${who.chipId}`);
+  if (who.family === 'esp8266' && who.chipSize !== undefined) parts.push(`flash ${who.chipSize}`);
+  return parts.join(', ');
 }
 
 function label(device: DeviceRecord): string {

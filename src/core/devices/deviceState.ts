@@ -12,6 +12,8 @@ export const STATE_VERSION = 2;
 
 /** Bounds: a fleet of a thousand boards and their last twenty updates, and the builds they may run. */
 export const MAX_DEVICES = 1000;
+/** Records kept under one MAC: the board and, at most, this many minus one that claimed its MAC. */
+export const MAX_TWINS = 4;
 export const MAX_UPDATES = 20;
 export const MAX_BUILDS = 2000;
 /** A state file larger than this is not read (it would not have been written by us). */
@@ -72,6 +74,14 @@ export interface StoredUpdate {
 
 export interface StoredDevice {
   mac: string;
+  /**
+   * A second (third, ...) board that sent this MAC with another hardware identity (family, AP MAC, chip id, ESP8266
+   * flash size): recorded apart, as `<mac>#<twin>`, so it changes only its own record.
+   */
+  twin?: number;
+  /** Hardware identity the board sent (x-*-AP-MAC, x-ESP8266-Chip-ID). */
+  apMac?: string;
+  chipId?: string;
   /** User-given name (Rename Device…). */
   name?: string;
   family?: 'esp8266' | 'esp32';
@@ -151,11 +161,12 @@ export function parseDeviceState(text: string): ParsedState {
   const seen = new Set<string>();
   for (const item of data.devices as unknown[]) {
     const device = toDevice(item, refs);
-    if (!device || seen.has(device.mac)) {
+    const key = device && deviceKey(device);
+    if (!device || !key || seen.has(key)) {
       dropped++;
       continue;
     }
-    seen.add(device.mac);
+    seen.add(key);
     devices.push(device);
   }
   const doc = boundState({ version: STATE_VERSION, devices, builds });
@@ -198,6 +209,12 @@ function toDevice(value: unknown, refs?: CompactRefs): StoredDevice | undefined 
   const lastSeen = iso(value.lastSeen);
   if (!MAC.test(mac) || !lastSeen) return undefined;
   const device: StoredDevice = { mac, lastSeen, updates: [] };
+  const twin = count(value.twin);
+  if (twin !== undefined && twin >= 2 && twin <= MAX_TWINS) device.twin = twin;
+  const apMac = typeof value.apMac === 'string' ? value.apMac.toUpperCase() : '';
+  if (MAC.test(apMac)) device.apMac = apMac;
+  const chipId = text(value.chipId, 20);
+  if (chipId) device.chipId = chipId;
   const name = text(value.name, 80);
   if (name) device.name = name;
   if (value.family === 'esp8266' || value.family === 'esp32') device.family = value.family;
@@ -383,6 +400,11 @@ function iso(value: unknown): string | undefined {
 
 function count(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** The key a board is known by: its MAC, or `<mac>#<twin>` for another board that claimed that MAC. */
+export function deviceKey(device: Pick<StoredDevice, 'mac' | 'twin'>): string {
+  return device.twin ? `${device.mac}#${device.twin}` : device.mac;
 }
 
 function cmpIso(a: string | undefined, b: string | undefined): number {
