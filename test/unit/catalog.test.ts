@@ -3,12 +3,22 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Catalog, type CatalogBuild } from '../../src/core/catalog/catalog';
-import type { CatalogChange } from '../../src/core/catalog/catalogStore';
+import { CatalogStore, type CatalogChange } from '../../src/core/catalog/catalogStore';
 import { ORIGINS_FILE } from '../../src/core/catalog/origins';
+import { buildListing } from '../../src/core/catalog/listing';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { UpdateService } from '../../src/core';
 import { DeviceInventory } from '../../src/core/devices/deviceInventory';
@@ -105,6 +115,9 @@ describe('Catalog', () => {
       assert.equal(existsSync(join(dir, 'blinky-d1_mini-20260101-120200.bin')), false);
       const sidecar = JSON.parse(readFileSync(join(dir, ORIGINS_FILE), 'utf8')) as Record<string, unknown>;
       assert.deepEqual(Object.keys(sidecar), ['blinky-d1_mini.bin']);
+      // The listing kept in order across these changes is the listing of the entries as they are.
+      const listed = await catalog.listing('', 'any');
+      assert.equal(listed?.body.toString(), buildListing(catalog.allEntries(), 'any').body.toString());
       await assert.rejects(catalog.remove('missing.bin'), /not in the catalog/);
       await assert.rejects(catalog.remove('../outside.bin'), /not in the catalog/);
     } finally {
@@ -197,6 +210,38 @@ describe('Catalog', () => {
     } finally {
       inventory.dispose();
       await catalog.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the listing order across small changes: every listing equals the listing of the entries as they are', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'acus-catalog-')));
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+    const put = (name: string) => {
+      const file = join(dir, `.${name}.tmp`);
+      writeFileSync(file, esp8266ArduinoApp({ payloadSize: 2_000, seed: random(100_000) }));
+      const at = new Date(Date.UTC(2026, 0, 1) + random(20) * 60_000); // equal times too: then by name
+      utimesSync(file, at, at);
+      renameSync(file, join(dir, name));
+    };
+    for (let i = 0; i < 40; i++) put(`fw-${i}.bin`);
+    const store = new CatalogStore({ root: dir, watch: false });
+    try {
+      await store.open();
+      for (let step = 0; step < 60; step++) {
+        const name = `fw-${random(50)}.bin`;
+        if (random(3) === 0) rmSync(join(dir, name), { force: true });
+        else put(name);
+        for (const audience of ['any', 'esp8266', 'esp32'] as const) {
+          const listed = await store.listing('', audience);
+          const fresh = buildListing(store.allEntries(), audience);
+          assert.equal(listed?.body.toString(), fresh.body.toString(), `step ${step}, ${audience}`);
+          assert.deepEqual(listed?.excluded, fresh.excluded, `step ${step}, ${audience}`);
+        }
+      }
+    } finally {
+      await store.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   });

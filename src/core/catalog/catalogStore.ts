@@ -16,7 +16,7 @@ import { isFirmwareCandidate } from './catalogEntry';
 import { ImageStore, versionKey, type FileOpener, type ImageAnalysis, type LoadedVersion } from './imageStore';
 import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './catalogRoot';
 import { yieldIfBusy } from '../work/loopTurn';
-import { buildListing, byName, prepareListing, type Audience, type Listing } from './listing';
+import { buildListing, byName, newestFirst, prepareListing, type Audience, type Listing } from './listing';
 import { mapLimited } from '../work/mapLimited';
 import { FolderWatchers } from './folderWatchers';
 
@@ -68,6 +68,11 @@ interface DirState {
   /** The folder's inode when scanned: another folder renamed into its place is scanned afresh. */
   ino: number;
   entries: Map<string, CatalogEntry>;
+  /**
+   * The entries in the listing's order (newest first), kept across small changes: a listing of 1000 entries after
+   * one change is then a pass over them, not a sort. Undefined: sorted again when next listed.
+   */
+  order?: CatalogEntry[];
   listings: Map<Audience, Listing>;
   scan?: Promise<void>;
   /** The mtime check under way (see ensureFresh). */
@@ -175,7 +180,8 @@ export class CatalogStore {
   private listingOf(dir: DirState, audience: Audience): Listing {
     let listing = dir.listings.get(audience);
     if (!listing) {
-      listing = buildListing([...dir.entries.values()], audience);
+      dir.order ??= [...dir.entries.values()].sort(newestFirst);
+      listing = buildListing(dir.order, audience);
       dir.listings.set(audience, listing);
     }
     return listing;
@@ -349,6 +355,7 @@ export class CatalogStore {
       if (dir.rel === '') {
         // The root itself: nothing in it can be trusted until it is a real folder again.
         dir.entries.clear();
+        dir.order = undefined;
         dir.listings.clear();
         dir.dirty = true;
         parents.add('');
@@ -359,6 +366,7 @@ export class CatalogStore {
       const parent = this.dirs.get(parentRel);
       if (parent) {
         if (parent.entries.delete(dir.rel.slice(dir.rel.lastIndexOf('/') + 1))) removed.push(dir.rel);
+        parent.order = undefined;
         parent.listings.clear();
         parent.dirty = true;
         parents.add(parentRel);
@@ -455,12 +463,14 @@ export class CatalogStore {
       }
     }
     const changed = changedEntries.length > 0 || removed.length > 0;
+    if (changed) dir.order = reordered(dir.order, next, changedEntries, removed.length);
     dir.entries = next;
     dir.mtimeMs = mtimeMs;
     dir.ino = ino;
     if (!changed && dir.listings.size > 0) return;
     dir.listings.clear();
-    await prepareListing(next.values());
+    // Entries kept from the last scan are the same objects, with their verdicts and wire items already worked out.
+    await prepareListing(changedEntries);
     this.logExclusions(dir);
     // Index new subfolders.
     for (const entry of next.values()) {
@@ -479,6 +489,7 @@ export class CatalogStore {
     else if (dir.entries.size > 0) {
       const removed = [...dir.entries.values()].map((entry) => entry.relPath);
       dir.entries.clear();
+      dir.order = undefined;
       dir.listings.clear();
       this.logger.warn(`catalog folder ${this.rootReal} cannot be read any more`);
       this.changed.fire({ dirs: [''], changed: [], removed });
@@ -615,4 +626,30 @@ function parentRel(rel: string): string | undefined {
   if (rel === '') return undefined;
   const slash = rel.lastIndexOf('/');
   return slash < 0 ? '' : rel.slice(0, slash);
+}
+
+/**
+ * The listing order after a few entries changed or left: what the scan kept (the same objects) keeps its place, and
+ * each changed entry is put into its own (a binary search). Many changes: undefined, sorted afresh when next listed.
+ */
+function reordered(
+  order: CatalogEntry[] | undefined,
+  next: ReadonlyMap<string, CatalogEntry>,
+  changed: readonly CatalogEntry[],
+  removedCount: number,
+): CatalogEntry[] | undefined {
+  if (!order || changed.length + removedCount > 32) return undefined;
+  const result = order.filter((entry) => next.get(entry.name) === entry);
+  if (result.length + changed.length !== next.size) return undefined;
+  for (const entry of changed) {
+    let low = 0;
+    let high = result.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (newestFirst(result[mid]!, entry) <= 0) low = mid + 1;
+      else high = mid;
+    }
+    result.splice(low, 0, entry);
+  }
+  return result;
 }

@@ -75,7 +75,9 @@ export function byName(a: string, b: string): number {
 }
 
 const AUDIENCES: readonly Audience[] = ['any', 'esp8266', 'esp32'];
-const newestFirst = (a: CatalogEntry, b: CatalogEntry) => b.mtimeMs - a.mtimeMs || byName(a.name, b.name);
+/** The listing's order of images: newest first (the 255 kept are the newest), then by name. */
+export const newestFirst = (a: CatalogEntry, b: CatalogEntry): number =>
+  b.mtimeMs - a.mtimeMs || byName(a.name, b.name);
 
 /**
  * Works out ahead, in slices of the loop, what buildListing keeps per entry (verdicts, wire items, their budget cost
