@@ -122,6 +122,36 @@ const jobs = {
     await fs.rm(file, { force: true });
     return { samples, fresh, errors };
   },
+
+  /**
+   * changeLatency against two servers at once (the build under test and a previous build, each with a catalog of
+   * its own), taking turns change by change and swapping who goes first, so both meet the same moments of machine
+   * load. Returns the samples of each.
+   */
+  async changeLatencyPair({ servers, reps, gapMs, imageSize }) {
+    const results = servers.map(() => ({ samples: [], fresh: 0, errors: 0 }));
+    const name = 'bench-change.bin';
+    for (let i = 0; i < reps; i++) {
+      const adding = i % 2 === 0;
+      const image = adding ? esp8266Image(imageSize, 100_000 + i) : undefined;
+      const order = i % 4 < 2 ? [0, 1] : [1, 0];
+      for (const k of order) {
+        const { port, request, catalogDir } = servers[k];
+        const file = join(catalogDir, name);
+        if (adding) await fs.writeFile(file, image);
+        else await fs.rm(file, { force: true });
+        const r = await httpExchange({ port, request, keepBody: true, timeoutMs: 10_000 });
+        if (!r.ok || r.status !== 200) results[k].errors++;
+        else {
+          results[k].samples.push(r.tEnd - r.tStart + 0);
+          if (r.body.includes(`"${name}"`) === adding) results[k].fresh++;
+        }
+        await sleep(gapMs / 2);
+      }
+    }
+    for (const { catalogDir } of servers) await fs.rm(join(catalogDir, name), { force: true });
+    return results;
+  },
 };
 
 /** Background slow devices: each loops downloading at `rate` until told to stop. */

@@ -69,6 +69,18 @@ export async function catalog({ quick, log, nginx }) {
           target ? 'p99 < 20 ms' : '',
           verdict(r.loaded.samples, r.loaded.errors),
         ]);
+        if (r.paired) {
+          const [now, before] = r.paired;
+          rows.push([
+            'catalog',
+            `${size} images, right after add/remove, against the previous build`,
+            `${p(now.samples)}, ${now.fresh}/${r.pairedReps} fresh${err(now)}`,
+            `previous build ${p(before.samples)}, ${before.fresh}/${r.pairedReps} fresh${err(before)}`,
+            k(now.samples, before.samples),
+            'p99 < 20 ms',
+            percentile(now.samples, 99) < 20 && !now.errors ? 'MET' : 'MISSED',
+          ]);
+        }
         notes.push(...r.notes);
       } finally {
         removeDir(dir);
@@ -181,7 +193,60 @@ async function measure({ dir, size, count, reps, smallSize, log, nginx, client }
         `catalog ${size}: nginx warm p99 ${ms(percentile(nginxWarm.samples, 99))}, under load p99 ${ms(percentile(nginxLoaded.samples, 99))}`,
       );
     }
-    return { listed, length: first.body.length, warm, change, loaded, nginxWarm, nginxLoaded, notes };
+    const previous = process.env.ACBENCH_BEFORE_CLI;
+    let paired;
+    const pairedReps = reps * 3;
+    if (previous && size === 1000) {
+      // The previous build on a copy of the same catalog, both servers up at once: the changes take turns.
+      const beforeDir = join(dir, 'catalog-before');
+      mkdirSync(beforeDir);
+      for (let i = 1; i <= size; i++) {
+        const name = `img-${String(i).padStart(4, '0')}.bin`;
+        copyFileSync(join(catalogDir, name), join(beforeDir, name));
+      }
+      const other = await startOurServer({
+        catalogDir: beforeDir,
+        logFile: join(dir, 'server-before.log'),
+        cli: previous,
+      });
+      try {
+        const otherRequest = deviceCatalog(other.port);
+        for (let i = 0; i < 10; i++) await httpExchange({ port: other.port, request: otherRequest, timeoutMs: 10_000 });
+        paired = await client.run(
+          'changeLatencyPair',
+          {
+            servers: [
+              { port: server.port, request, catalogDir },
+              { port: other.port, request: otherRequest, catalogDir: beforeDir },
+            ],
+            reps: pairedReps,
+            gapMs: 300,
+            imageSize: smallSize,
+          },
+          pairedReps * 4000 + 30_000,
+        );
+        log(
+          `catalog ${size}: after change, paired with ${previous}: now p50 ${ms(percentile(paired[0].samples, 50))} p99 ${ms(percentile(paired[0].samples, 99))}, previous p50 ${ms(percentile(paired[1].samples, 50))} p99 ${ms(percentile(paired[1].samples, 99))}`,
+        );
+        notes.push(
+          `catalog ${size}: "against the previous build": ${previous} serves a copy of the catalog beside ours, ${pairedReps} changes each, taking turns (ACBENCH_BEFORE_CLI)`,
+        );
+      } finally {
+        await other.stop();
+      }
+    }
+    return {
+      listed,
+      length: first.body.length,
+      warm,
+      change,
+      loaded,
+      nginxWarm,
+      nginxLoaded,
+      notes,
+      paired,
+      pairedReps,
+    };
   } finally {
     await server.stop();
     await ng?.stop();
