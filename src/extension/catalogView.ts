@@ -2,7 +2,7 @@
 // see are shown with the reason instead of silently missing. The folder is listed while the server is stopped too.
 
 import * as vscode from 'vscode';
-import { buildListing, notOfferedReason, type CatalogEntry, type Origin } from '../core';
+import { buildListing, notOfferedReason, type CatalogEntry, type KeptBuild, type Origin } from '../core';
 import type { ServerController, ServerState } from './serverController';
 import { chipLabel, formatAgo, formatBytes, formatFlash } from './format';
 
@@ -26,6 +26,8 @@ export class EntryNode extends vscode.TreeItem {
     readonly entry: CatalogEntry,
     notOffered: string | undefined,
     origin: Origin | undefined,
+    /** Set on a dated entry a roll back can make its target's current entry again. */
+    readonly kept?: KeptBuild,
   ) {
     super(entry.name, vscode.TreeItemCollapsibleState.None);
     this.id = `entry:${entry.relPath}`;
@@ -34,7 +36,8 @@ export class EntryNode extends vscode.TreeItem {
     const offered = notOffered === undefined;
     // A filesystem image is never offered in the device's list, but a filesystem update (updateFS) fetches it.
     const filesystem = info?.kind === 'filesystem' && info.complete && info.filesystem;
-    this.contextValue = offered ? 'entry.app' : filesystem ? 'entry.filesystem' : 'entry.file';
+    // `.kept` marks a kept build (Roll Back to This Build); menus match the kind with or without it.
+    this.contextValue = `${offered ? 'entry.app' : filesystem ? 'entry.filesystem' : 'entry.file'}${kept ? '.kept' : ''}`;
     const parts: string[] = [];
     if (filesystem) {
       parts.push(
@@ -59,7 +62,7 @@ export class EntryNode extends vscode.TreeItem {
       this.iconPath = new vscode.ThemeIcon('circle-slash', new vscode.ThemeColor('disabledForeground'));
     }
     this.description = parts.filter(Boolean).join(' · ');
-    this.tooltip = tooltipFor(entry, notOffered, origin);
+    this.tooltip = tooltipFor(entry, notOffered, origin, kept);
   }
 }
 
@@ -67,10 +70,17 @@ function tooltipFor(
   entry: CatalogEntry,
   notOffered: string | undefined,
   origin: Origin | undefined,
+  kept: KeptBuild | undefined,
 ): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   const info = entry.version?.info;
   md.appendMarkdown(`**${entry.relPath}** · ${formatBytes(entry.size)}\n\n`);
+  if (kept) {
+    md.appendMarkdown(
+      `$(history) A previous build of \`${kept.current}\`: **Roll Back to This Build** makes it current again for ` +
+        `boards that ask for \`${kept.current}\`\n\n`,
+    );
+  }
   if (info?.kind === 'filesystem' && info.complete && info.filesystem) {
     md.appendMarkdown(
       `$(database) ${info.filesystem} filesystem image: not in the devices' list (AutoConnect flashes sketches); served to ` +
@@ -161,6 +171,7 @@ export class CatalogView implements vscode.TreeDataProvider<Node>, vscode.Dispos
     const dir = node instanceof FolderNode ? node.rel : '';
     const entries = catalog.allEntries().filter((e) => e.dir === dir);
     const excluded = new Map(buildListing(entries, 'any').excluded.map((x) => [x.name, x.reason]));
+    const kept = dir === '' ? catalog.keptBuilds() : new Map<string, KeptBuild>();
     const folders = entries.filter((e) => e.isDirectory).sort((a, b) => a.name.localeCompare(b.name));
     const files = entries
       .filter((e) => !e.isDirectory)
@@ -169,7 +180,12 @@ export class CatalogView implements vscode.TreeDataProvider<Node>, vscode.Dispos
       ...folders.map((e) => new FolderNode(e.relPath, e.name)),
       ...files.map(
         (e) =>
-          new EntryNode(e, notOfferedReason(e, 'any') ?? excluded.get(e.name), this.controller.origins.get(e.name)),
+          new EntryNode(
+            e,
+            notOfferedReason(e, 'any') ?? excluded.get(e.name),
+            this.controller.origins.get(e.name),
+            kept.get(e.name),
+          ),
       ),
     ];
   }

@@ -8,6 +8,7 @@ export const enum CommandId {
   CopySketchSnippet = 'autoconnect.copySketchSnippet',
   PublishFirmware = 'autoconnect.publishFirmware',
   RemoveFromCatalog = 'autoconnect.removeFromCatalog',
+  RollBack = 'autoconnect.rollBack',
   OpenCatalogFolder = 'autoconnect.openCatalogFolder',
   SelectNetworkAddress = 'autoconnect.selectNetworkAddress',
   ShowLog = 'autoconnect.showLog',
@@ -33,6 +34,7 @@ export const RowCommands: readonly string[] = [
   CommandId.CopyDownloadUrl,
   CommandId.RevealEntry,
   CommandId.RemoveFromCatalog,
+  CommandId.RollBack,
 ];
 
 export const enum ContextKey {

@@ -140,6 +140,24 @@ export function registerCommands(
         void vscode.window.showErrorMessage(`AutoConnect: ${entry.relPath} was not removed: ${errorMessage(error)}`);
       }
     },
+    [CommandId.RollBack]: async (node) => {
+      const entry = rowEntry(node, 'Roll Back to This Build');
+      if (!entry) return undefined;
+      try {
+        // No confirmation: nothing is lost (the build it replaces is kept), and rolling back to that undoes it.
+        const result = await controller.rollBack(entry.relPath);
+        const built = new Date(result.origin.builtAt);
+        const when = Number.isNaN(built.getTime()) ? result.from : `the build of ${built.toLocaleString()}`;
+        void controller.notifier.info(
+          `AutoConnect: ${result.name} is ${when} again; boards asking for it get this build.` +
+            (result.kept ? ` The build it replaced is kept as ${result.kept}.` : ''),
+        );
+        return result;
+      } catch (error) {
+        void controller.notifier.error(`AutoConnect: not rolled back to ${entry.relPath}: ${errorMessage(error)}`);
+        return undefined;
+      }
+    },
     [CommandId.OpenCatalogFolder]: async () => {
       const dir = controller.catalogDir;
       if (dir) await revealPath(vscode.Uri.file(dir));

@@ -22,6 +22,7 @@ import {
   type NetworkProbe,
   type TrustChoice,
   type Catalog,
+  type CatalogRollBackResult,
   type DeviceRegistry,
   type Disposable,
   type Logger,
@@ -142,6 +143,11 @@ export class ServerController implements vscode.Disposable {
     const catalog = this.service.catalog;
     if (!catalog) return Promise.reject(new Error('no catalog folder is configured'));
     return catalog.remove(relPath);
+  }
+
+  /** Makes a kept (dated) build its target's current entry again, served or not (see UpdateService.rollBack). */
+  rollBack(relPath: string): Promise<CatalogRollBackResult> {
+    return this.service.rollBack(relPath);
   }
 
   /** The core's composition (tests and diagnostics). */
