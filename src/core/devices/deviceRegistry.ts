@@ -121,8 +121,21 @@ export class DeviceRegistry implements Disposable {
   private readonly byAddress = new Map<string, string>(); // remote address → MAC
   private readonly running = new Map<
     number,
-    { device: DeviceRecord; record: UpdateRecord; samples: number[][]; total: number }
+    {
+      device: DeviceRecord;
+      record: UpdateRecord;
+      samples: number[][];
+      total: number;
+      /** The request that started it (see `reports`). */
+      seq: number;
+    }
   >();
+  /**
+   * What each board reported at its latest update request, numbered: a download that ends after the board's next
+   * request (its close came late, or never) is settled with what that request reported. In memory only.
+   */
+  private readonly reports = new WeakMap<DeviceRecord, { seq: number; md5?: string; sha256?: string }>();
+  private requestSeq = 0;
   private readonly subscriptions: Disposable[] = [];
   private rateTicker: NodeJS.Timeout | undefined;
   private readonly changed = new Emitter<DeviceRecord | undefined>('device changed', () => this.logger);
@@ -438,7 +451,8 @@ export class DeviceRegistry implements Disposable {
       record.filesystem = true;
       delete record.from;
     }
-    this.running.set(event.id, { device, record, samples: [[event.at, 0]], total: event.size });
+    const seq = this.reports.get(device)?.seq ?? 0;
+    this.running.set(event.id, { device, record, samples: [[event.at, 0]], total: event.size, seq });
     this.rateTicker ??= setInterval(() => this.remeasure(), RATE_TICK_MS).unref();
     this.push(device, record);
     this.settledNow = false;
@@ -484,6 +498,11 @@ export class DeviceRegistry implements Disposable {
       delete record.from;
     }
     device.lastSeen = Math.max(device.lastSeen, event.at);
+    // The board asked again before this download's end was seen: what it reported then settles it now.
+    const report = this.reports.get(device);
+    if (record.outcome === 'downloaded' && !record.filesystem && report && report.seq > live.seq) {
+      this.settleRecord(device, record, report.md5, report.sha256, event.at);
+    }
     this.touched(device, 'now');
   }
 
@@ -527,6 +546,7 @@ export class DeviceRegistry implements Disposable {
     device.chipSize = identity.chipSize ?? device.chipSize;
     device.freeSpace = identity.freeSpace ?? device.freeSpace;
     device.sdkVersion = identity.sdkVersion ?? device.sdkVersion;
+    this.reports.set(device, { seq: ++this.requestSeq, md5: identity.sketchMd5, sha256: identity.sketchSha256 });
     this.settle(device, identity, at);
     // A polling board reports what it reported before: named already (refreshRunning renames it when builds change).
     const same =
@@ -593,27 +613,52 @@ export class DeviceRegistry implements Disposable {
 
   /** At the next request after a download: does the board run the new image (confirmed) or not (rolled-back)? */
   private settle(device: DeviceRecord, identity: DeviceIdentity, at: number): void {
+    // A download whose end the server has not seen yet (a board that restarts right after flashing may close
+    // nothing): a request that reports the new image confirms it now. Any other report waits for the download's
+    // own end (onFinished settles it then with this report, or it is aborted with the connection's reason).
+    for (const [id, live] of this.running) {
+      const { record } = live;
+      if (live.device !== device || record.filesystem || !this.runs(record.md5, identity)) continue;
+      this.running.delete(id);
+      delete record.rate;
+      delete record.etaMs;
+      record.sent = live.total;
+      this.settleRecord(device, record, identity.sketchMd5, identity.sketchSha256, at);
+    }
     for (const update of device.updates) {
       if (update.outcome !== 'downloaded' || update.filesystem) continue;
-      const reported = identity.sketchMd5;
-      const build = this.resolve(reported, identity.sketchSha256);
-      const runsNew = update.md5 !== undefined && (reported === update.md5 || build?.md5 === update.md5);
-      update.endedAt = at;
-      this.settledNow = true;
-      if (runsNew) {
-        update.outcome = 'confirmed';
-        delete update.reason;
-        this.logger.info(`${label(device)} confirmed ${update.image}: it now runs md5 ${update.md5}`);
-      } else {
-        update.outcome = 'rolled-back';
-        update.reason =
-          reported !== undefined && reported === update.from
-            ? 'the device still runs the build it had before the update'
-            : `the device runs another build (md5 ${reported ?? 'not reported'}), not the one it downloaded`;
-        this.logger.warn(`${label(device)} rolled back after ${update.image}: ${update.reason}`);
-      }
-      delete update.from;
+      this.settleRecord(device, update, identity.sketchMd5, identity.sketchSha256, at);
     }
+  }
+
+  /** Whether a board that reports these hashes runs the build with this MD5. */
+  private runs(md5: string | undefined, reported: { sketchMd5?: string; sketchSha256?: string }): boolean {
+    if (md5 === undefined) return false;
+    return reported.sketchMd5 === md5 || this.resolve(reported.sketchMd5, reported.sketchSha256)?.md5 === md5;
+  }
+
+  private settleRecord(
+    device: DeviceRecord,
+    update: UpdateRecord,
+    reported: string | undefined,
+    sha256: string | undefined,
+    at: number,
+  ): void {
+    update.endedAt = at;
+    this.settledNow = true;
+    if (this.runs(update.md5, { sketchMd5: reported, sketchSha256: sha256 })) {
+      update.outcome = 'confirmed';
+      delete update.reason;
+      this.logger.info(`${label(device)} confirmed ${update.image}: it now runs md5 ${update.md5}`);
+    } else {
+      update.outcome = 'rolled-back';
+      update.reason =
+        reported !== undefined && reported === update.from
+          ? 'the device still runs the build it had before the update'
+          : `the device runs another build (md5 ${reported ?? 'not reported'}), not the one it downloaded`;
+      this.logger.warn(`${label(device)} rolled back after ${update.image}: ${update.reason}`);
+    }
+    delete update.from;
   }
 
   private describeRunning(md5: string | undefined, sha256: string | undefined): StoredRunning | undefined {

@@ -1,0 +1,111 @@
+// A board whose next update request arrives before the server has seen the close of its previous download (it
+// flashed and restarted, and its FIN came late or never): the download is still confirmed or rolled back. Real
+// server on a real socket; the downloads are read whole by raw sockets that keep their side open.
+
+import { strict as assert } from 'node:assert';
+import { promises as fs } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DeviceInventory, defaultStateFile } from '../../src/core/devices/deviceInventory';
+import { KnownImages } from '../../src/core/devices/knownImages';
+import { levelLogger } from '../../src/core/log';
+import { UpdateServer } from '../../src/core/updateServer';
+import { esp8266DownloadRequest } from '../support/deviceRequests';
+import { esp8266ArduinoApp } from '../support/images';
+import { rawRequest } from '../support/rawHttp';
+import { md5 } from '../support/serverFixture';
+
+async function until<T>(probe: () => T | undefined | false, what: string): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Sends the request and reads the whole response, but neither ends nor closes its side. */
+function readAndHoldOpen(port: number, request: string): { socket: Socket; whole: Promise<Buffer> } {
+  const socket = connect({ port, host: '127.0.0.1' });
+  const chunks: Buffer[] = [];
+  socket.allowHalfOpen = true; // the server's FIN does not end our side: we keep it open, like a board that restarts
+  const whole = new Promise<Buffer>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      const raw = Buffer.concat(chunks);
+      const headEnd = raw.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const length = Number(/content-length: *(\d+)/i.exec(raw.subarray(0, headEnd).toString('latin1'))?.[1]);
+      if (raw.length - headEnd - 4 >= length) resolve(raw.subarray(headEnd + 4));
+    });
+    socket.on('error', reject);
+  });
+  socket.write(request);
+  return { socket, whole };
+}
+
+describe('device inventory: the next request comes before the close of the download', () => {
+  const build1 = esp8266ArduinoApp({ payloadSize: 50_000, seed: 301 });
+  const build2 = esp8266ArduinoApp({ payloadSize: 51_000, seed: 302 });
+  let dir: string;
+  let inventory: DeviceInventory;
+  let server: UpdateServer;
+  const request = (mac: string, running: Buffer) =>
+    esp8266DownloadRequest('/blinky.bin', { staMac: mac, sketchMd5: md5(running), freeSpace: 1 << 20 });
+
+  before(async () => {
+    dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'late-close-')));
+    await fs.writeFile(path.join(dir, 'blinky.bin'), build2);
+    const knownImages = new KnownImages();
+    inventory = new DeviceInventory({ logger: levelLogger('warn', () => undefined), knownImages });
+    await inventory.open(defaultStateFile(dir));
+    server = await UpdateServer.start({ catalogDir: dir, port: 0, host: '127.0.0.1', knownImages });
+    inventory.follow(server);
+  });
+  after(async () => {
+    await server.stop();
+    await inventory.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('confirms a download at the next request that reports the new image, before its close is seen', async () => {
+    const mac = '18:FE:34:00:01:01';
+    const download = readAndHoldOpen(server.port, request(mac, build1));
+    assert.ok((await download.whole).equals(build2));
+    assert.equal(inventory.registry.get(mac)!.updates[0]!.outcome, 'downloading', 'no close, no verdict');
+
+    const next = await rawRequest(server.port, request(mac, build2));
+    assert.equal(next.status, 304);
+    const device = inventory.registry.get(mac)!;
+    const record = device.updates.find((u) => u.md5 === md5(build2) && u.outcome !== 'not-modified');
+    assert.equal(record?.outcome, 'confirmed');
+    assert.equal(inventory.registry.activeDownloads, 0, 'it is not downloading any more');
+
+    // The close comes at last: the verdict stays.
+    download.socket.end();
+    await new Promise((resolve) => download.socket.once('close', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(record?.outcome, 'confirmed');
+  });
+
+  it('rolls a download back when its close comes after a request that still reports the old image', async () => {
+    const mac = '18:FE:34:00:01:02';
+    const download = readAndHoldOpen(server.port, request(mac, build1));
+    await download.whole;
+    const first = inventory.registry.get(mac)!.updates[0]!;
+    assert.equal(first.outcome, 'downloading');
+
+    // It restarted into the old build and asks again: served again (it does not run build 2).
+    const again = await rawRequest(server.port, request(mac, build1));
+    assert.equal(again.status, 200);
+    assert.equal(first.outcome, 'downloading', 'undecided until its own end');
+
+    download.socket.end();
+    await until(() => first.outcome !== 'downloading', 'the first download settled');
+    assert.equal(first.outcome, 'rolled-back');
+    assert.match(first.reason ?? '', /still runs the build it had before/);
+  });
+});
