@@ -225,8 +225,15 @@ async function measure({ dir, size, count, reps, smallSize, log, nginx, client }
           },
           pairedReps * 4000 + 30_000,
         );
+        const top = (samples) =>
+          samples
+            .map((v, i) => [v, i])
+            .sort((x, y) => y[0] - x[0])
+            .slice(0, 3)
+            .map(([v, i]) => `#${i + 1} ${ms(v)}`)
+            .join(', ');
         log(
-          `catalog ${size}: after change, paired with ${previous}: now p50 ${ms(percentile(paired[0].samples, 50))} p99 ${ms(percentile(paired[0].samples, 99))}, previous p50 ${ms(percentile(paired[1].samples, 50))} p99 ${ms(percentile(paired[1].samples, 99))}`,
+          `catalog ${size}: after change, paired with ${previous}: now p50 ${ms(percentile(paired[0].samples, 50))} p99 ${ms(percentile(paired[0].samples, 99))} (slowest ${top(paired[0].samples)}), previous p50 ${ms(percentile(paired[1].samples, 50))} p99 ${ms(percentile(paired[1].samples, 99))} (slowest ${top(paired[1].samples)})`,
         );
         notes.push(
           `catalog ${size}: "against the previous build": ${previous} serves a copy of the catalog beside ours, ${pairedReps} changes each, taking turns (ACBENCH_BEFORE_CLI)`,

@@ -246,13 +246,9 @@ export class Catalog implements Disposable {
       const dirRel = relPath.includes('/') ? relPath.slice(0, relPath.lastIndexOf('/')) : '';
       const name = relPath.slice(dirRel.length === 0 ? 0 : dirRel.length + 1);
       if (!this.present || !isPlainEntryName(name)) throw new Error(`${relPath} is not in the catalog`);
-      const entry = (await this.index.directory(dirRel))?.entries.get(name);
-      if (!entry) throw new Error(`${relPath} is not in the catalog`);
-      if (entry.isDirectory) throw new Error(`${relPath} is a folder; only files are removed`);
-      // The entry's own path in the folder (not a link's target: removing a link removes the link).
-      await rm(path.join(this.index.root, ...relPath.split('/')), { force: true });
+      // The entry's own name in its proven folder: removing a link removes the link, not what it leads to.
+      await this.index.removeFile(dirRel, name);
       if (this.originsValue.delete(relPath)) await this.writeOriginsSafely();
-      await this.index.update(dirRel, [name]);
     });
   }
 

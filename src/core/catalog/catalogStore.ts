@@ -4,7 +4,7 @@
 // hints) and a cheap folder-mtime check on every catalog request, so a file dropped in is listed at once. The
 // Catalog (catalog.ts) owns it: its own writes update the index by name (update()), never by a rescan.
 
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, rm, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Emitter, type Event } from '../events';
@@ -243,6 +243,27 @@ export class CatalogStore {
    */
   update(dirRel: string, names: Iterable<string>): Promise<void> {
     return this.refresh(dirRel, names);
+  }
+
+  /**
+   * Deletes the file (or link) `name` of an indexed folder, through the folder proven inside the catalog (on Linux by
+   * its descriptor: a folder swapped for a link meanwhile is not the one it deletes from), then reads the name again.
+   * Rejects when the folder is not indexed, or the entry is a folder.
+   */
+  async removeFile(dirRel: string, name: string): Promise<void> {
+    const dir = await this.directory(dirRel);
+    if (!dir || !dir.entries.has(name)) throw new Error(`${dirRel ? `${dirRel}/` : ''}${name} is not in the catalog`);
+    const folder = await this.insideRoot!.openFolder(this.canonicalRel(dir));
+    try {
+      const target = join(folder.base, name);
+      const stats = await lstat(target);
+      if (stats.isDirectory()) throw new Error(`${dirRel ? `${dirRel}/` : ''}${name} is a folder; only files are removed`);
+      await rm(target, { force: true });
+      await folder.verify();
+    } finally {
+      await folder.close().catch(() => undefined);
+    }
+    await this.refresh(dirRel, [name]);
   }
 
   /** Rescans every indexed folder now, every entry of it. */
