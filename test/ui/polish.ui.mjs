@@ -3,7 +3,8 @@
 // a build made while the server is stopped (Start Update Server, no Copy Address) and its button starting the server,
 // the remote window's tooltip naming the address devices reach, the row-only commands missing from the Command
 // Palette but on the row's context menu, the settings in the Settings editor under AutoConnect's sections, and the
-// Firmware Catalog listing the folder while the server is stopped, with an entry removed from it then.
+// Firmware Catalog listing the folder while the server is stopped, with a roll back to a kept build and an entry
+// removed from it then.
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -132,7 +133,7 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
 
   // 4. The Command Palette: the server commands are there, the row-only ones are not (nor Start while running).
   await runCommand(page, 'AutoConnect: Copy Server Address');
-  for (const title of [...ROW_COMMANDS, 'Start Update Server']) {
+  for (const title of [...ROW_COMMANDS, 'Roll Back to This Build', 'Start Update Server']) {
     await page.keyboard.press('F1');
     const input = page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ state: 'visible', timeout: 5000 });
@@ -269,6 +270,46 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   assert.ok(entry, 'the entry is listed while stopped');
   assert.match(entry.description, /ESP8266/);
   await screenshot(page, `${artifacts}/8-catalog-while-stopped.png`);
+
+  // 8. A new build that misbehaves, then Roll Back to This Build on the kept row: still stopped, nothing asked.
+  const catalogDir = path.join(workspace, '.autoconnect', 'catalog');
+  const firstBuild = fs.readFileSync(path.join(catalogDir, 'ota-demo-d1_mini.bin'));
+  const later = new Date(Date.now() + 60_000); // a dated name of its own (they have a resolution of one second)
+  fs.writeFileSync(path.join(build, '.firmware.tmp'), esp8266ArduinoApp({ payloadSize: 300_000, seed: 78 }));
+  fs.utimesSync(path.join(build, '.firmware.tmp'), later, later);
+  fs.renameSync(path.join(build, '.firmware.tmp'), path.join(build, 'firmware.bin'));
+  const dated = /^ota-demo-d1_mini-\d{8}-\d{6}\.bin$/;
+  const keptRow = async () => (await treeRows(page, 'Firmware Catalog', { manifest })).find((r) => dated.test(r.label));
+  await waitFor(async () => !!(await keptRow()), { timeout: 30000, what: 'the first build kept as a dated row' });
+  const keptName = (await keptRow()).label;
+  const keptMenu = await helpers.rowContextMenu(page, 'Firmware Catalog', keptName, { manifest });
+  log(`menu of the kept row ${keptName}:`, keptMenu);
+  assert.ok(keptMenu.includes('Roll Back to This Build'), 'Roll Back to This Build on the kept row');
+  await screenshot(page, `${artifacts}/8a-kept-row-menu.png`);
+  await page.keyboard.press('Escape');
+  const currentMenu = await helpers.rowContextMenu(page, 'Firmware Catalog', 'ota-demo-d1_mini.bin', { manifest });
+  assert.ok(!currentMenu.includes('Roll Back to This Build'), 'not on the current row');
+  await page.keyboard.press('Escape');
+  await helpers.rowContextMenu(page, 'Firmware Catalog', keptName, { choose: 'Roll Back to This Build', manifest });
+  await waitFor(async () => (await notifications(page)).some((t) => t.includes('is the build of')), {
+    timeout: 15000,
+    what: 'the roll back message',
+  });
+  log(
+    'roll back message:',
+    (await notifications(page)).find((t) => t.includes('is the build of')),
+  );
+  assert.ok(fs.readFileSync(path.join(catalogDir, 'ota-demo-d1_mini.bin')).equals(firstBuild), 'build 1 is current');
+  await waitFor(async () => (await keptRow())?.label !== keptName, {
+    timeout: 15000,
+    what: 'the replaced build as the kept row',
+  });
+  log(
+    'catalog after the roll back:',
+    (await treeRows(page, 'Firmware Catalog', { manifest })).map((r) => `${r.label} | ${r.description}`),
+  );
+  await new Promise((r) => setTimeout(r, 500)); // the toast's fade-in
+  await screenshot(page, `${artifacts}/8b-rolled-back-while-stopped.png`);
   await helpers.rowContextMenu(page, 'Firmware Catalog', 'ota-demo-d1_mini.bin', {
     choose: 'Remove from Catalog',
     manifest,
