@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DeviceInventory, defaultStateFile } from '../../src/core/devices/deviceInventory';
+import { DeviceInventory, defaultStateFile, type CatalogSource } from '../../src/core/devices/deviceInventory';
 import { KnownImages } from '../../src/core/devices/knownImages';
 import { MAX_DEVICES, MAX_UPDATES, STATE_FILE, parseDeviceState } from '../../src/core/devices/deviceState';
 import type { UpdateRecord } from '../../src/core/devices/deviceRegistry';
@@ -383,7 +383,7 @@ describe('device inventory: a large catalog', () => {
       assert.equal(entries.length, count);
       // The real catalog, with the turn in which the scan starts already spent: the scan must go on in later turns.
       let learntWhenAnotherTurnRan = -1;
-      const source = {
+      const source: CatalogSource = {
         root: server.catalog.root,
         onDidChange: server.catalog.onDidChange,
         allEntries: () => {
@@ -396,7 +396,7 @@ describe('device inventory: a large catalog', () => {
           return server.catalog.allEntries();
         },
       };
-      inventory.followCatalog(source);
+      const following = inventory.followCatalog(source);
       await inventory.whenCatalogLearnt();
       assert.ok(learntWhenAnotherTurnRan >= 0 && learntWhenAnotherTurnRan < count, 'another turn ran mid-scan');
       const expected = entries.map((e) => e.relPath);
@@ -409,6 +409,44 @@ describe('device inventory: a large catalog', () => {
         'every build, in the catalog order',
       );
       for (const entry of entries) assert.deepEqual(inventory.builds.filesOf(entry.version?.md5), [entry.relPath]);
+
+      // Every image replaced by a new build (written aside, renamed over): the change names all of them, and they are
+      // learnt across loop turns too, each new build with its file, the old ones with none.
+      const olds = entries.map((e) => e.version!.md5);
+      const news = names.map((_, i) => md5(esp8266ArduinoApp({ payloadSize: 1024, seed: 5000 + i })));
+      const learntNew = () => news.filter((m) => inventory.builds.filesOf(m).length > 0).length;
+      const cutBatches: number[] = [];
+      following.dispose();
+      const changes: CatalogSource = {
+        ...source,
+        onDidChange: (listener) =>
+          server.catalog.onDidChange((change) => {
+            const before = learntNew();
+            yieldIfBusy();
+            const spin = performance.now() + 5;
+            while (performance.now() < spin) {
+              // this turn is spent: learning the change goes on in later turns
+            }
+            const size = change.changed.length;
+            setImmediate(() => {
+              if (size > 1 && learntNew() - before < size) cutBatches.push(size);
+            });
+            listener(change);
+          }),
+      };
+      inventory.followCatalog(changes);
+      await inventory.whenCatalogLearnt();
+      for (let i = 0; i < count; i++) {
+        const aside = path.join(dir, `.new-${i}`);
+        await fs.writeFile(aside, esp8266ArduinoApp({ payloadSize: 1024, seed: 5000 + i }));
+        await fs.rename(aside, path.join(dir, names[i]!));
+      }
+      await until(() => learntNew() === count, 'every new build learnt');
+      assert.ok(cutBatches.length > 0, 'a change of many entries was learnt across turns');
+      for (const [i, name] of names.entries()) {
+        assert.deepEqual(inventory.builds.filesOf(news[i]), [name]);
+        assert.deepEqual(inventory.builds.filesOf(olds[i]), [], 'the replaced build is in no file');
+      }
     } finally {
       await server.stop();
       inventory.dispose();

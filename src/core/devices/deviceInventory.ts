@@ -217,11 +217,18 @@ export class DeviceInventory implements Disposable {
 
   /** The entries a catalog change names: new or changed ones are learnt, removed ones leave the build's files. */
   private learnChange(changed: readonly CatalogEntry[], removed: readonly string[]): Promise<void> {
-    const run = this.catalogScan.then(() => {
+    const run = this.catalogScan.then(async () => {
       if (this.disposed) return;
       let learnt = false;
-      for (const rel of removed) this.dropEntry(rel, true);
+      // A rescan of 1000 new versions names them all: in slices of the loop, as the whole scan
+      for (const rel of removed) {
+        await yieldIfBusy();
+        if (this.disposed) return;
+        this.dropEntry(rel, true);
+      }
       for (const entry of changed) {
+        await yieldIfBusy();
+        if (this.disposed) return;
         this.dropEntry(entry.relPath, entry.isDirectory);
         learnt = this.learnEntry(entry) || learnt;
       }
