@@ -3,7 +3,8 @@
 // bursts is what the second burst gets. A real server over raw sockets, with ESP8266 download requests.
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -53,6 +54,31 @@ describe('a burst of devices asking at once', () => {
         assert.equal(reply.headers.get('x-md5'), md5(build), what);
         assert.ok(reply.body.equals(build), `${what}: byte-exact`);
       }
+    }
+  });
+
+  it('answers every device of a burst that shuts its sending side right after the request (heads parsed later)', async () => {
+    const bytes = readFileSync(join(base, 'fw.bin'));
+    const replies = await Promise.all(
+      Array.from(
+        { length: 150 },
+        (_, i) =>
+          new Promise<Buffer>((resolve, reject) => {
+            const socket = connect({ port: server.port, host: '127.0.0.1' });
+            const chunks: Buffer[] = [];
+            socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+            socket.on('end', () => resolve(Buffer.concat(chunks)));
+            socket.on('error', reject);
+            socket.setTimeout(30_000, () => reject(new Error('no answer')));
+            const mac = `18:FE:34:00:02:${(i & 0xff).toString(16).padStart(2, '0')}`;
+            socket.end(esp8266DownloadRequest('/fw.bin', { staMac: mac }));
+          }),
+      ),
+    );
+    for (const raw of replies) {
+      const split = raw.indexOf('\r\n\r\n');
+      assert.match(raw.subarray(0, split).toString('latin1'), /^HTTP\/1\.[01] 200 /);
+      assert.ok(raw.subarray(split + 4).equals(bytes), 'the whole image');
     }
   });
 });
