@@ -22,6 +22,7 @@ export interface ExtensionApi {
   statusBar: StatusBar;
   buildHooks: BuildHooks;
   catalogView: CatalogView;
+  devicesView: DevicesView;
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<ExtensionApi> {
@@ -77,7 +78,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   if (note) logger.info(note);
   void active.applySettings();
   if (readSettings().startMode === 'onStartup') void active.start({ automatic: true });
-  return { controller: active, statusBar, buildHooks, catalogView };
+  return { controller: active, statusBar, buildHooks, catalogView, devicesView };
 }
 
 export async function deactivate(): Promise<void> {

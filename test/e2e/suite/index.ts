@@ -15,6 +15,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Mocha from 'mocha';
 import * as vscode from 'vscode';
+import { AFTER_RELOAD, reloadFile, reloadRequested } from './windowReload';
 
 interface Failure {
   title: string;
@@ -95,17 +96,34 @@ export async function run(): Promise<void> {
       (ext ? `, ${ext.id}@${summary.extension?.version} from ${summary.extension?.path}` : ''),
   );
 
+  // A window reload asked for by a test (windowReload.ts): the run before it left its summary here.
+  const beforeFile = reloadFile('summary');
+  const before =
+    beforeFile && fs.existsSync(beforeFile) ? (JSON.parse(fs.readFileSync(beforeFile, 'utf8')) as Summary) : undefined;
+  process.env.E2E_PHASE = before ? 'after-reload' : 'before-reload';
+
   const timeout = Number(process.env.MOCHA_TIMEOUT) || 20000;
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout, reporter: 'spec' });
-  if (process.env.MOCHA_GREP) mocha.grep(new RegExp(process.env.MOCHA_GREP));
-  addExpectedExtensionTest(mocha);
+  if (before) {
+    console.log(`[e2e] after the window reload: ${before.line} before it; now the tests marked ${AFTER_RELOAD}`);
+    mocha.grep(new RegExp(AFTER_RELOAD.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  } else {
+    if (process.env.MOCHA_GREP) mocha.grep(new RegExp(process.env.MOCHA_GREP));
+    addExpectedExtensionTest(mocha);
+  }
 
   const finish = (error?: string): void => {
     if (error) {
       summary.failed++;
       summary.failures.push({ title: '(suite setup)', err: error });
     }
-    summary.durationMs = Date.now() - started;
+    if (before) {
+      summary.passed += before.passed;
+      summary.failed += before.failed;
+      summary.pending += before.pending;
+      summary.failures.unshift(...before.failures);
+    }
+    summary.durationMs = Date.now() - started + (before?.durationMs ?? 0);
     summary.line = `${summary.passed} passed, ${summary.failed} failed`;
     console.log(summary.line);
     for (const f of summary.failures) console.log(`FAILED: ${f.title}\n${f.err}`);
@@ -128,6 +146,16 @@ export async function run(): Promise<void> {
     let runner: Mocha.Runner;
     try {
       runner = mocha.run((failures) => {
+        if (!before && beforeFile && reloadRequested()) {
+          // Every test has run: keep this run's summary, and reload. This host ends with the reload; the next one
+          // runs the tests for after it and writes the results of both (the promise is left pending on purpose).
+          summary.durationMs = Date.now() - started;
+          summary.line = `${summary.passed} passed, ${summary.failed} failed`;
+          fs.writeFileSync(beforeFile, JSON.stringify(summary));
+          console.log(`[e2e] ${summary.line}; reloading the window (workbench.action.reloadWindow)`);
+          void vscode.commands.executeCommand('workbench.action.reloadWindow');
+          return;
+        }
         finish();
         if (failures > 0 || summary.failed > 0) reject(new Error(`${summary.failed} test(s) failed.`));
         else resolve();
