@@ -245,4 +245,28 @@ describe('Catalog', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('keeps the origins another process recorded in the same folder (the command line beside the editor)', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'acus-catalog-')));
+    const editor = new Catalog({ root: dir, watch: false });
+    const cli = new Catalog({ root: dir, watch: false });
+    try {
+      await editor.open();
+      await cli.open();
+      const other = { key: 'pio:/work/lamp:esp32', project: 'lamp', environment: 'esp32' };
+      await editor.publish(build(esp8266ArduinoApp({ payloadSize: 10_000, seed: 21 }), 1));
+      await cli.publish(
+        build(esp8266ArduinoApp({ payloadSize: 10_000, seed: 22 }), 1, { target: other, stem: 'lamp-esp32' }),
+      );
+      await editor.publish(build(esp8266ArduinoApp({ payloadSize: 10_000, seed: 23 }), 2));
+      const sidecar = JSON.parse(readFileSync(join(dir, ORIGINS_FILE), 'utf8')) as Record<string, { project: string }>;
+      assert.equal(sidecar['lamp-esp32.bin']?.project, 'lamp', "the other process's publish is still there");
+      assert.equal(sidecar['blinky-d1_mini.bin']?.project, 'blinky');
+      assert.ok(sidecar['blinky-d1_mini-20260101-120100.bin'], 'and the kept build of this one');
+    } finally {
+      await cli.dispose();
+      await editor.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -334,8 +334,9 @@ export class Catalog implements Disposable {
   }
 
   private serialized<T>(step: () => Promise<T>): Promise<T> {
-    const run = this.writes.then(() => {
+    const run = this.writes.then(async () => {
       if (this.disposed) throw new Error('the catalog is closed');
+      if (this.present) await this.takeInOtherOrigins();
       return step();
     });
     this.writes = run.catch(() => undefined);
@@ -411,6 +412,17 @@ export class Catalog implements Disposable {
     };
   }
 
+  /**
+   * Before a write: origins another process recorded since (the command line and the editor publishing into one
+   * folder) are taken in, so this write keeps them. Once per write, never per change; the memory's own stay.
+   */
+  private async takeInOtherOrigins(): Promise<void> {
+    for (const [name, origin] of await readOrigins(this.index.root)) {
+      const mine = this.originsValue.get(name);
+      if (!mine || !sameOrigin(mine, origin)) this.originsValue.set(name, origin);
+    }
+  }
+
   private async writeOriginsSafely(): Promise<void> {
     try {
       await writeOrigins(this.index.root, this.originsValue);
@@ -434,4 +446,9 @@ export class Catalog implements Disposable {
     if (this.ownsWork) await this.work.dispose();
     this.changed.dispose();
   }
+}
+
+function sameOrigin(a: Origin, b: Origin): boolean {
+  const keys: Array<keyof Origin> = ['project', 'environment', 'board', 'source', 'builtAt', 'publishedAt', 'md5', 'target'];
+  return keys.every((key) => a[key] === b[key]) && !!a.signed === !!b.signed;
 }
