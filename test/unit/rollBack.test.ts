@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UpdateService, levelLogger, type CatalogChange, type UpdateServiceOptions } from '../../src/core';
 import { Catalog, type CatalogBuild } from '../../src/core/catalog/catalog';
-import { ORIGINS_FILE } from '../../src/core/catalog/origins';
+import { ORIGINS_FILE, type Origin } from '../../src/core/catalog/origins';
+import { findKeptBuild, parseDatedName } from '../../src/core/catalog/keptBuilds';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { rawRequest } from '../support/rawHttp';
 import { esp8266CatalogRequest, esp8266DownloadRequest } from '../support/deviceRequests';
@@ -225,5 +226,55 @@ describe('Roll back', () => {
       await catalog.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('tells kept builds by their dated names, of every entry kind, and says why another name is not one', () => {
+    assert.deepEqual(parseDatedName('blinky-d1_mini-20260101-120100.bin.gz'), {
+      stem: 'blinky-d1_mini',
+      ext: '.bin.gz',
+    });
+    assert.deepEqual(parseDatedName('web-esp32-20260101-120100.littlefs.bin'), {
+      stem: 'web-esp32',
+      ext: '.littlefs.bin',
+    });
+    assert.deepEqual(parseDatedName('a-b-20260101-120100-20260102-000000.bin'), {
+      stem: 'a-b-20260101-120100',
+      ext: '.bin',
+    });
+    for (const name of ['blinky.bin', 'blinky-2026-01-01.bin', 'blinky-20260101-120100.hex', '-20260101-120100.bin'])
+      assert.equal(parseDatedName(name), undefined, name);
+
+    const origin = (md5: string, target = 't'): Origin => ({
+      project: 'web',
+      source: '/s',
+      builtAt: '2026-01-01T12:01:00.000Z',
+      publishedAt: '2026-01-01T12:01:01.000Z',
+      md5,
+      target,
+    });
+    const origins = new Map([
+      ['web-esp32.littlefs.bin', origin('b')],
+      ['web-esp32-20260101-120100.littlefs.bin', origin('a')],
+      ['web-esp32-20260101-120000.littlefs.bin', origin('b')],
+      ['other-20260101-120000.bin', origin('c', 'u')],
+      ['other.bin', origin('d', 'v')],
+    ]);
+    const all = (_name: string) => true;
+    const found = findKeptBuild('web-esp32-20260101-120100.littlefs.bin', origins, all);
+    assert.ok('kept' in found && found.kept.current === 'web-esp32.littlefs.bin', JSON.stringify(found));
+    const reason = (name: string, present = all) => {
+      const answer = findKeptBuild(name, origins, present);
+      return 'reason' in answer ? answer.reason : 'kept';
+    };
+    assert.match(reason('web-esp32-20260101-120000.littlefs.bin'), /already holds the build of/);
+    assert.match(reason('other-20260101-120000.bin'), /holds a build of another target/);
+    assert.match(
+      reason('web-esp32-20260101-120100.littlefs.bin', (n) => n !== 'web-esp32.littlefs.bin'),
+      /no current build to replace/,
+    );
+    assert.match(
+      reason('web-esp32-20260101-120100.littlefs.bin', (n) => n !== 'web-esp32-20260101-120100.littlefs.bin'),
+      /is not a kept build/,
+    );
   });
 });
