@@ -24,6 +24,12 @@ export class BuildHistory {
     for (const build of [...builds].reverse()) this.index({ ...build });
   }
 
+  /** Takes in the builds another process wrote to the state file that this one does not know yet. */
+  merge(builds: readonly StoredBuild[]): void {
+    for (const build of [...builds].reverse()) if (!this.byMd5.has(build.md5)) this.index({ ...build });
+    while (this.byMd5.size > MAX_BUILDS) this.forget(this.byMd5.keys().next().value as string);
+  }
+
   /**
    * Records a build, or adds what is newly known about one (a publish names its project and environment; the
    * catalog scan alone may know only the file). Returns true when something changed.

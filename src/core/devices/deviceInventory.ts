@@ -67,6 +67,8 @@ export class DeviceInventory implements Disposable {
   private dirty = false;
   /** Opens one after another: a second open of the same file waits for the first to have restored it. */
   private opening: Promise<void> = Promise.resolve();
+  /** Writes one after another: each reads what another process wrote before it writes. */
+  private persisting: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: DeviceInventoryOptions) {
     this.saveDelayMs = options.saveDelayMs ?? 200;
@@ -101,6 +103,7 @@ export class DeviceInventory implements Disposable {
       this.builds.clear();
       this.builds.restore(doc.builds);
       this.registry.restore(doc.devices);
+      this.registry.markSynced();
     });
     this.opening = run.catch(() => undefined);
     return run;
@@ -156,7 +159,7 @@ export class DeviceInventory implements Disposable {
     if (!this.file) return;
     if (this.dirty) {
       this.dirty = false;
-      await this.file.save(this.snapshot());
+      await this.persist();
     }
     await this.file.flush();
   }
@@ -193,9 +196,35 @@ export class DeviceInventory implements Disposable {
       this.timer = undefined;
       this.timerDue = Infinity;
       this.dirty = false;
-      void this.file?.save(this.snapshot());
+      void this.persist();
     }, due - Date.now());
     this.timer.unref?.();
+  }
+
+  /**
+   * Writes what is held, after taking in what another process wrote to the file since (two instances on one catalog
+   * folder: an editor window with its server stopped must not write away the boards the CLI recorded). Between the
+   * read and the rename a write of the other process can still be lost: there is no lock across processes.
+   */
+  private persist(): Promise<void> {
+    const file = this.file;
+    if (!file) return Promise.resolve();
+    const run = this.persisting.then(async () => {
+      if (file !== this.file) return;
+      if (await file.changedByAnother()) {
+        const { doc } = await file.load();
+        if (file !== this.file) return;
+        this.builds.merge(doc.builds);
+        this.registry.merge(doc.devices);
+        this.registry.refreshRunning();
+      }
+      this.registry.markSynced();
+      await file.save(this.snapshot());
+    });
+    this.persisting = run.catch((error: unknown) =>
+      this.options.logger.warn(`device state ${file.file} not saved: ${String(error)}`),
+    );
+    return this.persisting;
   }
 
   private scanCatalog(catalog: CatalogSource): Promise<void> {

@@ -138,6 +138,9 @@ export class DeviceRegistry implements Disposable {
    */
   private readonly reports = new WeakMap<DeviceRecord, { seq: number; md5?: string; sha256?: string }>();
   private requestSeq = 0;
+  /** Boards this process saw or edited, and forgot, since the state file last held what this registry holds. */
+  private readonly touchedKeys = new Set<string>();
+  private readonly forgottenKeys = new Set<string>();
   private readonly subscriptions: Disposable[] = [];
   private rateTicker: NodeJS.Timeout | undefined;
   private readonly changed = new Emitter<DeviceRecord | undefined>('device changed', () => this.logger);
@@ -224,8 +227,9 @@ export class DeviceRegistry implements Disposable {
   forget(mac: string): boolean {
     const device = this.devices.get(mac.toUpperCase());
     if (!device) return false;
-    this.devices.delete(device.key);
-    for (const [address, key] of this.byAddress) if (key === device.key) this.byAddress.delete(address);
+    this.drop(device.key);
+    this.forgottenKeys.add(device.key);
+    this.touchedKeys.delete(device.key);
     this.changed.fire(undefined);
     this.recordsChanged.fire('now');
     return true;
@@ -276,7 +280,10 @@ export class DeviceRegistry implements Disposable {
     for (const [key, device] of this.devices) {
       device.updates = device.updates.filter((record) => live.has(record));
       device.catalogRequests = 0;
-      if (device.updates.length === 0) this.devices.delete(key);
+      if (device.updates.length === 0) {
+        this.devices.delete(key);
+        this.forgottenKeys.add(key);
+      } else this.touchedKeys.add(key);
     }
     for (const [key, visitor] of this.visitors) {
       visitor.updates = visitor.updates.filter((record) => live.has(record));
@@ -333,52 +340,47 @@ export class DeviceRegistry implements Disposable {
 
   /** Restores boards from the state file (before following a server). */
   restore(devices: readonly StoredDevice[]): void {
+    for (const stored of devices) this.put(fromStored(stored));
+    this.bound();
+    this.changed.fire(undefined);
+  }
+
+  /**
+   * Takes in what another process wrote to the state file since this one last read or wrote it (a second editor
+   * window, or the CLI, on the same catalog): its records replace ours, except for the boards this process saw or
+   * edited since (ours are newer) and those it forgot; boards it no longer holds, and we did not touch, go.
+   */
+  merge(devices: readonly StoredDevice[]): void {
+    const onDisk = new Set<string>();
     for (const stored of devices) {
-      const lastSeen = isoMs(stored.lastSeen);
-      const device: DeviceRecord = {
-        key: deviceKey(stored),
-        mac: stored.mac,
-        apMac: stored.apMac,
-        chipId: stored.chipId,
-        twin: stored.twin,
-        name: stored.name,
-        family: stored.family,
-        chip: stored.chip,
-        address: stored.address ?? '',
-        firstSeen: stored.firstSeen ? isoMs(stored.firstSeen) : lastSeen,
-        lastSeen,
-        chipSize: stored.chipSize,
-        freeSpace: stored.freeSpace,
-        sdkVersion: stored.sdkVersion,
-        running: stored.running,
-        held: stored.held ?? false,
-        catalogRequests: 0,
-        updates: stored.updates.map((u) => {
-          const record: UpdateRecord = {
-            image: u.image,
-            md5: u.md5,
-            at: isoMs(u.at),
-            outcome: u.outcome,
-            reason: u.reason,
-            status: u.status,
-            from: u.from,
-            count: u.count,
-          };
-          if (u.filesystem) record.filesystem = true;
-          if (record.outcome === 'downloading') {
-            // The server went away in the middle (a crash; a clean stop records it as aborted itself).
-            record.outcome = 'aborted';
-            record.reason = 'the server stopped during the download';
-            delete record.from;
-          }
-          return record;
-        }),
-      };
-      this.devices.set(device.key, device);
-      if (device.address) this.byAddress.set(device.address, device.key);
+      const key = deviceKey(stored);
+      onDisk.add(key);
+      if (this.touchedKeys.has(key) || this.forgottenKeys.has(key)) continue;
+      this.put(fromStored(stored));
+    }
+    for (const key of [...this.devices.keys()]) {
+      if (!onDisk.has(key) && !this.touchedKeys.has(key)) this.drop(key);
     }
     this.bound();
     this.changed.fire(undefined);
+  }
+
+  /** The state file now holds what this registry holds: changes are counted from here. */
+  markSynced(): void {
+    this.touchedKeys.clear();
+    this.forgottenKeys.clear();
+  }
+
+  private put(device: DeviceRecord): void {
+    const old = this.devices.get(device.key);
+    if (old && [...this.running.values()].some((live) => live.device === old)) return; // a download under way is ours
+    this.devices.set(device.key, device);
+    if (device.address) this.byAddress.set(device.address, device.key);
+  }
+
+  private drop(key: string): void {
+    this.devices.delete(key);
+    for (const [address, owner] of this.byAddress) if (owner === key) this.byAddress.delete(address);
   }
 
   dispose(): void {
@@ -690,6 +692,7 @@ export class DeviceRegistry implements Disposable {
   }
 
   private touched(device: DeviceRecord, urgency: Urgency): void {
+    this.touchedKeys.add(device.key);
     this.changed.fire(device);
     this.recordsChanged.fire(urgency);
   }
@@ -737,4 +740,49 @@ function measureRate(record: UpdateRecord, samples: number[][], total: number, n
   if (elapsed <= 0) return;
   record.rate = ((sent - s0!) * 1000) / elapsed;
   record.etaMs = record.rate > 0 && total > sent ? ((total - sent) * 1000) / record.rate : undefined;
+}
+
+/** A board as the state file stores it, back in memory. */
+function fromStored(stored: StoredDevice): DeviceRecord {
+  const lastSeen = isoMs(stored.lastSeen);
+  const device: DeviceRecord = {
+    key: deviceKey(stored),
+    mac: stored.mac,
+    apMac: stored.apMac,
+    chipId: stored.chipId,
+    twin: stored.twin,
+    name: stored.name,
+    family: stored.family,
+    chip: stored.chip,
+    address: stored.address ?? '',
+    firstSeen: stored.firstSeen ? isoMs(stored.firstSeen) : lastSeen,
+    lastSeen,
+    chipSize: stored.chipSize,
+    freeSpace: stored.freeSpace,
+    sdkVersion: stored.sdkVersion,
+    running: stored.running,
+    held: stored.held ?? false,
+    catalogRequests: 0,
+    updates: stored.updates.map((u) => {
+      const record: UpdateRecord = {
+        image: u.image,
+        md5: u.md5,
+        at: isoMs(u.at),
+        outcome: u.outcome,
+        reason: u.reason,
+        status: u.status,
+        from: u.from,
+        count: u.count,
+      };
+      if (u.filesystem) record.filesystem = true;
+      if (record.outcome === 'downloading') {
+        // The server went away in the middle (a crash; a clean stop records it as aborted itself).
+        record.outcome = 'aborted';
+        record.reason = 'the server stopped during the download';
+        delete record.from;
+      }
+      return record;
+    }),
+  };
+  return device;
 }

@@ -24,6 +24,8 @@ export class DeviceStateFile {
   private writable = true;
   /** Bytes of the last document written (a bench and diagnostics figure). */
   lastWrittenBytes = 0;
+  /** The file as this process last read or wrote it (inode, size, mtime): another writer changes it. */
+  private seen: string | undefined;
 
   constructor(
     readonly file: string,
@@ -39,12 +41,16 @@ export class DeviceStateFile {
         if (!stats.isFile()) return this.setAside(`is not a file`);
         if (stats.size > MAX_STATE_BYTES) return this.setAside(`is ${stats.size} bytes, more than a state file holds`);
         text = await handle.readFile('utf8');
+        this.seen = identity(stats);
       } finally {
         await handle.close();
       }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { doc: emptyState() };
+      if (code === 'ENOENT') {
+        this.seen = undefined;
+        return { doc: emptyState() };
+      }
       return this.setAside(`cannot be read (${code ?? errorMessage(error)})`);
     }
     const parsed = parseDeviceState(text);
@@ -74,6 +80,19 @@ export class DeviceStateFile {
     return this.writing;
   }
 
+  /**
+   * Whether another process wrote the file since this one last read or wrote it (a second editor window or the CLI
+   * on the same catalog): then it is read and merged before the next write, so neither loses the other's boards.
+   */
+  async changedByAnother(): Promise<boolean> {
+    await this.writing;
+    try {
+      return identity(await fs.stat(this.file)) !== this.seen;
+    } catch {
+      return false; // gone, or unreadable: there is nothing to take in
+    }
+  }
+
   /** Resolves when every write asked for so far is on disk. */
   async flush(): Promise<void> {
     await this.writing;
@@ -86,9 +105,11 @@ export class DeviceStateFile {
     await fs.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `.${path.basename(this.file)}.${randomBytes(6).toString('hex')}.tmp`);
     const handle = await fs.open(temp, 'wx');
+    let written: string;
     try {
       await handle.writeFile(text, 'utf8');
       await handle.sync();
+      written = identity(await handle.stat());
     } catch (error) {
       await handle.close().catch(() => undefined);
       await fs.rm(temp, { force: true });
@@ -101,6 +122,7 @@ export class DeviceStateFile {
       await fs.rm(temp, { force: true });
       throw error;
     }
+    this.seen = written;
     this.lastWrittenBytes = Buffer.byteLength(text);
     await syncFolder(dir);
   }
@@ -141,4 +163,8 @@ export class DeviceStateFile {
       return { doc: emptyState() };
     }
   }
+}
+
+function identity(stats: { ino: number; size: number; mtimeMs: number }): string {
+  return `${stats.ino}:${stats.size}:${stats.mtimeMs}`;
 }
