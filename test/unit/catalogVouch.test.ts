@@ -67,10 +67,23 @@ describe('catalog: a folder its watcher vouches for', () => {
         for (let i = 0; i < 20; i++) {
           assert.ok(await store.findCurrent('', 'fw.bin'));
           assert.ok(await store.findCurrent('lab', 'fw.bin'));
-          assert.ok(await store.listing('', 'esp8266'));
         }
       });
       assert.equal(calls, 0);
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('checks the folder on disk for every listing, vouched or not (a folder that became a link is never listed)', async () => {
+    const { dir, store } = await storeWith(true);
+    try {
+      await store.findCurrent('lab', 'fw.bin');
+      await store.findCurrent('lab', 'fw.bin');
+      const calls = await lstatsDuring(dir, async () => {
+        for (let i = 0; i < 5; i++) assert.ok(await store.listing('lab', 'esp8266'));
+      });
+      assert.ok(calls >= 5, `${calls} lstat calls for 5 listings`);
     } finally {
       await store.dispose();
     }

@@ -1,8 +1,10 @@
 // The catalog folder as an index of what may be listed and served. Requests are answered from this index, never by
 // joining a request string onto a folder: a name that is not in the index does not exist for a device. Symbolic
-// links that lead outside the catalog are not indexed. The index follows the disk through a watcher (events are
-// hints) and a cheap folder-mtime check on every catalog request, so a file dropped in is listed at once. The
-// Catalog (catalog.ts) owns it: its own writes update the index by name (update()), never by a rescan.
+// links that lead outside the catalog are not indexed. The index follows the disk through one watcher per folder
+// (events are hints, folderWatchers.ts), a check of the folder on disk (the walk from the root, its mtime and inode)
+// for every listing and for a download its watcher does not vouch for (VOUCH_MS), and a slow poll of folders that
+// have no working watcher (POLL_MS). The Catalog (catalog.ts) owns it: its own writes update the index by name
+// (update()), never by a rescan.
 
 import { lstat, readdir, realpath, rm, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
@@ -18,7 +20,7 @@ import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './cat
 import { yieldIfBusy } from '../work/loopTurn';
 import { buildListing, byName, newestFirst, prepareListing, type Audience, type Listing } from './listing';
 import { mapLimited } from '../work/mapLimited';
-import { FolderWatchers } from './folderWatchers';
+import { FolderWatchers, identityOf } from './folderWatchers';
 
 export interface CatalogStoreOptions {
   root: string;
@@ -32,16 +34,28 @@ export interface CatalogStoreOptions {
   originOf?: (relPath: string) => Origin | undefined;
   /** How long the watcher may vouch for a folder proven on disk (see VOUCH_MS). */
   vouchMs?: number;
+  /** How often folders without a working watcher are checked on disk when nobody asks (see POLL_MS). */
+  pollMs?: number;
 }
 
 /**
- * A request is answered from the index without touching the disk while the folder's watcher vouches for it: the
+ * A download is answered from the index without touching the disk while the folder's watcher vouches for it: the
  * folder was proven on disk (its identity and mtime, the walk from the root, the entry's version) less than this
- * long ago, and since then neither its watcher nor that of any folder above it reported anything. A board polling
- * every 2 s then costs no lstat; a change is seen at the next request after its watcher event, as before. The time
- * bounds what a watcher can miss (a share written by another machine), and then one proof on disk tells.
+ * long ago, the watchers of it and of every folder above it were started on the very folders proven, and since then
+ * none of them reported anything. A board polling every 2 s then costs no lstat (a 304 is decided from the index);
+ * a change is seen at the next request after its watcher event. The time bounds what a watcher can miss (a share
+ * written by another machine, FSEvents' 50 ms latency), and then one proof on disk tells. Containment does not rest
+ * on it: the bytes of a download are proven inside the catalog when the file is opened (catalogRoot.ts), and a
+ * listing always checks its folder on disk, so a folder that became a link is dropped at the first request.
  */
 const VOUCH_MS = 1000;
+
+/**
+ * Folders whose watcher could not start, failed, or follows another folder than the one at the path are checked on
+ * disk this often (their mtime and inode), and their watcher started again: requests check them anyway, this is for
+ * the time nobody asks (the editor's Firmware Catalog view while the server is stopped).
+ */
+const POLL_MS = 2000;
 
 /** An entry as a download finds it, with the reason the listing leaves it out, if it does. */
 export interface CurrentEntry {
@@ -67,6 +81,8 @@ interface DirState {
   mtimeMs: number;
   /** The folder's inode when scanned: another folder renamed into its place is scanned afresh. */
   ino: number;
+  /** Its `dev:ino` when scanned (identityOf): what its watcher must be following for a vouch. */
+  identity: string;
   entries: Map<string, CatalogEntry>;
   /**
    * The entries in the listing's order (newest first), kept across small changes: a listing of 1000 entries after
@@ -110,6 +126,10 @@ export class CatalogStore {
   readonly onDidAnalyzeImage: Event<ImageAnalysis>;
   private disposed = false;
   private readonly vouchMs: number;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private polling = false;
+  /** Watcher failures already warned about (by error code): one warning each, then debug lines. */
+  private readonly watchWarned = new Set<string>();
 
   constructor(private readonly options: CatalogStoreOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -144,24 +164,48 @@ export class CatalogStore {
     if (this.options.watch !== false) {
       this.watchers = new FolderWatchers(
         (rel, name) => this.schedule(rel, name),
-        (rel, error) => this.logger.debug(`catalog watcher of ${rel || 'the catalog folder'}: ${error.message}`),
+        (rel, error) => this.watchFailed(rel, error),
       );
+      this.pollTimer = setInterval(() => void this.pollUnwatched(), this.options.pollMs ?? POLL_MS);
+      this.pollTimer.unref();
     }
     this.addDir(this.newDir('', this.rootReal, 0));
     await this.refresh('');
   }
 
-  /** A folder's entries (fresh: rescanned first when its mtime moved), or undefined when there is no such folder. */
-  async directory(rel: string): Promise<DirState | undefined> {
+  /** A folder left without a watcher: said once per kind of failure, and the folder is checked on disk meanwhile. */
+  private watchFailed(rel: string, error: Error): void {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const where = rel || 'the catalog folder';
+    if (this.disposed || this.watchWarned.has(code)) {
+      this.logger.debug(`catalog: cannot watch ${where}: ${error.message}`);
+      return;
+    }
+    this.watchWarned.add(code);
+    let hint = '';
+    if (code === 'ENOSPC' && process.platform === 'linux') {
+      hint = ' (the limit of inotify watches is reached: raise fs.inotify.max_user_watches, e.g. sysctl fs.inotify.max_user_watches=524288)';
+    } else if (code === 'EMFILE' || code === 'ENFILE') {
+      hint = ' (too many open files: raise the limit, e.g. ulimit -n)';
+    }
+    const every = (this.options.pollMs ?? POLL_MS) / 1000;
+    this.logger.warn(`catalog: cannot watch ${where}: ${error.message}${hint}. Folders without a watcher are checked on disk at every request and every ${every} s, and watched again when possible`);
+  }
+
+  /**
+   * A folder's entries (fresh: checked on disk and rescanned first when it changed), or undefined when there is no
+   * such folder. `vouched`: a folder its watcher vouches for is not checked (downloads only, see VOUCH_MS).
+   */
+  async directory(rel: string, vouched = false): Promise<DirState | undefined> {
     let dir = this.dirs.get(rel);
     if (!dir) {
       // Maybe created since the last scan: freshen the nearest indexed ancestor, which indexes new subfolders.
       const ancestor = this.dirs.get(this.nearestIndexed(rel));
-      if (ancestor) await this.ensureFresh(ancestor);
+      if (ancestor) await this.ensureFresh(ancestor, vouched);
       dir = this.dirs.get(rel);
       if (!dir) return undefined;
     }
-    await this.ensureFresh(dir);
+    await this.ensureFresh(dir, vouched);
     return this.dirs.get(rel);
   }
 
@@ -188,14 +232,18 @@ export class CatalogStore {
   }
 
   /**
-   * An entry checked against the disk, for a download. A file completed or rewritten in place does not move its
-   * folder's mtime, and the watcher's event may not have arrived yet: one stat tells, and a changed file is read again
-   * before a device is answered from a stale verdict (e.g. "incomplete" for a build that has just finished writing).
+   * An entry checked against the disk, for a download, unless its folder's watcher vouches for it (VOUCH_MS: then
+   * for up to that long the index answers without touching the disk; the bytes are proven inside when the file is
+   * opened). A file completed or rewritten in place does not move its folder's mtime, and the watcher's event may
+   * not have arrived yet: an lstat of the entry tells, and a changed file is read again before a device is answered
+   * from a stale verdict (e.g. "incomplete" for a build that has just finished writing). An inside link's target
+   * lives in another folder, whose watcher this folder's vouch does not cover: it is stated on every request.
    */
   async findCurrent(dirRel: string, name: string): Promise<CurrentEntry | undefined> {
-    let dir = await this.directory(dirRel);
+    let dir = await this.directory(dirRel, true);
     let entry = dir?.entries.get(name);
-    const vouched = dir && this.vouchFor(dir);
+    const own = dir !== undefined && entry !== undefined && entry.absPath === join(dir.abs, name);
+    const vouched = own ? this.vouchFor(dir!) : undefined;
     if (entry?.version && !vouched?.entries.has(name)) {
       // lstat: a file swapped for a link has another version key, and the rescan leaves an outside link out.
       const stats = await this.statEntry(entry.absPath);
@@ -217,8 +265,30 @@ export class CatalogStore {
    * An entry's version and, with `withBytes`, its bytes, read from a descriptor proven to be inside the catalog
    * (catalogRoot.ts). Rejects with NotInsideError when the file became a link or its folder did.
    */
-  loadEntry(entry: CatalogEntry, withBytes: boolean): Promise<LoadedVersion> {
-    return this.images.load(entry.absPath, entry.name, withBytes, this.openInside);
+  async loadEntry(entry: CatalogEntry, withBytes: boolean): Promise<LoadedVersion> {
+    try {
+      return await this.images.load(entry.absPath, entry.name, withBytes, this.openInside);
+    } catch (error) {
+      if (isNotInside(error)) this.notInside(error, entry);
+      throw error;
+    }
+  }
+
+  /**
+   * The index answered with an entry that proved not to be inside the catalog when it was opened (a folder or the
+   * file swapped for a link before any watcher said so): the folders where the proof failed are dropped, or the
+   * entry's folder is read again, and no vouch stands until they are proven again.
+   */
+  private notInside(error: NotInsideError, entry: CatalogEntry): void {
+    if (this.disposed) return;
+    for (const dir of this.dirs.values()) dir.vouched = undefined;
+    const dir = this.dirs.get(entry.dir);
+    const at = error.at;
+    const folder = at !== undefined && [...this.dirs.values()].find((d) => d.rel === at || this.canonicalRel(d) === at);
+    if (folder) this.dropFolders(error, folder);
+    else if (dir) {
+      void this.refresh(dir.rel, [entry.name]).catch((e) => this.logger.warn(`catalog rescan failed: ${(e as Error).message}`));
+    }
   }
 
   private readonly openInside: FileOpener = (abs) => {
@@ -258,6 +328,14 @@ export class CatalogStore {
       const target = join(folder.base, name);
       const stats = await lstat(target);
       if (stats.isDirectory()) throw new Error(`${dirRel ? `${dirRel}/` : ''}${name} is a folder; only files are removed`);
+      // On Linux `base` is the folder's descriptor: the unlink is in the folder proven, whatever its path names now.
+      // Elsewhere it is a path: prove the folder (the walk, its dev and inode) and the entry again right before the
+      // unlink. What is left is a swap within the microseconds between this check and the unlink (README, Safety).
+      await folder.verify();
+      const again = await lstat(target);
+      if (again.dev !== stats.dev || again.ino !== stats.ino) {
+        throw new Error(`${dirRel ? `${dirRel}/` : ''}${name} changed while it was being removed; nothing was removed`);
+      }
       await rm(target, { force: true });
       await folder.verify();
     } finally {
@@ -273,6 +351,7 @@ export class CatalogStore {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    clearInterval(this.pollTimer);
     for (const timer of this.pending.values()) clearTimeout(timer);
     this.pending.clear();
     this.watchers?.dispose();
@@ -287,6 +366,7 @@ export class CatalogStore {
       depth,
       mtimeMs: -1,
       ino: -1,
+      identity: '',
       entries: new Map(),
       listings: new Map(),
       dirty: true,
@@ -296,11 +376,11 @@ export class CatalogStore {
     };
   }
 
-  private async ensureFresh(dir: DirState): Promise<void> {
+  private async ensureFresh(dir: DirState, vouched: boolean): Promise<void> {
     // A scan under way may have read the folder before the change this request is about: check again after it.
     if (dir.scan) await dir.scan.catch(() => undefined);
     if (!dir.dirty) {
-      if (this.vouchFor(dir)) return;
+      if (vouched && this.vouchFor(dir)) return;
       // Requests that arrive together share one check: 300 boards polling at once cost one walk, not 300 whose
       // completions all land in one turn of the loop.
       dir.check ??= this.checkFolder(dir).finally(() => (dir.check = undefined));
@@ -316,8 +396,9 @@ export class CatalogStore {
       // not when the watcher reports the rename.
       const provenAt = performance.now();
       const stats = await this.insideRoot!.statFolder(this.canonicalRel(dir));
-      if (stats.mtimeMs !== dir.mtimeMs || stats.ino !== dir.ino) return 'stale';
-      if (!dir.dirty && dir.changedAt < provenAt && this.watchers?.watching(dir.rel)) {
+      if (stats.mtimeMs !== dir.mtimeMs || identityOf(stats) !== dir.identity) return 'stale';
+      // Only a watcher started on this very folder vouches for it (one on a folder renamed away does not).
+      if (!dir.dirty && dir.changedAt < provenAt && this.watchers?.watches(dir.rel, dir.identity)) {
         dir.vouched = { at: provenAt, entries: new Set() };
       }
       return 'fresh';
@@ -351,7 +432,7 @@ export class CatalogStore {
     for (let rel: string | undefined = dir.rel; rel !== undefined; rel = parentRel(rel)) {
       const folder = this.dirs.get(rel);
       if (!folder || folder.dirty || folder.scan || folder.changedAt >= vouched.at) return undefined;
-      if (!this.watchers?.watching(rel)) return undefined;
+      if (!this.watchers?.watches(rel, folder.identity)) return undefined;
     }
     return vouched;
   }
@@ -452,8 +533,9 @@ export class CatalogStore {
     const next = new Map<string, CatalogEntry>();
     const changedEntries: CatalogEntry[] = [];
     const removed: string[] = [];
+    const identity = identityOf(folder.stats);
     // Another folder renamed into this one's place, or the first scan: every entry is new.
-    const pending = ino !== dir.ino ? 'all' : dir.pending;
+    const pending = identity !== dir.identity ? 'all' : dir.pending;
     dir.pending = new Set();
     const toRead = pending === 'all' ? names : names.filter((name) => !dir.entries.has(name) || pending.has(name));
     const reading = new Set(toRead);
@@ -463,11 +545,14 @@ export class CatalogStore {
     await yieldIfBusy(); // the index and listings below are rebuilt in a turn of their own
     // Read by path (no /proc): prove the folder is still the real one that was read, else none of it counts.
     await folder.verify();
+    this.followWithWatcher(dir, identity);
+    const subfolders: string[] = []; // indexed subfolders read again: maybe another folder under the same name
     for (const name of names) {
       const entry = reading.has(name) ? read.get(name) : dir.entries.get(name);
       if (!entry) continue;
       next.set(name, entry);
       if (!reading.has(name)) continue;
+      if (entry.isDirectory && this.dirs.has(entry.relPath)) subfolders.push(entry.relPath);
       const old = dir.entries.get(name);
       if (!old || old.mtimeMs !== entry.mtimeMs || old.size !== entry.size || old.version?.key !== entry.version?.key
         || old.isDirectory !== entry.isDirectory || old.error !== entry.error || old.origin !== entry.origin
@@ -488,6 +573,9 @@ export class CatalogStore {
     dir.entries = next;
     dir.mtimeMs = mtimeMs;
     dir.ino = ino;
+    dir.identity = identity;
+    // Their scan compares their identity, restarts their watcher if it follows a folder renamed away, and so on down.
+    for (const rel of subfolders) await this.refresh(rel);
     if (!changed && dir.listings.size > 0) return;
     dir.listings.clear();
     // Entries kept from the last scan are the same objects, with their verdicts and wire items already worked out.
@@ -542,7 +630,9 @@ export class CatalogStore {
       if (isFirmwareCandidate(name)) {
         const previous = dir.entries.get(name)?.version;
         entry.version =
-          previous && previous.key === versionKey(stats) ? previous : (await this.loadEntry(entry, false)).version;
+          previous && previous.key === versionKey(stats)
+            ? previous
+            : (await this.images.load(entry.absPath, entry.name, false, this.openInside)).version;
         entry.size = entry.version.size;
         entry.mtimeMs = entry.version.mtimeMs;
         // Its origin, while it holds the bytes that were published (a file replaced by hand has none).
@@ -581,6 +671,42 @@ export class CatalogStore {
       return await handle.stat();
     } finally {
       await handle.close();
+    }
+  }
+
+  /**
+   * After a scan proved the folder `identity`: a watcher that is missing, failed, or follows another folder (this one's
+   * predecessor under the same name) is started again on this one. One still starting is left to prove itself.
+   */
+  private followWithWatcher(dir: DirState, identity: string): void {
+    if (!this.watchers || this.disposed || this.dirs.get(dir.rel) !== dir) return;
+    const state = this.watchers.state(dir.rel);
+    if (state === 'starting' || state === identity) return;
+    if (state !== 'none') this.logger.debug(`catalog: ${dir.rel || 'the catalog folder'} is another folder now; watching it again`);
+    this.watchers.restart(dir.rel, dir.abs);
+  }
+
+  /**
+   * The slow poll (POLL_MS): folders whose watcher is not following them are watched again where possible, and
+   * checked on disk (mtime, inode, the walk), so a change is learnt even when no request asks.
+   */
+  private async pollUnwatched(): Promise<void> {
+    if (this.polling || this.disposed || !this.watchers) return;
+    this.polling = true;
+    try {
+      for (const dir of [...this.dirs.values()]) {
+        if (this.disposed || !this.watchers) return;
+        if (this.dirs.get(dir.rel) !== dir || dir.identity === '') continue;
+        const state = this.watchers.state(dir.rel);
+        if (state === 'starting' || state === dir.identity) continue;
+        // Watched first, then checked: a change between the two is caught by one or the other.
+        this.watchers.restart(dir.rel, dir.abs);
+        await this.ensureFresh(dir, false);
+      }
+    } catch (error) {
+      this.logger.debug(`catalog: checking unwatched folders failed: ${(error as Error).message}`);
+    } finally {
+      this.polling = false;
     }
   }
 
