@@ -33,6 +33,7 @@ export class DeviceStateFile {
   ) {}
 
   async load(): Promise<LoadedState> {
+    await this.removeStaleTemps();
     let text: string;
     try {
       const handle = await fs.open(this.file, 'r');
@@ -61,6 +62,33 @@ export class DeviceStateFile {
       );
     if (parsed.version < STATE_VERSION) await this.keepOlderFormat(parsed.version);
     return { doc: parsed.doc };
+  }
+
+  /**
+   * A crash between a write's temp file and its rename leaves `.<name>.<hex>.tmp` beside the file. Only this file's
+   * own temps are removed, and only those older than a minute: a write of another process (a second editor window,
+   * the CLI) takes milliseconds, so a younger one may still be under way.
+   */
+  private async removeStaleTemps(olderThanMs = 60_000): Promise<void> {
+    const dir = path.dirname(this.file);
+    const own = new RegExp(`^\\.${escapeRegExp(path.basename(this.file))}\\.[0-9a-f]{12}\\.tmp$`);
+    let names: string[];
+    try {
+      names = (await fs.readdir(dir)).filter((name) => own.test(name));
+    } catch {
+      return; // no folder yet, or unreadable: nothing of ours to tidy
+    }
+    for (const name of names) {
+      const temp = path.join(dir, name);
+      try {
+        const stats = await fs.lstat(temp);
+        if (!stats.isFile() || Date.now() - stats.mtimeMs < olderThanMs) continue;
+        await fs.rm(temp, { force: true });
+        this.logger.debug(`device state: removed ${name}, left by a write that did not finish`);
+      } catch {
+        // gone meanwhile, or not ours to remove: leave it
+      }
+    }
   }
 
   /** Writes `doc` (atomically). Writes are serialised; a write asked for while one runs is coalesced into the next. */
@@ -167,4 +195,8 @@ export class DeviceStateFile {
 
 function identity(stats: { ino: number; size: number; mtimeMs: number }): string {
   return `${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
