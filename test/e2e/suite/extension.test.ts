@@ -11,33 +11,10 @@ import { portIsFree, rawRequest } from '../../support/rawHttp';
 import { esp32DownloadRequest, esp8266CatalogRequest, esp8266DownloadRequest } from '../../support/deviceRequests';
 import { esp32App, esp32Bootloader, esp8266ArduinoApp } from '../../support/images';
 import { createHash } from 'crypto';
+import { freePort, until } from './hostWaits';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 suite('AutoConnect Update Server in a real extension host', () => {
   let controller: ServerController;

@@ -5,7 +5,6 @@
 // the palette, the context menu, the Settings editor) is looked at in test/ui/polish.ui.mjs.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -14,6 +13,7 @@ import type { Notifier } from '../../../src/extension/serverController';
 import { RowCommands } from '../../../src/extension/commandIds';
 import { reachableAddresses } from '../../../src/core';
 import { esp8266ArduinoApp } from '../../support/images';
+import { freePort, until } from './hostWaits';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
 
@@ -48,30 +48,6 @@ class Recorder implements Notifier {
   }
   error(): Thenable<string | undefined> {
     return Promise.resolve(undefined);
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -3,7 +3,6 @@
 // histories are in the Devices view's data, with the server stopped.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ExtensionApi } from '../../../src/extension/extension';
@@ -11,6 +10,7 @@ import { rawRequest } from '../../support/rawHttp';
 import { esp32DownloadRequest, esp8266DownloadRequest } from '../../support/deviceRequests';
 import { esp8266ArduinoApp } from '../../support/images';
 import { AFTER_RELOAD, afterReload, reloadFile, requestReload } from './windowReload';
+import { freePort, until } from './hostWaits';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
 const ESP8266 = '18:FE:34:00:00:51';
@@ -19,26 +19,6 @@ const ESP32 = '24:0A:C4:00:00:52';
 interface Notes {
   boards: Array<{ key: string; name?: string; history: Array<[string, string]> }>;
   stateFile: string;
-}
-
-async function until<T>(probe: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function activate(): Promise<ExtensionApi> {

@@ -3,7 +3,6 @@
 // request on a raw socket) gets the older build. The workbench's own menu is looked at in test/ui/polish.ui.mjs.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { createHash } from 'crypto';
@@ -13,6 +12,7 @@ import type { CatalogRollBackResult } from '../../../src/core';
 import { esp8266ArduinoApp } from '../../support/images';
 import { rawRequest } from '../../support/rawHttp';
 import { esp8266DownloadRequest } from '../../support/deviceRequests';
+import { freePort, until } from './hostWaits';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
 const CURRENT = 'rollback-demo.bin';
@@ -34,26 +34,6 @@ class Recorder implements Notifier {
   error(message: string): Thenable<string | undefined> {
     this.errors.push(message);
     return Promise.resolve(undefined);
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(probe: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -13,6 +13,7 @@ import type { NetworkIdentity } from '../../../src/core';
 import { portIsFree, rawRequest } from '../../support/rawHttp';
 import { esp8266CatalogRequest, esp8266DownloadRequest } from '../../support/deviceRequests';
 import { esp8266ArduinoApp } from '../../support/images';
+import { freePort, until } from './hostWaits';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
 const CAFE: NetworkIdentity = {
@@ -61,30 +62,6 @@ class Recorder implements Notifier {
   error(message: string): Thenable<string | undefined> {
     this.errors.push(message);
     return Promise.resolve(undefined);
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  ms = 20_000,
-) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
