@@ -16,21 +16,27 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { rawRequest } from '../support/rawHttp';
 import { esp8266CatalogRequest, esp8266DownloadRequest } from '../support/deviceRequests';
 import { esp8266ArduinoApp } from '../support/images';
 import { md5 } from '../support/serverFixture';
 import { MAX_IMAGE_BYTES } from '../../src/core/firmware/imageInfo';
 
-const cli = join(__dirname, '..', '..', '..', 'dist', 'cli.js');
-// The server runs as `nobody`, who may not reach a checkout below a private folder (mktemp -d is 0700): it loads a
-// world-readable copy of the preload.
+// The server runs as `nobody`, who may not reach a checkout below a private folder (mktemp -d is 0700): it runs a
+// world-readable copy of the bundles (the CLI and the image worker it starts from its own folder) and the preload.
 const probeDir = fsProbe.mkdtempSync(join(tmpdir(), 'acus-probe-'));
 fsProbe.chmodSync(probeDir, 0o755);
-const probe = join(probeDir, 'memoryProbe.js');
-fsProbe.copyFileSync(join(__dirname, '..', 'support', 'memoryProbe.js'), probe);
-fsProbe.chmodSync(probe, 0o644);
+function readableCopy(from: string): string {
+  const to = join(probeDir, basename(from));
+  fsProbe.copyFileSync(from, to);
+  fsProbe.chmodSync(to, 0o644);
+  return to;
+}
+const dist = join(__dirname, '..', '..', '..', 'dist');
+const cli = readableCopy(join(dist, 'cli.js'));
+readableCopy(join(dist, 'imageWorker.js'));
+const probe = readableCopy(join(__dirname, '..', 'support', 'memoryProbe.js'));
 const NOBODY = 65534;
 
 interface Memory {
