@@ -209,7 +209,10 @@ export class UpdateService implements Disposable {
     return publisher;
   }
 
-  /** Stops the server, then the publisher (reverse order of creation), and waits for both. */
+  /**
+   * Stops the server first, so that no device is answered by a service half gone, then the publisher, then the
+   * catalog both of them used (created first, closed last), and waits for all three.
+   */
   dispose(): Promise<void> {
     this.disposing ??= (async () => {
       await this.serialize(async () => {
