@@ -18,8 +18,8 @@
 'use strict';
 
 const { monitorEventLoopDelay, performance } = require('node:perf_hooks');
-const { openSync, readSync, renameSync, writeFileSync } = require('node:fs');
-const { Buffer } = require('node:buffer');
+const { renameSync, writeFileSync } = require('node:fs');
+const { mainThreadSchedstat } = require('./schedstat.cjs');
 const { setInterval } = require('node:timers');
 
 const file = process.env.ACBENCH_LOOP_FILE;
@@ -29,23 +29,16 @@ if (file) {
   let loadMs;
   let seq = 0;
   let since = preloaded;
-  let schedFd = -1;
-  try {
-    schedFd = openSync(`/proc/self/task/${process.pid}/schedstat`, 'r');
-  } catch {
-    // not Linux: no own-CPU figures
-  }
-  const schedBuf = Buffer.alloc(128);
+  const readSchedstat = mainThreadSchedstat(); // undefined where there is none: no own-CPU figures
   const sched = () => {
-    const n = readSync(schedFd, schedBuf, 0, schedBuf.length, 0);
-    const [run, wait] = schedBuf.toString('latin1', 0, n).split(' ');
-    return [Number(run) / 1e6, Number(wait) / 1e6]; // ms
+    const { runNs, waitNs } = readSchedstat();
+    return [runNs / 1e6, waitNs / 1e6]; // ms
   };
   let ownMax = 0;
   let windowStart;
   let lastRun = 0;
   const startOwn = () => {
-    if (schedFd < 0) return;
+    if (!readSchedstat) return;
     windowStart = sched();
     lastRun = windowStart[0];
     ownMax = 0;
@@ -54,7 +47,7 @@ if (file) {
     since = performance.now();
     loadMs = since - preloaded;
     histogram.enable();
-    if (schedFd < 0) return;
+    if (!readSchedstat) return;
     startOwn();
     setInterval(() => {
       const [run] = sched();
@@ -75,7 +68,7 @@ if (file) {
       mean: ms(histogram.mean),
       ...(seq === 1 ? { loadMs } : {}),
     };
-    if (schedFd >= 0 && windowStart) {
+    if (readSchedstat && windowStart) {
       const [run, wait] = sched();
       Object.assign(snapshot, {
         ownMaxMs: Math.max(ownMax, run - lastRun),

@@ -12,11 +12,11 @@
 
 'use strict';
 
-const { Buffer } = require('node:buffer');
 const { Session } = require('node:inspector');
 const { setInterval } = require('node:timers');
 const { PerformanceObserver, performance } = require('node:perf_hooks');
-const { mkdirSync, openSync, readSync, writeFileSync } = require('node:fs');
+const { mkdirSync, writeFileSync } = require('node:fs');
+const { mainThreadSchedstat } = require('./schedstat.cjs');
 const { join } = require('node:path');
 
 const dir = process.env.ACBENCH_LOOP_TRACE_DIR;
@@ -26,19 +26,11 @@ if (dir) {
   const nowUs = () => Number(process.hrtime.bigint() / 1000n);
   // performance.now() (ms since timeOrigin) to the hrtime µs clock
   const perfOffsetUs = nowUs() - performance.now() * 1000;
-  // pread of an open fd into one buffer: the probe reads this every millisecond
-  let schedFd = -1;
-  try {
-    schedFd = openSync(`/proc/self/task/${process.pid}/schedstat`, 'r');
-  } catch {
-    // not Linux: run and wait read 0
-  }
-  const schedBuf = Buffer.alloc(128);
+  const readSchedstat = mainThreadSchedstat();
   const sched = () => {
-    if (schedFd < 0) return { runUs: 0, waitUs: 0 };
-    const n = readSync(schedFd, schedBuf, 0, schedBuf.length, 0);
-    const [run, wait] = schedBuf.toString('latin1', 0, n).split(' ');
-    return { runUs: Number(run) / 1000, waitUs: Number(wait) / 1000 };
+    if (!readSchedstat) return { runUs: 0, waitUs: 0 }; // not Linux: run and wait read 0
+    const { runNs, waitNs } = readSchedstat();
+    return { runUs: runNs / 1000, waitUs: waitNs / 1000 };
   };
 
   let late = [];

@@ -15,33 +15,16 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Catalog, type CatalogBuild } from '../../src/core/catalog/catalog';
+import { Catalog } from '../../src/core/catalog/catalog';
 import { CatalogStore, type CatalogChange } from '../../src/core/catalog/catalogStore';
 import { ORIGINS_FILE } from '../../src/core/catalog/origins';
 import { buildListing } from '../../src/core/catalog/listing';
-import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { UpdateService } from '../../src/core';
 import { DeviceInventory } from '../../src/core/devices/deviceInventory';
 import { levelLogger } from '../../src/core/log';
 import { esp8266ArduinoApp } from '../support/images';
 import { md5 } from '../support/serverFixture';
-import { createHash } from 'node:crypto';
-
-function build(bytes: Buffer, minute: number, extra: Partial<CatalogBuild> = {}): CatalogBuild {
-  return {
-    bytes,
-    md5: md5(bytes),
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    info: analyzeImage(bytes, 'firmware.bin'),
-    mtime: new Date(Date.UTC(2026, 0, 1, 12, minute)),
-    source: '/work/blinky/.pio/build/d1_mini/firmware.bin',
-    target: { key: 'pio:/work/blinky:d1_mini', project: 'blinky', environment: 'd1_mini' },
-    stem: 'blinky-d1_mini',
-    ext: '.bin',
-    keep: 1,
-    ...extra,
-  };
-}
+import { blinkyBuild } from '../support/catalogBuild';
 
 async function until<T>(what: string, check: () => T | undefined): Promise<T> {
   const deadline = Date.now() + 20_000;
@@ -72,7 +55,7 @@ describe('Catalog', () => {
           .sort();
 
       const first = esp8266ArduinoApp({ payloadSize: 30_000, seed: 4 });
-      const r1 = await catalog.publish(build(first, 1));
+      const r1 = await catalog.publish(blinkyBuild(first, 1));
       assert.ok(r1.published);
       assert.deepEqual(names(), ['blinky-d1_mini.bin', 'by-hand.bin'], 'listed as soon as publish resolves');
       assert.deepEqual(
@@ -86,7 +69,7 @@ describe('Catalog', () => {
       assert.equal(catalog.allEntries().find((e) => e.name === 'by-hand.bin')!.origin, undefined);
 
       const second = esp8266ArduinoApp({ payloadSize: 30_000, seed: 5 });
-      const r2 = await catalog.publish(build(second, 2));
+      const r2 = await catalog.publish(blinkyBuild(second, 2));
       assert.ok(r2.published && r2.kept === 'blinky-d1_mini-20260101-120100.bin', JSON.stringify(r2));
       assert.deepEqual(
         changes
@@ -99,14 +82,14 @@ describe('Catalog', () => {
       assert.equal(kept.origin?.md5, md5(first), 'the kept build has the origin of the build it holds');
 
       const third = esp8266ArduinoApp({ payloadSize: 30_000, seed: 6 });
-      const r3 = await catalog.publish(build(third, 3));
+      const r3 = await catalog.publish(blinkyBuild(third, 3));
       assert.ok(r3.published);
       assert.deepEqual(r3.removed, ['blinky-d1_mini-20260101-120100.bin'], 'keep 1: the older dated build goes');
       assert.deepEqual(changes.at(-1)!.removed, ['blinky-d1_mini-20260101-120100.bin']);
       assert.deepEqual(names(), ['blinky-d1_mini-20260101-120200.bin', 'blinky-d1_mini.bin', 'by-hand.bin']);
       assert.equal(hashes, 1, 'the published builds were taken in with their digests, not hashed again');
 
-      const same = await catalog.publish(build(third, 4));
+      const same = await catalog.publish(blinkyBuild(third, 4));
       assert.equal(same.published, false);
 
       await catalog.remove('blinky-d1_mini-20260101-120200.bin');
@@ -137,7 +120,7 @@ describe('Catalog', () => {
       assert.deepEqual(catalog.allEntries(), []);
       assert.equal(await catalog.listing('', 'any'), undefined);
       await assert.rejects(catalog.require(), /does not exist/);
-      const r = await catalog.publish(build(esp8266ArduinoApp({ payloadSize: 10_000, seed: 7 }), 1));
+      const r = await catalog.publish(blinkyBuild(esp8266ArduinoApp({ payloadSize: 10_000, seed: 7 }), 1));
       assert.ok(r.published);
       assert.equal(catalog.isOpen, true);
       assert.deepEqual(
@@ -193,12 +176,12 @@ describe('Catalog', () => {
       await inventory.whenCatalogLearnt();
       assert.equal(wholeReads, 1, 'the whole index once, at the start');
       const first = esp8266ArduinoApp({ payloadSize: 30_000, seed: 11 });
-      await catalog.publish(build(first, 1));
+      await catalog.publish(blinkyBuild(first, 1));
       await inventory.whenCatalogLearnt();
       assert.deepEqual(inventory.builds.filesOf(md5(first)), ['blinky-d1_mini.bin']);
       assert.equal(inventory.builds.identify(md5(first))?.environment, 'd1_mini', 'with its origin');
       const second = esp8266ArduinoApp({ payloadSize: 30_000, seed: 12 });
-      await catalog.publish(build(second, 2));
+      await catalog.publish(blinkyBuild(second, 2));
       await inventory.whenCatalogLearnt();
       assert.deepEqual(inventory.builds.filesOf(md5(first)), ['blinky-d1_mini-20260101-120100.bin']);
       assert.deepEqual(inventory.builds.filesOf(md5(second)), ['blinky-d1_mini.bin']);
@@ -254,11 +237,11 @@ describe('Catalog', () => {
       await editor.open();
       await cli.open();
       const other = { key: 'pio:/work/lamp:esp32', project: 'lamp', environment: 'esp32' };
-      await editor.publish(build(esp8266ArduinoApp({ payloadSize: 10_000, seed: 21 }), 1));
+      await editor.publish(blinkyBuild(esp8266ArduinoApp({ payloadSize: 10_000, seed: 21 }), 1));
       await cli.publish(
-        build(esp8266ArduinoApp({ payloadSize: 10_000, seed: 22 }), 1, { target: other, stem: 'lamp-esp32' }),
+        blinkyBuild(esp8266ArduinoApp({ payloadSize: 10_000, seed: 22 }), 1, { target: other, stem: 'lamp-esp32' }),
       );
-      await editor.publish(build(esp8266ArduinoApp({ payloadSize: 10_000, seed: 23 }), 2));
+      await editor.publish(blinkyBuild(esp8266ArduinoApp({ payloadSize: 10_000, seed: 23 }), 2));
       const sidecar = JSON.parse(readFileSync(join(dir, ORIGINS_FILE), 'utf8')) as Record<string, { project: string }>;
       assert.equal(sidecar['lamp-esp32.bin']?.project, 'lamp', "the other process's publish is still there");
       assert.equal(sidecar['blinky-d1_mini.bin']?.project, 'blinky');

@@ -14,37 +14,13 @@ import { CatalogStore } from '../../src/core/catalog/catalogStore';
 import { isNotInside } from '../../src/core/catalog/catalogRoot';
 import { levelLogger } from '../../src/core/log';
 import { esp8266ArduinoApp } from '../support/images';
+import { until } from '../support/waits';
+import { lstatsDuring } from '../support/fsCalls';
 
-type Lstat = typeof fs.lstat;
-const promises = fs as { lstat: Lstat };
 // The module object folderWatchers.ts calls `watch` on.
 const nodeFs = createRequire(__filename)('node:fs') as { watch: (...args: unknown[]) => FSWatcher };
 
 const image = (seed: number) => esp8266ArduinoApp({ payloadSize: 20_000, seed });
-
-async function until(probe: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Counts lstat calls below `root` while `run` runs. */
-async function lstatsDuring(root: string, run: () => Promise<void>): Promise<number> {
-  const original = promises.lstat;
-  let calls = 0;
-  promises.lstat = ((file: Parameters<Lstat>[0], ...rest: unknown[]) => {
-    if (String(file).startsWith(root)) calls++;
-    return (original as (...args: unknown[]) => ReturnType<Lstat>)(file, ...rest);
-  }) as Lstat;
-  try {
-    await run();
-  } finally {
-    promises.lstat = original;
-  }
-  return calls;
-}
 
 describe('catalog: a folder replaced by another real folder under its watcher', () => {
   let base: string;

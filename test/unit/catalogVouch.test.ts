@@ -9,34 +9,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CatalogStore } from '../../src/core/catalog/catalogStore';
 import { esp8266ArduinoApp } from '../support/images';
-
-type Lstat = typeof fs.lstat;
-// node:fs's `promises` is the very object node:fs/promises exports (what the catalog calls).
-const promises = fs as { lstat: Lstat };
-
-/** Counts lstat calls below `root` while `run` runs. */
-async function lstatsDuring(root: string, run: () => Promise<void>): Promise<number> {
-  const original = promises.lstat;
-  let calls = 0;
-  promises.lstat = ((file: Parameters<Lstat>[0], ...rest: unknown[]) => {
-    if (String(file).startsWith(root)) calls++;
-    return (original as (...args: unknown[]) => ReturnType<Lstat>)(file, ...rest);
-  }) as Lstat;
-  try {
-    await run();
-  } finally {
-    promises.lstat = original;
-  }
-  return calls;
-}
-
-async function until(probe: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { until } from '../support/waits';
+import { lstatsDuring } from '../support/fsCalls';
 
 describe('catalog: a folder its watcher vouches for', () => {
   let base: string;

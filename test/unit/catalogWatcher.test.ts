@@ -11,16 +11,7 @@ import { FolderWatchers } from '../../src/core/catalog/folderWatchers';
 import { levelLogger } from '../../src/core/log';
 import { esp8266ArduinoApp } from '../support/images';
 import { md5 } from '../support/serverFixture';
-
-const WAIT_MS = 15_000;
-
-async function until(probe: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { until } from '../support/waits';
 
 describe('catalog watcher', () => {
   let base: string;

@@ -18,20 +18,10 @@ import { esp32App, esp8266ArduinoApp } from '../support/images';
 import { rawRequest, slowReader } from '../support/rawHttp';
 import { md5 } from '../support/serverFixture';
 import { yieldIfBusy } from '../../src/core/work/loopTurn';
+import { until } from '../support/waits';
 
 const A = '18:FE:34:00:00:0A';
 const B = '18:FE:34:00:00:0B';
-const WAIT_MS = 20_000;
-
-async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 interface Bench {
   base: string;

@@ -16,16 +16,7 @@ import { esp8266DownloadRequest } from '../support/deviceRequests';
 import { esp8266ArduinoApp } from '../support/images';
 import { rawRequest } from '../support/rawHttp';
 import { md5 } from '../support/serverFixture';
-
-async function until<T>(probe: () => T | undefined | false, what: string): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { until } from '../support/waits';
 
 /** Sends the request and reads the whole response, but neither ends nor closes its side. */
 function readAndHoldOpen(port: number, request: string): { socket: Socket; whole: Promise<Buffer> } {

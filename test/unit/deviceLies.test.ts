@@ -16,19 +16,10 @@ import { esp32DownloadRequest, esp8266DownloadRequest } from '../support/deviceR
 import { esp8266ArduinoApp } from '../support/images';
 import { rawRequest } from '../support/rawHttp';
 import { md5 } from '../support/serverFixture';
+import { until } from '../support/waits';
 
 const MAC = '18:FE:34:00:00:0A';
 const honest = { staMac: MAC, apMac: '1A:FE:34:00:00:0A', chipId: '10066124', chipSize: 4194304, freeSpace: 1 << 20 };
-
-async function until<T>(probe: () => T | undefined | false, what: string): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('device inventory: a board that lies changes only its own record', () => {
   const build1 = esp8266ArduinoApp({ payloadSize: 60_000, seed: 201 });

@@ -9,15 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UpdateService, levelLogger, type CatalogChange, type UpdateServiceOptions } from '../../src/core';
-import { Catalog, type CatalogBuild } from '../../src/core/catalog/catalog';
+import { Catalog } from '../../src/core/catalog/catalog';
 import { ORIGINS_FILE, type Origin } from '../../src/core/catalog/origins';
 import { findKeptBuild, parseDatedName } from '../../src/core/catalog/keptBuilds';
-import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { rawRequest } from '../support/rawHttp';
 import { esp8266CatalogRequest, esp8266DownloadRequest } from '../support/deviceRequests';
 import { md5 } from '../support/serverFixture';
 import { esp8266ArduinoApp } from '../support/images';
-import { createHash } from 'node:crypto';
+import { blinkyBuild } from '../support/catalogBuild';
 
 const CURRENT = 'blinky-d1_mini.bin';
 const BUILD_1 = 'blinky-d1_mini-20260101-120100.bin';
@@ -191,22 +190,11 @@ describe('Roll back', () => {
   it('keeps retention: with keep 1 the kept build is the one replaced, and nothing older', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acus-rollback-'));
     const catalog = new Catalog({ root: dir, watch: false });
-    const build = (bytes: Buffer, minute: number): CatalogBuild => ({
-      bytes,
-      md5: md5(bytes),
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      info: analyzeImage(bytes, 'firmware.bin'),
-      mtime: new Date(Date.UTC(2026, 0, 1, 12, minute)),
-      source: '/work/blinky/.pio/build/d1_mini/firmware.bin',
-      target: { key: 'pio:/work/blinky:d1_mini', project: 'blinky', environment: 'd1_mini' },
-      stem: 'blinky-d1_mini',
-      ext: '.bin',
-      keep: 1,
-    });
     try {
       await catalog.open();
       const images = [1, 2, 3].map((seed) => esp8266ArduinoApp({ payloadSize: 20_000, seed: 90 + seed }));
-      for (const [i, image] of images.entries()) assert.ok((await catalog.publish(build(image, i + 1))).published);
+      for (const [i, image] of images.entries())
+        assert.ok((await catalog.publish(blinkyBuild(image, i + 1))).published);
       assert.deepEqual([...catalog.keptBuilds().keys()], [BUILD_2], 'keep 1: build 2 is the one kept');
       const back = await catalog.rollBack(BUILD_2, { keep: 1 });
       assert.deepEqual([back.kept, back.removed], ['blinky-d1_mini-20260101-120300.bin', [BUILD_2]]);

@@ -11,7 +11,7 @@ import { portIsFree, rawRequest } from '../../support/rawHttp';
 import { esp32DownloadRequest, esp8266CatalogRequest, esp8266DownloadRequest } from '../../support/deviceRequests';
 import { esp32App, esp32Bootloader, esp8266ArduinoApp } from '../../support/images';
 import { createHash } from 'crypto';
-import { freePort, until } from './hostWaits';
+import { freePort, until } from '../../support/waits';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');

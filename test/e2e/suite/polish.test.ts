@@ -13,7 +13,7 @@ import type { Notifier } from '../../../src/extension/serverController';
 import { RowCommands } from '../../../src/extension/commandIds';
 import { reachableAddresses } from '../../../src/core';
 import { esp8266ArduinoApp } from '../../support/images';
-import { freePort, until } from './hostWaits';
+import { freePort, until } from '../../support/waits';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
 

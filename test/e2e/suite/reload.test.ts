@@ -10,7 +10,7 @@ import { rawRequest } from '../../support/rawHttp';
 import { esp32DownloadRequest, esp8266DownloadRequest } from '../../support/deviceRequests';
 import { esp8266ArduinoApp } from '../../support/images';
 import { AFTER_RELOAD, afterReload, reloadFile, requestReload } from './windowReload';
-import { freePort, until } from './hostWaits';
+import { freePort, until } from '../../support/waits';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
 const ESP8266 = '18:FE:34:00:00:51';

@@ -12,7 +12,7 @@ import type { CatalogRollBackResult } from '../../../src/core';
 import { esp8266ArduinoApp } from '../../support/images';
 import { rawRequest } from '../../support/rawHttp';
 import { esp8266DownloadRequest } from '../../support/deviceRequests';
-import { freePort, until } from './hostWaits';
+import { freePort, until } from '../../support/waits';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
 const CURRENT = 'rollback-demo.bin';

@@ -13,7 +13,7 @@ import type { NetworkIdentity } from '../../../src/core';
 import { portIsFree, rawRequest } from '../../support/rawHttp';
 import { esp8266CatalogRequest, esp8266DownloadRequest } from '../../support/deviceRequests';
 import { esp8266ArduinoApp } from '../../support/images';
-import { freePort, until } from './hostWaits';
+import { freePort, until } from '../../support/waits';
 
 const EXTENSION_ID = 'autoconnect-ota.autoconnect-update-server';
 const CAFE: NetworkIdentity = {

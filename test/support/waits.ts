@@ -1,7 +1,7 @@
-// Waiting helpers shared by the in-host suites: a free loopback port for a server the test starts, and polling until
-// the extension has done what the test asked (the host answers commands before their effects are visible).
+// Waiting in tests: a free loopback port for a server a test starts, and polling until what the test caused is seen
+// (a watcher event, a device's close, a view update), failing with what was awaited.
 
-import * as net from 'net';
+import * as net from 'node:net';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -18,12 +18,13 @@ export async function until<T>(
   probe: () => T | undefined | false | Promise<T | undefined | false>,
   what: string,
   ms = 20_000,
+  everyMs = 20,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
