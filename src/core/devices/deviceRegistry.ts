@@ -373,7 +373,7 @@ export class DeviceRegistry implements Disposable {
 
   private put(device: DeviceRecord): void {
     const old = this.devices.get(device.key);
-    if (old && [...this.running.values()].some((live) => live.device === old)) return; // a download under way is ours
+    if (old && this.runningOf.get(old)) return; // a download under way is ours
     this.devices.set(device.key, device);
     if (device.address) this.byAddress.set(device.address, device.key);
   }
