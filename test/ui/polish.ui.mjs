@@ -211,10 +211,17 @@ export async function run({ page, workspace, artifacts, assert, log, helpers, ma
   // section id trims it.
   await search.fill('');
   await page.keyboard.press('Escape');
+  // On a busy machine the Settings editor can miss the cleared query (it filters after a debounce): clear it again
+  // while waiting, and give the unfiltered tree time to render.
   await waitFor(
-    async () => (await page.locator('.settings-editor .setting-item-title', { hasText: 'Auto Save' }).count()) > 0,
+    async () => {
+      if ((await page.locator('.settings-editor .setting-item-title', { hasText: 'Auto Save' }).count()) > 0)
+        return true;
+      if ((await search.inputValue().catch(() => '')) !== '') await search.fill('');
+      return false;
+    },
     {
-      timeout: 10000,
+      timeout: 30000,
       what: 'the unfiltered settings',
     },
   );
