@@ -17,7 +17,7 @@ import { KeyGate } from './access/keyGate';
 import type { MissLimiterOptions } from './access/missLimiter';
 import { answerCatalog } from './routes/catalogRoute';
 import { answerDownload, type DownloadAnswer } from './routes/downloadRoute';
-import { readDeviceRequest } from './devices/deviceRequest';
+import { readDeviceRequest, type DeviceIdentity } from './devices/deviceRequest';
 import type {
   CatalogServedEvent,
   DownloadFinishedEvent,
@@ -59,8 +59,8 @@ export interface UpdateServerOptions {
   catalogKey?: string;
   /** Rate limit of requests outside the key folder (tests). */
   keyMissLimits?: Partial<MissLimiterOptions>;
-  /** Boards (by STA MAC) whose updates are held: every image is answered 304 until released. */
-  isHeld?: (mac: string) => boolean;
+  /** Boards whose updates are held (by the record their MAC and hardware lead to): every image is answered 304. */
+  isHeld?: (device: DeviceIdentity) => boolean;
 }
 
 export type ServerErrorCode = 'EADDRINUSE' | 'EACCES' | 'EADDRNOTAVAIL' | 'CATALOG' | 'BADOPTION' | 'OTHER';

@@ -202,7 +202,7 @@ describe('device inventory: builds reach polling boards, and the server knows wh
     assert.equal(held.status, 304);
     assert.match(newest(b, A)?.reason ?? '', /held/);
     await b.restart();
-    assert.equal(b.inventory.registry.isHeld(A), true, 'the hold survives a restart');
+    assert.equal(b.inventory.registry.get(A)!.held, true, 'the hold survives a restart');
     assert.equal((await poll(b.server.port, A, build2)).status, 304);
     b.inventory.registry.setHeld(A, false);
     const released = await poll(b.server.port, A, build2);

@@ -102,6 +102,29 @@ describe('device inventory: a board that lies changes only its own record', () =
     assert.equal(inventory.registry.get(`${MAC}#3`)!.updates[0]!.outcome, 'downloaded', 'the other one is not');
   });
 
+  it('holds the updates of a twin record and of the board apart', async () => {
+    // The `#3` twin from the first test runs a made-up build: it is served build 2 unless its own record is held.
+    const twin = { ...honest, apMac: '1A:FE:34:00:00:66', chipId: '999', sketchMd5: 'e'.repeat(32) };
+    assert.ok(inventory.registry.get(`${MAC}#3`), 'the twin is known');
+    assert.ok(inventory.registry.setHeld(`${MAC}#3`, true));
+    const held = await download(twin);
+    assert.equal(held.status, 304, 'the hold on the twin holds the twin');
+    assert.match(inventory.registry.get(`${MAC}#3`)!.updates[0]!.reason ?? '', /held/);
+    // The board with the MAC is not held by its twin's hold: asked with an older build, it gets build 2.
+    const board = await download({ ...honest, sketchMd5: md5(build1) });
+    assert.equal(board.status, 200);
+    assert.equal(board.headers.get('x-md5'), md5(build2));
+
+    // And the other way round: the board held, the twin released.
+    assert.ok(inventory.registry.setHeld(`${MAC}#3`, false));
+    assert.ok(inventory.registry.setHeld(MAC, true));
+    assert.equal((await download({ ...honest, sketchMd5: md5(build1) })).status, 304, 'the board is held');
+    const released = await download(twin);
+    assert.equal(released.status, 200, 'its twin is not');
+    assert.equal(released.headers.get('x-md5'), md5(build2));
+    assert.ok(inventory.registry.setHeld(MAC, false));
+  });
+
   it('bounds a MAC whose identity changes with every request, and logs each record once', async () => {
     const before = JSON.stringify(inventory.registry.get(MAC));
     const logged = logs.length;

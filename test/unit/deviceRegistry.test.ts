@@ -107,7 +107,7 @@ describe('device registry', () => {
     assert.ok(registry.rename('18:fe:34:aa:00:01', '  shelf\u0007 left '));
     assert.equal(registry.get('18:FE:34:AA:00:01')!.name, 'shelf  left');
     assert.ok(registry.setHeld('18:FE:34:AA:00:01', true));
-    assert.ok(registry.isHeld('18:fe:34:aa:00:01'));
+    assert.ok(registry.get('18:fe:34:aa:00:01')!.held);
     assert.equal(registry.rename('00:00:00:00:00:00', 'nobody'), false);
     assert.ok(registry.forget('24:0A:C4:00:00:07'));
     assert.equal(registry.get('24:0A:C4:00:00:07'), undefined);

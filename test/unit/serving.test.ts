@@ -25,7 +25,7 @@ describe('serving by exact name what the listing leaves out only for its budgets
     writeFileSync(join(base, 'blink.bin'), twinNew);
     writeFileSync(join(base, longName), long);
     writeFileSync(join(base, 'two words.bin'), long);
-    ({ server } = await startServer(base, { isHeld: (mac) => held.has(mac) }));
+    ({ server } = await startServer(base, { isHeld: (device) => held.has(device.staMac) }));
   });
   after(async () => {
     await server.stop();

@@ -10,6 +10,7 @@ import type { CatalogEntry } from '../catalog/catalogEntry';
 import type { ImageInfo } from '../firmware/imageInfo';
 import { BuildHistory, type BuildFacts } from './buildHistory';
 import { DeviceRegistry, type ServerEventSource, type Urgency } from './deviceRegistry';
+import type { DeviceIdentity } from './deviceRequest';
 import { STATE_FILE, STATE_VERSION, boundState, type DeviceStateDoc, type StoredRunning } from './deviceState';
 import { DeviceStateFile } from './stateFile';
 import { yieldIfBusy } from '../work/loopTurn';
@@ -149,7 +150,7 @@ export class DeviceInventory implements Disposable {
   }
 
   /** Whether updates are held for this board (the server asks before every download). */
-  readonly isHeld = (mac: string): boolean => this.registry.isHeld(mac);
+  readonly isHeld = (device: DeviceIdentity): boolean => this.registry.isHeld(device);
 
   /** Writes the state file now, when something changed since it was last written. */
   async saveNow(): Promise<void> {

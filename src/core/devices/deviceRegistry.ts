@@ -100,6 +100,9 @@ export interface ServerEventSource {
   onDidFinishDownload: Event<DownloadFinishedEvent>;
 }
 
+/** What a request says of the hardware behind it (none of it changes on a real board). */
+type BoardIdentity = Pick<DeviceIdentity, 'family' | 'apMac' | 'chipId' | 'chipSize'>;
+
 /** Names what a device reports running: the build with that MD5 / SHA-256, when one is known. */
 export type RunningResolver = (md5: string | undefined, sha256: string | undefined) => StoredRunning | undefined;
 
@@ -192,8 +195,13 @@ export class DeviceRegistry implements Disposable {
     return this.running.size;
   }
 
-  isHeld(mac: string): boolean {
-    return this.devices.get(mac.toUpperCase())?.held ?? false;
+  /**
+   * Whether the updates of the board behind a request are held: the record its MAC and hardware identity lead to (a
+   * board that sends another's MAC has a `<MAC>#2` record of its own, with a hold of its own).
+   */
+  isHeld(identity: Pick<DeviceIdentity, 'staMac' | 'family' | 'apMac' | 'chipId' | 'chipSize'>): boolean {
+    if (!identity.staMac) return false;
+    return this.findBoard(identity.staMac.toUpperCase(), identity)?.held ?? false;
   }
 
   /** Names a board (stored by MAC); an empty name removes it. */
@@ -575,6 +583,8 @@ export class DeviceRegistry implements Disposable {
    * recently is replaced.
    */
   private recordFor(mac: string, identity: DeviceIdentity, address: string, at: number): DeviceRecord {
+    const found = this.findBoard(mac, identity);
+    if (found) return found;
     let free: number | undefined;
     let stalest: DeviceRecord | undefined;
     for (let twin = 1; twin <= MAX_TWINS; twin++) {
@@ -583,7 +593,6 @@ export class DeviceRegistry implements Disposable {
         free ??= twin;
         continue;
       }
-      if (sameBoard(record, identity)) return record;
       if (twin > 1 && (!stalest || record.lastSeen < stalest.lastSeen)) stalest = record;
     }
     const twin = free ?? stalest?.twin ?? MAX_TWINS;
@@ -616,6 +625,15 @@ export class DeviceRegistry implements Disposable {
     this.devices.set(key, device);
     this.bound();
     return device;
+  }
+
+  /** The record under this MAC (upper case) whose hardware identity can be the request's, if there is one. */
+  private findBoard(mac: string, identity: BoardIdentity): DeviceRecord | undefined {
+    for (let twin = 1; twin <= MAX_TWINS; twin++) {
+      const record = this.devices.get(twin === 1 ? mac : `${mac}#${twin}`);
+      if (record && sameBoard(record, identity)) return record;
+    }
+    return undefined;
   }
 
   /** At the next request after a download: does the board run the new image (confirmed) or not (rolled-back)? */
@@ -705,7 +723,7 @@ export class DeviceRegistry implements Disposable {
 }
 
 /** Whether a request's hardware identity can be this record's board (what the record does not know yet is no conflict). */
-function sameBoard(record: DeviceRecord, identity: DeviceIdentity): boolean {
+function sameBoard(record: DeviceRecord, identity: BoardIdentity): boolean {
   if (record.family && record.family !== identity.family) return false;
   if (record.apMac && identity.apMac && record.apMac !== identity.apMac) return false;
   if (record.chipId && identity.chipId && record.chipId !== identity.chipId) return false;

@@ -48,8 +48,8 @@ export type DownloadAnswer =
 
 export interface DownloadOptions {
   answerNotModified: boolean;
-  /** Boards (by STA MAC) whose updates are held: answered 304 for every image, before anything is looked up. */
-  isHeld?: (mac: string) => boolean;
+  /** Boards whose updates are held: answered 304 for every image, before anything is looked up. */
+  isHeld?: (device: DeviceIdentity) => boolean;
 }
 
 export async function answerDownload(
@@ -64,7 +64,7 @@ export async function answerDownload(
   const device = check.device;
   const relPath = segments.join('/');
   if (segments.length === 0) return { kind: 'refuse', status: 403, reason: 'the catalog root is a folder', device };
-  if (device.staMac && options.isHeld?.(device.staMac)) {
+  if (device.staMac && options.isHeld?.(device)) {
     const reason = `${relPath}: updates are held for this device`;
     return { kind: 'refuse', status: 304, reason, device, entry: relPath, head: { status: 304, headers: [] } };
   }
