@@ -28,6 +28,7 @@ import type {
 } from './serverEvents';
 import type { CatalogChange } from './catalog/catalogStore';
 import { KnownImages } from './devices/knownImages';
+import { DownloadsAwaitingClose } from './devices/awaitingClose';
 import type { Disposable } from './events';
 
 export interface UpdateServerOptions {
@@ -91,6 +92,8 @@ export class UpdateServer {
   /** When each (client, note) was last logged: an ESP-IDF partial download asks for many pieces, one note does. */
   private readonly notedAt = new Map<string, number>();
   private readonly active = new Map<number, DownloadStartedEvent>();
+  /** Downloads the kernel has whole, waiting for the device's close: its next request may settle them. */
+  private readonly awaitingClose: DownloadsAwaitingClose;
   private boundPort = 0;
   private stopping: Promise<void> | undefined;
   private ready: Promise<void> = Promise.resolve();
@@ -133,6 +136,7 @@ export class UpdateServer {
       });
     this.onDidChangeCatalog = this.catalog.onDidChange;
     this.knownImages = options.knownImages ?? new KnownImages();
+    this.awaitingClose = new DownloadsAwaitingClose(this.knownImages);
     // A catalog handed in is followed by whoever made it (it analyses while no server runs, too).
     this.learning = this.ownsCatalog
       ? this.catalog.onDidAnalyzeImage((analysis) => this.knownImages.learn(analysis))
@@ -288,6 +292,8 @@ export class UpdateServer {
       answerNotModified: this.options.answerNotModified ?? true,
       isHeld: this.options.isHeld,
     });
+    // Before this request is told: a download it shows to be over ends first, so the order of events is the board's.
+    if (answer.device) this.awaitingClose.settleFor(answer.device);
     if (answer.kind === 'refuse') {
       return this.refuse(
         summary,
@@ -342,8 +348,10 @@ export class UpdateServer {
         handedOverAt = Date.now();
         if (!result.complete) handedOverAt = undefined;
       },
+      onAwaitingDelivery: (conclude) => this.awaitingClose.add(id, device, md5, conclude),
       onDelivered: (result) => {
         this.active.delete(id);
+        this.awaitingClose.remove(id);
         const now = Date.now();
         const durationMs = now - startedAt;
         const to = `download #${id} ${entry} to ${who(summary, device.staMac)}`;
@@ -351,7 +359,11 @@ export class UpdateServer {
           const waited = handedOverAt !== undefined ? now - handedOverAt : 0;
           this.logger.info(
             `${to} downloaded: ${formatBytes(body.length)} in ${formatDuration(durationMs)} (${formatRateOf(body.length, durationMs) || 'instant'})` +
-              (waited >= 1000 ? `; the device read the last ${formatDuration(waited)} after the kernel took it` : ''),
+              (result.how
+                ? `; ${result.how}`
+                : waited >= 1000
+                  ? `; the device read the last ${formatDuration(waited)} after the kernel took it`
+                  : ''),
           );
         } else {
           this.logger.warn(

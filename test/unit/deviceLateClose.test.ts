@@ -44,6 +44,7 @@ describe('device inventory: the next request comes before the close of the downl
   let dir: string;
   let inventory: DeviceInventory;
   let server: UpdateServer;
+  const logs: string[] = [];
   const request = (mac: string, running: Buffer) =>
     esp8266DownloadRequest('/blinky.bin', { staMac: mac, sketchMd5: md5(running), freeSpace: 1 << 20 });
 
@@ -51,9 +52,10 @@ describe('device inventory: the next request comes before the close of the downl
     dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'late-close-')));
     await fs.writeFile(path.join(dir, 'blinky.bin'), build2);
     const knownImages = new KnownImages();
-    inventory = new DeviceInventory({ logger: levelLogger('warn', () => undefined), knownImages });
+    const logger = levelLogger('info', (level, message) => logs.push(`${level} ${message}`));
+    inventory = new DeviceInventory({ logger, knownImages });
     await inventory.open(defaultStateFile(dir));
-    server = await UpdateServer.start({ catalogDir: dir, port: 0, host: '127.0.0.1', knownImages });
+    server = await UpdateServer.start({ catalogDir: dir, port: 0, host: '127.0.0.1', knownImages, logger });
     inventory.follow(server);
   });
   after(async () => {
@@ -65,8 +67,11 @@ describe('device inventory: the next request comes before the close of the downl
   it('confirms a download at the next request that reports the new image, before its close is seen', async () => {
     const mac = '18:FE:34:00:01:01';
     const download = readAndHoldOpen(server.port, request(mac, build1));
+    const closed = new Promise((resolve) => download.socket.once('close', resolve));
     assert.ok((await download.whole).equals(build2));
     assert.equal(inventory.registry.get(mac)!.updates[0]!.outcome, 'downloading', 'no close, no verdict');
+    assert.equal(server.activeDownloads.length, 1, 'nor for the server');
+    const logged = logs.length;
 
     const next = await rawRequest(server.port, request(mac, build2));
     assert.equal(next.status, 304);
@@ -74,12 +79,24 @@ describe('device inventory: the next request comes before the close of the downl
     const record = device.updates.find((u) => u.md5 === md5(build2) && u.outcome !== 'not-modified');
     assert.equal(record?.outcome, 'confirmed');
     assert.equal(inventory.registry.activeDownloads, 0, 'it is not downloading any more');
+    assert.equal(server.activeDownloads.length, 0, 'the server ended the download too');
+    // The log tells what the view shows: downloaded (known by the next request), then confirmed; never aborted.
+    const lines = logs.slice(logged).filter((l) => l.includes(mac));
+    const downloaded = lines.findIndex((l) =>
+      /download #\d+ blinky\.bin to .* downloaded: .*asked again, running it/.test(l),
+    );
+    const confirmed = lines.findIndex((l) => /confirmed blinky\.bin/.test(l));
+    assert.ok(downloaded >= 0 && confirmed > downloaded, lines.join('\n'));
 
-    // The close comes at last: the verdict stays.
+    // Whenever the board's close comes at last, the verdict stays, and no abort is logged.
     download.socket.end();
-    await new Promise((resolve) => download.socket.once('close', resolve));
+    await closed;
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(record?.outcome, 'confirmed');
+    assert.deepEqual(
+      logs.filter((l) => l.includes(mac) && /aborted/.test(l)),
+      [],
+    );
   });
 
   it('rolls a download back when its close comes after a request that still reports the old image', async () => {

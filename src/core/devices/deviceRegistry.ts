@@ -122,7 +122,7 @@ export class DeviceRegistry implements Disposable {
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly visitors = new Map<string, DeviceRecord>(); // ip:<address> → catalog-only visitor
   private readonly byAddress = new Map<string, string>(); // remote address → MAC
-  /** How many of `running` each board has: a request of a board with none skips the scan of all of them. */
+  /** How many of `running` each board has: a merge keeps the record of a board with a download under way. */
   private runningOf = new WeakMap<DeviceRecord, number>();
   private readonly running = new Map<
     number,
@@ -638,21 +638,10 @@ export class DeviceRegistry implements Disposable {
 
   /** At the next request after a download: does the board run the new image (confirmed) or not (rolled-back)? */
   private settle(device: DeviceRecord, identity: DeviceIdentity, at: number): void {
-    // A download whose end the server has not seen yet (a board that restarts right after flashing may close
-    // nothing): a request that reports the new image confirms it now. Any other report waits for the download's
-    // own end (onFinished settles it then with this report, or it is aborted with the connection's reason).
-    // 300 boards starting at once: each request scanned every running download (90,000 steps, 3 MB of garbage).
-    if (this.runningOf.get(device)) {
-      for (const [id, live] of this.running) {
-        const { record } = live;
-        if (live.device !== device || record.filesystem || !this.runs(record.md5, identity)) continue;
-        this.stopRunning(id, device);
-        delete record.rate;
-        delete record.etaMs;
-        record.sent = live.total;
-        this.settleRecord(device, record, identity.sketchMd5, identity.sketchSha256, at);
-      }
-    }
+    // A download whose end the server has not seen yet is not settled here: the server ends it first when this
+    // request shows the board has it (it reports the new image), so it is 'downloaded' by now and settled below;
+    // with any other report it waits for its own end (onFinished settles it then with this report, or it is
+    // aborted with the connection's reason). One verdict, the server's, for the log and the view.
     for (const update of device.updates) {
       if (update.outcome !== 'downloaded' || update.filesystem) continue;
       this.settleRecord(device, update, identity.sketchMd5, identity.sketchSha256, at);

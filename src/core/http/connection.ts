@@ -35,6 +35,11 @@ export interface Reply {
    * ESP8266 may still be reading hundreds of KB that loopback or Wi-Fi buffers took at once.
    */
   onDelivered?: (result: DeliveryResult) => void;
+  /**
+   * Called when the body is with the kernel and the verdict waits for the client, with a way to settle it as
+   * delivered without the close: the router saw the device's next request, which shows it has the whole body.
+   */
+  onAwaitingDelivery?: (conclude: (how: string) => void) => void;
 }
 
 export interface DeliveryResult {
@@ -43,6 +48,8 @@ export interface DeliveryResult {
   sent: number;
   /** Why the client is not known to have the whole body. */
   error?: string;
+  /** How delivery was known when it was not by the client's close (or its next request on this connection). */
+  how?: string;
 }
 
 export type RequestHandler = (request: HttpRequest) => Promise<Reply>;
@@ -87,7 +94,7 @@ export class Connection {
   /** The socket error that ended the connection, in words (e.g. a reset by the client). */
   private socketError: string | undefined;
   /** A delivered-or-not verdict waiting for the client's close or its next request. */
-  private awaitingDelivery: ((ended: boolean, error?: string) => void) | undefined;
+  private awaitingDelivery: ((ended: boolean, error?: string, how?: string) => void) | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -128,10 +135,10 @@ export class Connection {
     this.settleDelivery(this.clientEnded && !this.socketError, this.socketError);
   }
 
-  private settleDelivery(delivered: boolean, error?: string): void {
+  private settleDelivery(delivered: boolean, error?: string, how?: string): void {
     const settle = this.awaitingDelivery;
     this.awaitingDelivery = undefined;
-    settle?.(delivered, error);
+    settle?.(delivered, error, how);
   }
 
   private onData(chunk: Buffer): void {
@@ -201,7 +208,7 @@ export class Connection {
     const body = head.method === 'HEAD' ? undefined : reply.body;
     const result = await this.write(serializeHead(head.version, reply.head, keepAlive), body, reply.onProgress);
     reply.onDone?.(result);
-    if (reply.onDelivered) this.followDelivery(result, reply.onDelivered);
+    if (reply.onDelivered) this.followDelivery(result, reply.onDelivered, reply.onAwaitingDelivery);
     this.busy = false;
     if (this.closed)
       return this.settleDelivery(result.complete && this.clientEnded && !this.socketError, this.socketError);
@@ -211,21 +218,32 @@ export class Connection {
     this.processBuffer();
   }
 
-  private followDelivery(result: BodyResult, onDelivered: (result: DeliveryResult) => void): void {
+  private followDelivery(
+    result: BodyResult,
+    onDelivered: (result: DeliveryResult) => void,
+    onAwaiting: Reply['onAwaitingDelivery'],
+  ): void {
     if (!result.complete) {
       onDelivered({ delivered: false, sent: result.sent, error: result.error ?? this.socketError });
       return;
     }
-    this.awaitingDelivery = (delivered, error) =>
+    const awaiting = (delivered: boolean, error?: string, how?: string) =>
       onDelivered(
         delivered
-          ? { delivered: true, sent: result.sent }
+          ? { delivered: true, sent: result.sent, how }
           : {
               delivered: false,
               sent: result.sent,
               error: error ?? 'the device did not close the connection after the last byte',
             },
       );
+    this.awaitingDelivery = awaiting;
+    onAwaiting?.((how) => {
+      if (this.awaitingDelivery !== awaiting) return; // settled already
+      this.settleDelivery(true, undefined, how);
+      // The device has moved on: what is left of this connection is a socket nobody reads.
+      this.destroy();
+    });
   }
 
   /**
