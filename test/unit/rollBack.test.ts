@@ -187,6 +187,50 @@ describe('Roll back', () => {
     }
   });
 
+  it("publishes a newer output at start-up by the file system's clock, though the server's clock ran ahead", async () => {
+    const base = mkdtempSync(join(tmpdir(), 'acus-clock-'));
+    const project = join(base, 'blinky');
+    const output = join(project, '.pio', 'build', 'd1_mini');
+    const catalogDir = join(base, 'catalog');
+    mkdirSync(output, { recursive: true });
+    mkdirSync(catalogDir);
+    writeFileSync(join(project, 'platformio.ini'), '[env:d1_mini]\nplatform = espressif8266\n');
+    const lines: string[] = [];
+    const logger = levelLogger('debug', (level, message) => lines.push(`${level} ${message}`));
+    const options: UpdateServiceOptions = { catalogDir, keep: 3, publish: { roots: [base], debounceMs: 20 } };
+    const build1 = esp8266ArduinoApp({ payloadSize: 50_000, seed: 91 });
+    const build2 = esp8266ArduinoApp({ payloadSize: 50_000, seed: 92 });
+    let service = new UpdateService({ logger });
+    try {
+      await service.update(options);
+      const published = new Promise<void>((resolve) => service.onDidPublish(() => resolve()));
+      writeFileSync(join(output, 'firmware.bin'), build1);
+      await published;
+      await service.dispose();
+      const sidecar = JSON.parse(readFileSync(join(catalogDir, ORIGINS_FILE), 'utf8')) as Record<string, Origin>;
+      const entry = sidecar[CURRENT]!;
+      assert.ok(entry.writtenAt, 'the entry records when it was written by the file system');
+      // The server that published it had a clock an hour ahead (a VM after a sleep; a share with its own clock).
+      entry.publishedAt = new Date(Date.now() + 3_600_000).toISOString();
+      writeFileSync(join(catalogDir, ORIGINS_FILE), JSON.stringify(sidecar));
+
+      // Build 2 is written while the editor is closed: newer than the entry by the file system's clock.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      writeFileSync(join(output, 'firmware.bin'), build2);
+      lines.length = 0;
+      service = new UpdateService({ logger });
+      let republished = false;
+      service.onDidPublish(() => (republished = true));
+      await service.update(options);
+      await until('build 2 published at start-up', () => republished || lines.find((l) => l.includes('holds a newer')));
+      assert.ok(readFileSync(join(catalogDir, CURRENT)).equals(build2), lines.join('\n'));
+      assert.ok(!lines.some((l) => l.includes('holds a newer build')), lines.join('\n'));
+    } finally {
+      await service.dispose();
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
   it('keeps retention: with keep 1 the kept build is the one replaced, and nothing older', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acus-rollback-'));
     const catalog = new Catalog({ root: dir, watch: false });

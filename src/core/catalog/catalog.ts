@@ -360,7 +360,10 @@ export class Catalog implements Disposable {
       if (pruned) await writeOrigins(root, origins);
       return { published: false, code: 'unchanged', reason: `${name} already holds this build`, name };
     }
-    const latestAt = latest ? Math.max(Date.parse(latest.builtAt), Date.parse(latest.publishedAt) || 0) : 0;
+    // Both by the file system's clock, like the output's mtime (an older sidecar has only the server's publishedAt).
+    const latestAt = latest
+      ? Math.max(Date.parse(latest.builtAt), Date.parse(latest.writtenAt ?? latest.publishedAt) || 0)
+      : 0;
     if (build.onlyIfNewer && latest && latest.target === target.key && latestAt >= mtime.getTime()) {
       // At start-up, an output older than what the catalog holds (e.g. after a manual publish) does not replace it;
       // nor one older than a roll back (the entry was written after the output, with an older build on purpose).
@@ -449,6 +452,16 @@ export class Catalog implements Disposable {
 }
 
 function sameOrigin(a: Origin, b: Origin): boolean {
-  const keys: Array<keyof Origin> = ['project', 'environment', 'board', 'source', 'builtAt', 'publishedAt', 'md5', 'target'];
+  const keys: Array<keyof Origin> = [
+    'project',
+    'environment',
+    'board',
+    'source',
+    'builtAt',
+    'publishedAt',
+    'writtenAt',
+    'md5',
+    'target',
+  ];
   return keys.every((key) => a[key] === b[key]) && !!a.signed === !!b.signed;
 }

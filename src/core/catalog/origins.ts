@@ -21,8 +21,14 @@ export interface Origin {
   source: string;
   /** ISO time of the build output's mtime. */
   builtAt: string;
-  /** ISO time the entry was written into the catalog. */
+  /** ISO time the entry was written into the catalog (the server's clock: shown to people). */
   publishedAt: string;
+  /**
+   * The same moment by the file system's clock: the mtime the entry's file got when its bytes were written. Build
+   * outputs' mtimes come from that clock, so a start-up that asks "is this output newer than the entry?" compares
+   * like with like, whatever the server's clock says (a network share, a VM that slept).
+   */
+  writtenAt?: string;
   /** Lowercase hex MD5 of the entry's bytes. */
   md5: string;
   /** Stable key of the build target that produced the entry (lets retention and naming find a target's entries). */
@@ -91,7 +97,7 @@ export function isPlainEntryName(name: string): boolean {
 
 function toOrigin(value: unknown): Origin | undefined {
   if (!isRecord(value)) return undefined;
-  const { project, environment, board, source, builtAt, publishedAt, md5, target, signed } = value;
+  const { project, environment, board, source, builtAt, publishedAt, writtenAt, md5, target, signed } = value;
   if (typeof project !== 'string' || typeof source !== 'string' || typeof md5 !== 'string') return undefined;
   const origin: Origin = {
     project,
@@ -100,6 +106,7 @@ function toOrigin(value: unknown): Origin | undefined {
     publishedAt: typeof publishedAt === 'string' ? publishedAt : '',
     md5: md5.toLowerCase(),
   };
+  if (typeof writtenAt === 'string') origin.writtenAt = writtenAt;
   if (typeof environment === 'string') origin.environment = environment;
   if (typeof board === 'string') origin.board = board;
   if (typeof target === 'string') origin.target = target;

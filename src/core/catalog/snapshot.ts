@@ -103,7 +103,7 @@ export interface SnapshotInput {
   ext: EntryExt;
   /** The exact bytes that were analyzed and hashed. */
   bytes: Buffer;
-  /** Origin of the new entry (its md5 is the md5 of `bytes`). */
+  /** Origin of the new entry (its md5 is the md5 of `bytes`); its `writtenAt` is filled in here. */
   origin: Origin;
   /** Build output's mtime: given to the entry, so the catalog's date/time columns show the build time. */
   mtime: Date;
@@ -132,6 +132,8 @@ export async function writeSnapshot(input: SnapshotInput): Promise<SnapshotResul
   const handle = await fs.open(temp, 'wx');
   try {
     await handle.writeFile(input.bytes);
+    // The file system's own "now", before the entry is given the build's time (see Origin.writtenAt).
+    input.origin.writtenAt = (await handle.stat()).mtime.toISOString();
     await handle.utimes(input.mtime, input.mtime);
     await handle.sync();
   } catch (error) {
