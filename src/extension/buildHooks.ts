@@ -2,7 +2,7 @@
 // start the server. New entries are announced, without a notification storm on repeated builds.
 
 import * as vscode from 'vscode';
-import type { ServerController } from './serverController';
+import type { ServerController, ServerState } from './serverController';
 import { CommandId } from './commandIds';
 import { chipLabel } from './format';
 import { isFirmwareBuildTask, type PublishEvent } from '../core';
@@ -13,6 +13,31 @@ export const PublishAction = {
   start: 'Start Update Server',
   dontNotify: "Don't Notify",
 } as const;
+
+/**
+ * Where devices get a new build, in the server's state, and the button that helps: Copy Address only while devices
+ * can use it; Start (or try again) while it does not serve; nothing while it is starting.
+ */
+export function publishedWhere(state: ServerState): { where: string; action?: string } {
+  switch (state.kind) {
+    case 'running':
+      return { where: ` Devices update from ${state.advertised}:${state.port}.`, action: PublishAction.copyAddress };
+    case 'starting':
+      return { where: ' The Update Server is starting: devices get it in a moment.' };
+    case 'failed':
+      return {
+        where: ` The Update Server could not start (${state.message.replace(/\.$/, '')}): devices get it once it runs.`,
+        action: PublishAction.start,
+      };
+    case 'held':
+      return {
+        where: ` The Update Server is held back (${state.message}): devices get it once it serves.`,
+        action: PublishAction.start,
+      };
+    case 'stopped':
+      return { where: ' The Update Server is stopped: devices get it once it runs.', action: PublishAction.start };
+  }
+}
 
 export class BuildHooks implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
@@ -41,12 +66,7 @@ export class BuildHooks implements vscode.Disposable {
   private async onPublished(event: PublishEvent): Promise<void> {
     await this.startIfAfterBuild();
     const settings = this.controller.settings;
-    const state = this.controller.state;
-    // Copy Address only while devices can use it; a stopped server is offered to start instead.
-    const running = state.kind === 'running';
-    const where = running
-      ? ` Devices update from ${state.advertised}:${state.port}.`
-      : ' The Update Server is stopped: devices get it once it runs.';
+    const { where, action } = publishedWhere(this.controller.state);
     const what = [
       event.info.filesystem ? `${event.info.filesystem} filesystem, for filesystem updates` : chipLabel(event.info),
       event.info.signed ? 'signed' : undefined,
@@ -61,8 +81,8 @@ export class BuildHooks implements vscode.Disposable {
       return;
     }
     this.lastNotice = now;
-    const action = running ? PublishAction.copyAddress : PublishAction.start;
-    const choice = await this.controller.notifier.info(text, action, PublishAction.dontNotify);
+    const items = action ? [action, PublishAction.dontNotify] : [PublishAction.dontNotify];
+    const choice = await this.controller.notifier.info(text, ...items);
     if (choice === PublishAction.copyAddress) await vscode.commands.executeCommand(CommandId.CopyAddress);
     if (choice === PublishAction.start) await vscode.commands.executeCommand(CommandId.StartServer);
     if (choice === PublishAction.dontNotify)

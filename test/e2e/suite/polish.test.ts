@@ -5,6 +5,7 @@
 // the palette, the context menu, the Settings editor) is looked at in test/ui/polish.ui.mjs.
 import * as assert from 'assert';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -153,6 +154,32 @@ suite('Editor polish in a real extension host', () => {
     assert.deepStrictEqual(second.items, ['Copy Address', "Don't Notify"]);
     assert.ok(second.message.includes(`Devices update from ${state.advertised}:${state.port}.`), second.message);
     await api.controller.stop();
+  });
+
+  test('the published notification says why the server does not serve when its start failed', async () => {
+    api.buildHooks.noticeIntervalMs = 0;
+    await set('publish.notify', true);
+    // Another program has the port: the start fails, and a build published then says so, not "stopped".
+    const taken = await freePort();
+    const other = net.createServer();
+    await new Promise<void>((resolve) => other.listen(taken, '0.0.0.0', resolve));
+    try {
+      await set('server.port', taken);
+      await api.controller.start().catch(() => undefined);
+      assert.strictEqual(api.controller.state.kind, 'failed', JSON.stringify(api.controller.state));
+      const name = await publish('polish-failed.bin');
+      const notice = await until(
+        () => recorder.infos.find((n) => n.message.includes(`published ${name}`)),
+        'the notification of a build published after a failed start',
+      );
+      assert.match(notice.message, /could not start \(port \d+ is already in use/, notice.message);
+      assert.doesNotMatch(notice.message, /is stopped/);
+      assert.deepStrictEqual(notice.items, ['Start Update Server', "Don't Notify"], 'a start is offered again');
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+      await set('server.port', port);
+      await api.controller.stop();
+    }
   });
 
   test('commands that act on a catalog row are offered on the row and hidden from the Command Palette', async () => {
