@@ -41,7 +41,22 @@ const UPDATE_AGENT = /^(ESP8266|ESP32)-http-Update/;
 const ESP_IDF_AGENT = /^ESP32 HTTP Client\//;
 
 // The headers updateserver.py requires too; ESP32 cores before 2.0 send no sketch-md5, only sketch-sha256.
-const REQUIRED = ['sta-mac', 'ap-mac', 'free-space', 'sketch-size', 'chip-size', 'sdk-version'];
+const REQUIRED = ['sta-mac', 'ap-mac', 'free-space', 'sketch-size', 'chip-size', 'sdk-version'] as const;
+const OPTIONAL = ['chip-id', 'sketch-md5', 'sketch-sha256', 'mode', 'version'] as const;
+type HeaderName = (typeof REQUIRED)[number] | (typeof OPTIONAL)[number];
+
+/** `x-esp8266-sta-mac` and the like, made once: a polling fleet asks for them many times a second. */
+const HEADER_NAMES = {
+  ESP8266: headerNames('esp8266'),
+  ESP32: headerNames('esp32'),
+};
+
+function headerNames(prefix: string): Record<HeaderName, string> {
+  return Object.fromEntries([...REQUIRED, ...OPTIONAL].map((name) => [name, `x-${prefix}-${name}`])) as Record<
+    HeaderName,
+    string
+  >;
+}
 
 /** Checks that a download request comes from an ESP update client and extracts its identity. */
 export function readDeviceRequest(headers: ReadonlyMap<string, string>): DeviceRequestCheck {
@@ -55,9 +70,10 @@ export function readDeviceRequest(headers: ReadonlyMap<string, string>): DeviceR
   }
   const arch = match[1] as 'ESP8266' | 'ESP32';
   const family: ChipFamily = arch === 'ESP8266' ? 'esp8266' : 'esp32';
-  const get = (name: string) => headers.get(`x-${arch.toLowerCase()}-${name}`);
+  const names = HEADER_NAMES[arch];
+  const get = (name: HeaderName) => headers.get(names[name]);
 
-  const missing = REQUIRED.filter((name) => get(name) === undefined);
+  const missing: HeaderName[] = REQUIRED.filter((name) => get(name) === undefined);
   if (family === 'esp8266' && get('sketch-md5') === undefined) missing.push('sketch-md5');
   if (family === 'esp32' && get('sketch-md5') === undefined && get('sketch-sha256') === undefined) {
     missing.push('sketch-md5');
@@ -96,9 +112,11 @@ function toInt(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-function hex(value: string | undefined, length: number): string | undefined {
+const HEX = { 32: /^[0-9a-f]{32}$/, 64: /^[0-9a-f]{64}$/ };
+
+function hex(value: string | undefined, length: 32 | 64): string | undefined {
   const trimmed = value?.trim().toLowerCase();
-  return trimmed && new RegExp(`^[0-9a-f]{${length}}$`).test(trimmed) ? trimmed : undefined;
+  return trimmed && HEX[length].test(trimmed) ? trimmed : undefined;
 }
 
 function clip(text: string): string {
