@@ -167,16 +167,15 @@ export class Connection {
     }
     // The client sent its next request: it has read the previous response.
     this.settleDelivery(true);
-    if (!this.headersTimer) {
-      this.headersTimer = setTimeout(
-        () => this.failAndClose(408, 'request head not received in time'),
-        this.options.timeouts.headersMs,
-      );
-    }
     const end = findHeadEnd(this.buffer, defaultHeadLimits);
     if (isHeadError(end)) return this.failAndClose(end.status, end.reason);
     if (end === -1) {
-      if (this.clientEnded) this.failAndClose(400, 'connection ended inside a request head');
+      if (this.clientEnded) return this.failAndClose(400, 'connection ended inside a request head');
+      // A head that came whole (a device sends it in one packet) needs no deadline; one that trickles in does.
+      this.headersTimer ??= setTimeout(
+        () => this.failAndClose(408, 'request head not received in time'),
+        this.options.timeouts.headersMs,
+      );
       return;
     }
     this.clearHeadersTimer();
@@ -193,7 +192,8 @@ export class Connection {
     let reply: Reply;
     try {
       // Many devices at once (a fleet after a reboot): their requests are handled a few per loop turn.
-      await yieldIfBusy();
+      const wait = yieldIfBusy();
+      if (wait) await wait;
       reply = await this.handler({ head, remoteAddress: this.remoteAddress });
     } catch (error) {
       reply = textResponse(500, 'internal error');
@@ -251,6 +251,9 @@ export class Connection {
    * resolves when all of it is with the kernel or the socket died.
    */
   private write(head: Buffer, body: Buffer | undefined, onProgress?: (sent: number) => void): Promise<BodyResult> {
+    // A head alone (a 304 to a polling board, a refusal without a body) is one small write: no turn to wait for,
+    // and the idle timeout is deadline enough.
+    if (!body || body.length === 0) return this.writeHeadOnly(head);
     const socket = this.socket;
     const scheduler = this.options.scheduler;
     socket.setTimeout(this.options.timeouts.writeStallMs);
@@ -318,9 +321,18 @@ export class Connection {
     });
   }
 
+  private writeHeadOnly(head: Buffer): Promise<BodyResult> {
+    return new Promise<BodyResult>((resolve) => {
+      if (this.socket.destroyed) return resolve({ sent: 0, complete: false, error: 'connection closed by the client' });
+      this.socket.write(head, (error) =>
+        resolve(error ? { sent: 0, complete: false, error: error.message } : { sent: 0, complete: true }),
+      );
+    });
+  }
+
   private onTimeout(): void {
-    if (this.busy) {
-      // Only reached while writing: the client stopped reading.
+    if (this.busy || this.closed) {
+      // While writing: the client stopped reading. After our end: the client never closed its side.
       this.destroy();
       return;
     }
@@ -351,7 +363,7 @@ export class Connection {
     const linger = this.awaitingDelivery
       ? Math.max(this.options.timeouts.idleMs, 30_000)
       : this.options.timeouts.idleMs;
-    this.socket.setTimeout(linger, () => this.socket.destroy());
+    this.socket.setTimeout(linger); // onTimeout destroys it
   }
 
   private clearHeadersTimer(): void {
