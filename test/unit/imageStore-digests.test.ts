@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ImageStore, digests } from '../../src/core/catalog/imageStore';
+import { ImageStore, defaultImageStoreOptions, digests } from '../../src/core/catalog/imageStore';
+import { ImageWork } from '../../src/core/work/imageWork';
 import { esp32App, esp8266ArduinoApp, pattern } from '../support/images';
 
 const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
@@ -40,6 +41,33 @@ describe('image store digests', () => {
       }
       assert.equal(hashes, Object.keys(files).length);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a version again when the worker dies holding its bytes, and serves exactly the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
+    // The worker takes the bytes of the first job and dies with them; the one started next works.
+    const dying = join(dir, 'dies-once.js');
+    const flag = join(dir, 'died');
+    writeFileSync(
+      dying,
+      `const fs = require('node:fs');
+       if (!fs.existsSync(${JSON.stringify(flag)})) {
+         require('node:worker_threads').parentPort.once('message', () => { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(3); });
+       } else require(${JSON.stringify(join(__dirname, '../../src/core/work/imageWorker.js'))});\n`,
+    );
+    const work = new ImageWork({ inThreadBytes: 0, workerPath: dying });
+    try {
+      const data = esp8266ArduinoApp({ payloadSize: 300_000, seed: 9 });
+      writeFileSync(join(dir, 'sketch.bin'), data);
+      const store = new ImageStore({ ...defaultImageStoreOptions, work });
+      const loaded = await store.load(join(dir, 'sketch.bin'), 'sketch.bin', true);
+      assert.equal(loaded.version.md5, hex('md5', data));
+      assert.ok(loaded.bytes?.equals(data), 'the bytes to serve are the file');
+      assert.equal(work.figures.inWorker, 2, 'the first worker died with the job; the second answered it');
+    } finally {
+      await work.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   });

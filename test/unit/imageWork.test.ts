@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { runningImageMd5s } from '../../src/core/firmware/runningMd5';
-import { ImageWork, sharedBuffer } from '../../src/core/work/imageWork';
+import { BytesLostError, ImageWork, ownedBuffer, sharedBuffer } from '../../src/core/work/imageWork';
 import { levelLogger } from '../../src/core/log';
 import {
   esp32App,
@@ -68,6 +68,46 @@ describe('image work in a worker thread', () => {
       assert.equal(work.figures.inWorker, 2 * Object.keys(samples).length, 'every job ran in the worker');
       // Buffers not in shared memory are copied to the worker: same answer.
       assert.equal((await work.examine(Buffer.from(app8266), 'copy.bin')).md5, hex('md5', app8266));
+    } finally {
+      await work.dispose();
+    }
+  });
+
+  it('moves owned bytes to the worker and back without a copy: the same answer, and the same bytes to serve', async () => {
+    const work = new ImageWork({ inThreadBytes: 0 });
+    try {
+      for (const [name, data] of Object.entries(samples)) {
+        const bytes = ownedBuffer(data.length);
+        data.copy(bytes);
+        const { examined, bytes: back } = await work.examineOwned(bytes, name);
+        assert.equal(examined.md5, hex('md5', data), name);
+        assert.equal(examined.sha256, hex('sha256', data), name);
+        assert.deepEqual(examined.info, analyzeImage(data, name), name);
+        assert.equal(bytes.length, 0, `${name}: the memory went to the worker (detached here)`);
+        assert.ok(back.equals(data), `${name}: it came back whole`);
+      }
+      assert.equal(work.figures.inThread, 0);
+    } finally {
+      await work.dispose();
+    }
+  });
+
+  it('says the bytes are lost when the worker dies holding them, and a new read then works', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acus-worker-'));
+    dirs.push(dir);
+    const dying = join(dir, 'dying.js');
+    writeFileSync(dying, "require('node:worker_threads').parentPort.once('message', () => process.exit(3));\n");
+    const work = new ImageWork({ inThreadBytes: 0, workerPath: dying });
+    try {
+      const bytes = ownedBuffer(app8266.length);
+      app8266.copy(bytes);
+      await assert.rejects(work.examineOwned(bytes, 'sketch.bin'), BytesLostError);
+      const again = ownedBuffer(app8266.length);
+      app8266.copy(again);
+      const next = await work.examineOwned(again, 'sketch.bin').catch((error: unknown) => error);
+      // The next worker dies too, or the job runs on this thread: either way nothing wrong is answered.
+      if (!(next instanceof BytesLostError))
+        assert.equal((next as { examined: { md5: string } }).examined.md5, hex('md5', app8266));
     } finally {
       await work.dispose();
     }

@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { applyNameRules } from '../firmware/analyzeImage';
 import type { Stats } from 'node:fs';
 import { MAX_IMAGE_BYTES, type ImageInfo } from '../firmware/imageInfo';
-import { ImageWork, sharedBuffer } from '../work/imageWork';
+import { BytesLostError, ImageWork, ownedBuffer } from '../work/imageWork';
 import { Emitter, type Event } from '../events';
 import { silentLogger, type Logger } from '../log';
 
@@ -139,11 +139,19 @@ export class ImageStore {
           if (servable(known.info)) this.cache(key, data);
           return { version: known, bytes: data };
         }
-        const { md5, sha256, info } = await this.work.examine(data, name);
+        let examined;
+        try {
+          examined = await this.work.examineOwned(data, name);
+        } catch (error) {
+          if (error instanceof BytesLostError && attempt < 2) continue; // the worker died with them: read again
+          throw error;
+        }
+        const { md5, sha256, info } = examined.examined;
+        const bytes = examined.bytes;
         const version = this.remember(key, before, { md5, sha256 }, info);
-        if (servable(info)) this.cache(key, data);
+        if (servable(info)) this.cache(key, bytes);
         this.analyzed.fire({ work: 'hash', name, version, md5s: [md5] });
-        return { version, bytes: data };
+        return { version, bytes };
       }
     } finally {
       await handle?.close().catch(() => undefined);
@@ -264,7 +272,7 @@ function tooLarge(size: number): ImageInfo {
 }
 
 async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
-  const data = sharedBuffer(size); // the worker reads it without a copy
+  const data = ownedBuffer(size); // moved to the worker and back, never copied
   let offset = 0;
   while (offset < size) {
     const { bytesRead } = await handle.read(data, offset, size - offset, offset);

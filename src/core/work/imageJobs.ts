@@ -32,6 +32,6 @@ export function runJob(job: ImageJob): JobOutcome {
 }
 
 /** A Buffer over the same memory (a Uint8Array arrives from a worker message; no copy). */
-function asBuffer(bytes: Uint8Array): Buffer {
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

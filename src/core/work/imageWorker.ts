@@ -4,10 +4,13 @@ import { parentPort } from 'node:worker_threads';
 import { errorMessage } from '../errorMessage';
 import { runJob, type ImageJob } from './imageJobs';
 
-parentPort?.on('message', ({ id, job }: { id: number; job: ImageJob }) => {
+// Bytes moved here (`moved`) go back with the answer, their memory transferred again: the caller serves from them.
+parentPort?.on('message', ({ id, job, moved }: { id: number; job: ImageJob; moved?: boolean }) => {
+  const back = moved ? [job.bytes.buffer as ArrayBuffer] : [];
+  const bytes = moved ? job.bytes : undefined;
   try {
-    parentPort!.postMessage({ id, ...runJob(job) });
+    parentPort!.postMessage({ id, ...runJob(job), bytes }, back);
   } catch (error) {
-    parentPort!.postMessage({ id, error: errorMessage(error) });
+    parentPort!.postMessage({ id, error: errorMessage(error), bytes }, back);
   }
 });
