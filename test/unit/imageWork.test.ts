@@ -3,8 +3,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { runningImageMd5s } from '../../src/core/firmware/runningMd5';
@@ -108,6 +108,34 @@ describe('image work in a worker thread', () => {
       // The next worker dies too, or the job runs on this thread: either way nothing wrong is answered.
       if (!(next instanceof BytesLostError))
         assert.equal((next as { examined: { md5: string } }).examined.md5, hex('md5', app8266));
+    } finally {
+      await work.dispose();
+    }
+  });
+
+  it('runs its thread below the event loop on Linux (nice 10), the process itself untouched', async () => {
+    if (process.platform !== 'linux') {
+      // Elsewhere a nice value is the whole process's (the extension host's): left alone.
+      const priority = getPriority();
+      const work = new ImageWork({ inThreadBytes: 0 });
+      await work.examine(shared(app8266), 'sketch.bin').finally(() => work.dispose());
+      assert.equal(getPriority(), priority);
+      return;
+    }
+    const niceOf = (task: string) => {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const before = new Set(readdirSync('/proc/self/task'));
+    const work = new ImageWork({ inThreadBytes: 0 });
+    try {
+      await work.examine(shared(app8266), 'sketch.bin');
+      const started = readdirSync('/proc/self/task').filter((task) => !before.has(task));
+      assert.ok(
+        started.some((task) => niceOf(task) === 10),
+        `a new thread at nice 10: ${started.map(niceOf).join(', ')}`,
+      );
+      assert.equal(niceOf(String(process.pid)), 0, 'the event loop thread keeps its priority');
     } finally {
       await work.dispose();
     }
