@@ -170,6 +170,12 @@ export class DeviceInventory implements Disposable {
     return boundState({ version: STATE_VERSION, devices: this.registry.toState(), builds: this.builds.list() });
   }
 
+  /** The same, made a few boards per turn of the loop (it is made after every change worth saving). */
+  private async snapshotInSlices(): Promise<DeviceStateDoc> {
+    const devices = await this.registry.toStateInSlices();
+    return boundState({ version: STATE_VERSION, devices, builds: this.builds.list() });
+  }
+
   /** Saves and stops following. */
   async close(): Promise<void> {
     if (this.disposed) return;
@@ -220,7 +226,7 @@ export class DeviceInventory implements Disposable {
         this.registry.refreshRunning();
       }
       this.registry.markSynced();
-      await file.save(this.snapshot());
+      await file.save(await this.snapshotInSlices());
     });
     this.persisting = run.catch((error: unknown) =>
       this.options.logger.warn(`device state ${file.file} not saved: ${String(error)}`),

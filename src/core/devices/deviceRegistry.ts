@@ -11,6 +11,7 @@ import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import type { DeviceIdentity } from './deviceRequest';
 import { requestedKind } from './updatePolicy';
+import { yieldIfBusy } from '../work/loopTurn';
 import {
   MAX_DEVICES,
   MAX_TWINS,
@@ -313,37 +314,21 @@ export class DeviceRegistry implements Disposable {
 
   /** The boards as the state file holds them. */
   toState(): StoredDevice[] {
-    return this.list().map((device) => {
-      const stored: StoredDevice = {
-        mac: device.mac ?? device.key,
-        lastSeen: isoSeconds(device.lastSeen),
-        updates: [],
-      };
-      if (device.twin) stored.twin = device.twin;
-      if (device.apMac) stored.apMac = device.apMac;
-      if (device.chipId) stored.chipId = device.chipId;
-      if (device.name) stored.name = device.name;
-      if (device.family) stored.family = device.family;
-      if (device.chip) stored.chip = device.chip;
-      stored.address = device.address;
-      stored.firstSeen = isoSeconds(device.firstSeen);
-      if (device.chipSize !== undefined) stored.chipSize = device.chipSize;
-      if (device.freeSpace !== undefined) stored.freeSpace = device.freeSpace;
-      if (device.sdkVersion) stored.sdkVersion = device.sdkVersion;
-      if (device.held) stored.held = true;
-      if (device.running) stored.running = device.running;
-      stored.updates = device.updates.map((u) => {
-        const update: StoredDevice['updates'][number] = { image: u.image, at: isoSeconds(u.at), outcome: u.outcome };
-        if (u.md5) update.md5 = u.md5;
-        if (u.reason) update.reason = u.reason;
-        if (u.status !== undefined && u.outcome === 'refused') update.status = u.status;
-        if (u.from && (u.outcome === 'downloading' || u.outcome === 'downloaded')) update.from = u.from;
-        if (u.count && u.count > 1) update.count = u.count;
-        if (u.filesystem) update.filesystem = true;
-        return update;
-      });
-      return stored;
-    });
+    return this.list().map(storedOf);
+  }
+
+  /**
+   * The same, a few boards per turn of the loop (1000 boards with 20 updates each are 20,000 records). Each board is
+   * taken as it is when its turn comes; what changes meanwhile is touched, so it is in the next write.
+   */
+  async toStateInSlices(): Promise<StoredDevice[]> {
+    const stored: StoredDevice[] = [];
+    for (const device of this.list()) {
+      const wait = yieldIfBusy();
+      if (wait) await wait;
+      stored.push(storedOf(device));
+    }
+    return stored;
   }
 
   /** Restores boards from the state file (before following a server). */
@@ -747,6 +732,39 @@ function measureRate(record: UpdateRecord, samples: number[][], total: number, n
   if (elapsed <= 0) return;
   record.rate = ((sent - s0!) * 1000) / elapsed;
   record.etaMs = record.rate > 0 && total > sent ? ((total - sent) * 1000) / record.rate : undefined;
+}
+
+/** A board of the registry as the state file stores it. */
+function storedOf(device: DeviceRecord): StoredDevice {
+  const stored: StoredDevice = {
+    mac: device.mac ?? device.key,
+    lastSeen: isoSeconds(device.lastSeen),
+    updates: [],
+  };
+  if (device.twin) stored.twin = device.twin;
+  if (device.apMac) stored.apMac = device.apMac;
+  if (device.chipId) stored.chipId = device.chipId;
+  if (device.name) stored.name = device.name;
+  if (device.family) stored.family = device.family;
+  if (device.chip) stored.chip = device.chip;
+  stored.address = device.address;
+  stored.firstSeen = isoSeconds(device.firstSeen);
+  if (device.chipSize !== undefined) stored.chipSize = device.chipSize;
+  if (device.freeSpace !== undefined) stored.freeSpace = device.freeSpace;
+  if (device.sdkVersion) stored.sdkVersion = device.sdkVersion;
+  if (device.held) stored.held = true;
+  if (device.running) stored.running = device.running;
+  stored.updates = device.updates.map((u) => {
+    const update: StoredDevice['updates'][number] = { image: u.image, at: isoSeconds(u.at), outcome: u.outcome };
+    if (u.md5) update.md5 = u.md5;
+    if (u.reason) update.reason = u.reason;
+    if (u.status !== undefined && u.outcome === 'refused') update.status = u.status;
+    if (u.from && (u.outcome === 'downloading' || u.outcome === 'downloaded')) update.from = u.from;
+    if (u.count && u.count > 1) update.count = u.count;
+    if (u.filesystem) update.filesystem = true;
+    return update;
+  });
+  return stored;
 }
 
 /** A board as the state file stores it, back in memory. */

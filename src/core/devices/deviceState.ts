@@ -176,12 +176,18 @@ export function parseDeviceState(text: string): ParsedState {
 
 /** Keeps the newest devices, their newest updates and the newest builds within the bounds (the oldest go first). */
 export function boundState(doc: DeviceStateDoc): DeviceStateDoc {
-  const devices = [...doc.devices]
-    .sort((a, b) => cmpIso(b.lastSeen, a.lastSeen))
+  const devices = newestFirst(doc.devices, (d) => d.lastSeen)
     .slice(0, MAX_DEVICES)
     .map((d) => (d.updates.length > MAX_UPDATES ? { ...d, updates: d.updates.slice(0, MAX_UPDATES) } : d));
-  const builds = [...doc.builds].sort((a, b) => cmpIso(b.seenAt, a.seenAt)).slice(0, MAX_BUILDS);
+  const builds = newestFirst(doc.builds, (b) => b.seenAt).slice(0, MAX_BUILDS);
   return { version: doc.version, devices, builds };
+}
+
+/** A copy newest first; the registry and the build history hand theirs over in that order already (no sort then). */
+function newestFirst<T>(items: readonly T[], time: (item: T) => string | undefined): T[] {
+  let sorted = true;
+  for (let i = 1; i < items.length && sorted; i++) sorted = cmpIso(time(items[i - 1]!), time(items[i]!)) >= 0;
+  return sorted ? [...items] : [...items].sort((a, b) => cmpIso(time(b), time(a)));
 }
 
 /** What format 2's records refer to: the file's builds (by MD5 or a prefix of it) and its table of reasons. */
