@@ -18,7 +18,14 @@ import { isFirmwareCandidate } from './catalogEntry';
 import { ImageStore, versionKey, type FileOpener, type ImageAnalysis, type LoadedVersion } from './imageStore';
 import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './catalogRoot';
 import { yieldIfBusy } from '../work/loopTurn';
-import { buildListing, byName, newestFirst, prepareListing, type Audience, type Listing } from './listing';
+import {
+  buildListingInSlices,
+  byName,
+  newestFirst,
+  prepareListing,
+  type Audience,
+  type Listing,
+} from './listing';
 import { mapLimited } from '../work/mapLimited';
 import { FolderWatchers, identityOf } from './folderWatchers';
 
@@ -218,18 +225,28 @@ export class CatalogStore {
   /** The listing of a folder for an audience, or undefined when the folder is not in the catalog. */
   async listing(rel: string, audience: Audience): Promise<Listing | undefined> {
     const dir = await this.directory(rel);
-    return dir && this.listingOf(dir, audience);
+    return dir && this.listingInSlices(dir, audience);
   }
 
-  private listingOf(dir: DirState, audience: Audience): Listing {
-    let listing = dir.listings.get(audience);
-    if (!listing) {
+  /**
+   * A folder's listing for an audience, built in turns of the loop. Kept only while the folder's order is the one it
+   * was built from (a scan that changed the folder meanwhile made a new one); either way the caller gets the listing
+   * of the entries it read.
+   */
+  private async listingInSlices(dir: DirState, audience: Audience): Promise<Listing> {
+    const ready = dir.listings.get(audience);
+    if (ready) return ready;
+    if (!dir.order) {
+      const wait = yieldIfBusy();
+      if (wait) await wait;
       dir.order ??= [...dir.entries.values()].sort(newestFirst);
-      listing = buildListing(dir.order, audience);
-      dir.listings.set(audience, listing);
     }
-    return listing;
+    const order = dir.order;
+    const listing = await buildListingInSlices(order, audience);
+    if (dir.order === order && !dir.listings.has(audience)) dir.listings.set(audience, listing);
+    return dir.listings.get(audience) ?? listing;
   }
+
 
   /**
    * An entry checked against the disk, for a download, unless its folder's watcher vouches for it (VOUCH_MS: then
@@ -257,7 +274,7 @@ export class CatalogStore {
     }
     if (!dir || !entry) return undefined;
     // The entry and why the listing leaves it out come from the same scan.
-    const exclusion = this.listingOf(dir, 'any').excluded.find((item) => item.name === name);
+    const exclusion = (await this.listingInSlices(dir, 'any')).excluded.find((item) => item.name === name);
     return { entry, excluded: exclusion?.reason, budgetOnly: exclusion?.budget === true };
   }
 
@@ -540,7 +557,7 @@ export class CatalogStore {
     const toRead = pending === 'all' ? names : names.filter((name) => !dir.entries.has(name) || pending.has(name));
     const reading = new Set(toRead);
     // Stat (and, for new versions, analyse) entries a few at a time: a folder of 1000 images rescans in one pass.
-    const readList = await mapLimited(toRead, 16, (name) => this.readEntry(dir, folder.base, name));
+    const readList = await mapLimited(toRead, 8, (name) => this.readEntry(dir, folder.base, name));
     const read = new Map(toRead.map((name, index) => [name, readList[index]]));
     await yieldIfBusy(); // the index and listings below are rebuilt in a turn of their own
     // Read by path (no /proc): prove the folder is still the real one that was read, else none of it counts.
@@ -580,7 +597,7 @@ export class CatalogStore {
     dir.listings.clear();
     // Entries kept from the last scan are the same objects, with their verdicts and wire items already worked out.
     await prepareListing(changedEntries);
-    this.logExclusions(dir);
+    await this.logExclusions(dir);
     // Index new subfolders.
     for (const entry of next.values()) {
       if (!entry.isDirectory || dir.depth + 1 > this.maxDepth) continue;
@@ -724,14 +741,17 @@ export class CatalogStore {
   }
 
   /** Logs each left-out entry once per reason, not on every rescan. */
-  private logExclusions(dir: DirState): void {
-    const listing = this.listingOf(dir, 'any');
+  private async logExclusions(dir: DirState): Promise<void> {
+    const listing = await this.listingInSlices(dir, 'any');
     const now = new Set<string>();
     const fresh = new Map<string, string[]>(); // reason → names not logged with it before
     for (const { name, reason } of listing.excluded) {
       const key = `${name}\u0000${reason}`;
       now.add(key);
-      if (!dir.logged.has(key)) fresh.set(reason, [...(fresh.get(reason) ?? []), name]);
+      if (dir.logged.has(key)) continue;
+      const names = fresh.get(reason);
+      if (names) names.push(name);
+      else fresh.set(reason, [name]);
     }
     dir.logged = now;
     // One line per entry, but one line per reason when many share it (a folder of 1000 builds has 745 over the cap).

@@ -104,21 +104,56 @@ export async function prepareListing(entries: Iterable<CatalogEntry>): Promise<v
 }
 
 export function buildListing(entries: readonly CatalogEntry[], audience: Audience): Listing {
+  const steps = listingSteps(entries, audience);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same listing, built in turns of the loop: a folder of 1000 entries is a pass over them, a sort and 255 entries
+ * checked against the device's budget, and after every change of the folder it is built again (3-8 ms in one piece).
+ */
+export async function buildListingInSlices(entries: readonly CatalogEntry[], audience: Audience): Promise<Listing> {
+  const steps = listingSteps(entries, audience);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    const wait = yieldIfBusy();
+    if (wait) await wait;
+  }
+}
+
+/** Entries looked at between two chances to yield. */
+const STEP = 64;
+
+/** Why many images are left out: one string for all of them (745 of a folder of 1000, in every listing). */
+const OVER_THE_CAP = `more than ${MAX_BIN_ENTRIES} images in one folder; older ones are left out`;
+
+function* listingSteps(entries: readonly CatalogEntry[], audience: Audience): Generator<void, Listing> {
   const excluded: Exclusion[] = [];
   const bins: CatalogEntry[] = [];
   const others: CatalogEntry[] = [];
+  let n = 0;
   for (const entry of entries) {
+    if (++n % STEP === 0) yield;
     const verdict = verdictOf(entry, audience);
     if (verdict === OFFERED) bins.push(entry);
     else if (verdict.unsafe) excluded.push({ name: entry.name, reason: verdict.unsafe });
     else others.push(entry);
   }
 
-  // Newest first: the device lists them in this order, and the 255 kept are the newest.
+  // Newest first: the device lists them in this order, and the 255 kept are the newest. (Entries handed over in
+  // that order already, as the index keeps them, are one pass of the sort.)
+  yield;
   bins.sort(newestFirst);
+  yield;
   const wire: WireEntry[] = [];
   const seen = new Map<string, string>();
+  n = 0;
   for (const entry of bins) {
+    if (++n % STEP === 0) yield;
     const folded = entry.name.toLowerCase();
     const first = seen.get(folded);
     if (first !== undefined) {
@@ -126,7 +161,7 @@ export function buildListing(entries: readonly CatalogEntry[], audience: Audienc
       continue;
     }
     if (seen.size >= MAX_BIN_ENTRIES) {
-      excluded.push({ name: entry.name, reason: `more than ${MAX_BIN_ENTRIES} images in one folder; older ones are left out`, budget: true });
+      excluded.push({ name: entry.name, reason: OVER_THE_CAP, budget: true });
       continue;
     }
     const item = binItem(entry);
@@ -135,11 +170,13 @@ export function buildListing(entries: readonly CatalogEntry[], audience: Audienc
     wire.push(item);
   }
 
+  yield;
   others.sort((a, b) => Number(a.isDirectory) - Number(b.isDirectory) || byName(a.name, b.name));
   for (const entry of others) {
     const item: WireEntry = { name: entry.name, type: entry.isDirectory ? 'directory' : 'file' };
     if (fits(item, entry, excluded)) wire.push(item);
   }
+  yield;
   return { audience, entries: wire, excluded, body: Buffer.from(toPythonJson(wire), 'utf8') };
 }
 
