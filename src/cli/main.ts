@@ -93,7 +93,11 @@ async function run(options: CliOptions): Promise<number> {
     exporter.onDidFail((error) => logger.error(`nginx export: ${error.message}`));
   }
 
+  // The banner and the network check each in a turn of the loop of their own: together with the listen and the first
+  // requests they held it for 10-15 ms at start.
+  await nextTurn();
   printBanner(service.server!, options, key);
+  await nextTurn();
   if (!key) await warnOpenNetworks(options, logger);
 
   return new Promise<number>((done) => {
@@ -134,6 +138,10 @@ async function warnOpenNetworks(options: CliOptions, logger: Logger): Promise<vo
     `serving ${open.map(networkLabel).join(', ')} without --key: anyone on ${open.length === 1 ? 'that network' : 'those networks'} ` +
       'can list and download the images, which often hold Wi-Fi passwords (use --key auto, or name a network you trust with --allow)',
   );
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function printBanner(server: UpdateServer, options: CliOptions, key: string | undefined): void {

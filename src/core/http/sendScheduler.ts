@@ -12,7 +12,7 @@ export interface SendBudget {
 }
 
 // 1 MB is about 0.5 ms of copying into loopback sockets on a small machine, and 2 GB/s in 2000 turns a second.
-export const defaultSendBudget: SendBudget = { turnBytes: 1 << 20, turnMs: 2 };
+export const defaultSendBudget: SendBudget = { turnBytes: 1 << 20, turnMs: 1 };
 
 /** The least a sender is offered, so that the end of a turn's budget does not cut writes into crumbs. */
 const MIN_OFFER = 8 * 1024;

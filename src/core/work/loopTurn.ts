@@ -3,7 +3,7 @@
 // a rescan completing together, must not run as one stretch. A turn lasts from the first check until the loop's
 // next check phase (setImmediate); once it has run longer than the budget, every caller waits for the next turn.
 
-const BUDGET_MS = 2;
+const BUDGET_MS = 1;
 let started = 0;
 let open = false;
 
