@@ -52,6 +52,15 @@ describe('image work in a worker thread', () => {
   const dirs: string[] = [];
   after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
+  /** A worker script that exits at its first job. */
+  function dyingWorker(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'acus-worker-'));
+    dirs.push(dir);
+    const dying = join(dir, 'dying.js');
+    writeFileSync(dying, "require('node:worker_threads').parentPort.once('message', () => process.exit(3));\n");
+    return dying;
+  }
+
   it('gives the same digests, verdicts and running MD5s as the in-thread code, on real images', async () => {
     const work = new ImageWork({ inThreadBytes: 0 });
     try {
@@ -93,10 +102,7 @@ describe('image work in a worker thread', () => {
   });
 
   it('says the bytes are lost when the worker dies holding them, and a new read then works', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'acus-worker-'));
-    dirs.push(dir);
-    const dying = join(dir, 'dying.js');
-    writeFileSync(dying, "require('node:worker_threads').parentPort.once('message', () => process.exit(3));\n");
+    const dying = dyingWorker();
     const work = new ImageWork({ inThreadBytes: 0, workerPath: dying });
     try {
       const bytes = ownedBuffer(app8266.length);
@@ -186,10 +192,7 @@ describe('image work in a worker thread', () => {
   });
 
   it('finishes the jobs of a worker that dies on the calling thread, and gives up after a few deaths', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'acus-worker-'));
-    dirs.push(dir);
-    const dying = join(dir, 'dying.js');
-    writeFileSync(dying, "require('node:worker_threads').parentPort.once('message', () => process.exit(3));\n");
+    const dying = dyingWorker();
     const lines: string[] = [];
     const work = new ImageWork({
       inThreadBytes: 0,

@@ -40,17 +40,22 @@ function poll(port: number, running: Buffer) {
   );
 }
 
+/** A PlatformIO project `blinky` (env d1_mini) and an empty catalog folder beside it, and a logger that keeps lines. */
+function blinkyProject(prefix: string) {
+  const base = mkdtempSync(join(tmpdir(), prefix));
+  const output = join(base, 'blinky', '.pio', 'build', 'd1_mini');
+  const catalogDir = join(base, 'catalog');
+  mkdirSync(output, { recursive: true });
+  mkdirSync(catalogDir);
+  writeFileSync(join(base, 'blinky', 'platformio.ini'), '[env:d1_mini]\nplatform = espressif8266\n');
+  const lines: string[] = [];
+  const logger = levelLogger('debug', (level, message) => lines.push(`${level} ${message}`));
+  return { base, output, catalogDir, lines, logger };
+}
+
 describe('Roll back', () => {
   it('makes a kept build current for boards polling the stable name, keeps the replaced one, and survives a restart', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'acus-rollback-'));
-    const project = join(base, 'blinky');
-    const output = join(project, '.pio', 'build', 'd1_mini');
-    const catalogDir = join(base, 'catalog');
-    mkdirSync(output, { recursive: true });
-    mkdirSync(catalogDir);
-    writeFileSync(join(project, 'platformio.ini'), '[env:d1_mini]\nplatform = espressif8266\n');
-    const lines: string[] = [];
-    const logger = levelLogger('debug', (level, message) => lines.push(`${level} ${message}`));
+    const { base, output, catalogDir, lines, logger } = blinkyProject('acus-rollback-');
     const serve = { port: 0, host: '127.0.0.1' };
     const stopped: UpdateServiceOptions = {
       catalogDir,
@@ -188,15 +193,7 @@ describe('Roll back', () => {
   });
 
   it("publishes a newer output at start-up by the file system's clock, though the server's clock ran ahead", async () => {
-    const base = mkdtempSync(join(tmpdir(), 'acus-clock-'));
-    const project = join(base, 'blinky');
-    const output = join(project, '.pio', 'build', 'd1_mini');
-    const catalogDir = join(base, 'catalog');
-    mkdirSync(output, { recursive: true });
-    mkdirSync(catalogDir);
-    writeFileSync(join(project, 'platformio.ini'), '[env:d1_mini]\nplatform = espressif8266\n');
-    const lines: string[] = [];
-    const logger = levelLogger('debug', (level, message) => lines.push(`${level} ${message}`));
+    const { base, output, catalogDir, lines, logger } = blinkyProject('acus-clock-');
     const options: UpdateServiceOptions = { catalogDir, keep: 3, publish: { roots: [base], debounceMs: 20 } };
     const build1 = esp8266ArduinoApp({ payloadSize: 50_000, seed: 91 });
     const build2 = esp8266ArduinoApp({ payloadSize: 50_000, seed: 92 });
