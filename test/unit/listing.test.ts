@@ -1,7 +1,12 @@
 // Listing rules that need many entries: case-folded duplicates, the 255-entry cap, unsafe names.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildListing, prepareListing, type Audience } from '../../src/core/catalog/listing';
+import * as listingModule from '../../src/core/catalog/listing';
+import { buildListing, newestFirst, prepareListing, type Audience } from '../../src/core/catalog/listing';
+import { Catalog } from '../../src/core/catalog/catalog';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { yieldIfBusy } from '../../src/core/work/loopTurn';
 import type { CatalogEntry } from '../../src/core/catalog/catalogEntry';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
@@ -125,5 +130,49 @@ describe('catalog listing rules', () => {
     }
     assert.equal(expected[0]!.entries.filter((e) => e.type === 'bin').length, 255);
     assert.ok(expected[2]!.entries.some((e) => e.name === 'esp32-0.bin'));
+  });
+
+  it('builds the same listing in turns of the loop, and once for many requests at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acus-herd-'));
+    let catalog: Catalog | undefined;
+    try {
+      for (let i = 0; i < 400; i++) {
+        writeFileSync(
+          join(dir, `fw-${String(i).padStart(4, '0')}.bin`),
+          esp8266ArduinoApp({ payloadSize: 2000, seed: i }),
+        );
+      }
+      catalog = new Catalog({ root: dir, watch: false });
+      await catalog.open();
+      let builds = 0;
+      const real = listingModule.buildListingInSlices;
+      const counting = (...args: Parameters<typeof real>) => {
+        builds++;
+        return real(...args);
+      };
+      (listingModule as { buildListingInSlices: typeof real }).buildListingInSlices = counting;
+      try {
+        // A fleet asking right after a start (or a change): the 300 requests share one build.
+        const answers = await Promise.all(Array.from({ length: 300 }, () => catalog!.listing('', 'esp8266')));
+        assert.equal(builds, 1, 'one build for 300 requests');
+        assert.ok(
+          answers.every((a) => a === answers[0]),
+          'every request got that listing',
+        );
+        await catalog.listing('', 'esp8266');
+        assert.equal(builds, 1, 'and it is kept');
+      } finally {
+        (listingModule as { buildListingInSlices: typeof real }).buildListingInSlices = real;
+      }
+      const entries = catalog.allEntries().filter((e) => e.dir === '');
+      const direct = buildListing([...entries].sort(newestFirst), 'esp8266');
+      const sliced = (await catalog.listing('', 'esp8266'))!;
+      assert.equal(sliced.body.toString(), direct.body.toString(), 'the same bytes as a listing built in one piece');
+      assert.equal(sliced.entries.length, 255);
+      assert.equal(sliced.excluded.length, 145);
+    } finally {
+      await catalog?.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -97,6 +97,8 @@ interface DirState {
    */
   order?: CatalogEntry[];
   listings: Map<Audience, Listing>;
+  /** Listings being built, for the order they are built from: requests that arrive meanwhile share the build. */
+  building: Map<Audience, { order: CatalogEntry[]; listing: Promise<Listing> }>;
   scan?: Promise<void>;
   /** The mtime check under way (see ensureFresh). */
   check?: Promise<'fresh' | 'stale' | 'dropped'>;
@@ -239,12 +241,29 @@ export class CatalogStore {
     if (!dir.order) {
       const wait = yieldIfBusy();
       if (wait) await wait;
+      const cached = dir.listings.get(audience);
+      if (cached) return cached;
       dir.order ??= [...dir.entries.values()].sort(newestFirst);
     }
     const order = dir.order;
-    const listing = await buildListingInSlices(order, audience);
-    if (dir.order === order && !dir.listings.has(audience)) dir.listings.set(audience, listing);
-    return dir.listings.get(audience) ?? listing;
+    // A fleet asking right after a change: one build of the listing, not one per request.
+    const shared = dir.building.get(audience);
+    if (shared?.order === order) return shared.listing;
+    const listing = buildListingInSlices(order, audience);
+    const building = { order, listing };
+    dir.building.set(audience, building);
+    // Kept before any caller sees it (the first reaction registered runs first); a failed build is not kept.
+    void listing
+      .then(
+        (built) => {
+          if (dir.order === order && !dir.listings.has(audience)) dir.listings.set(audience, built);
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        if (dir.building.get(audience) === building) dir.building.delete(audience);
+      });
+    return listing;
   }
 
 
@@ -386,6 +405,7 @@ export class CatalogStore {
       identity: '',
       entries: new Map(),
       listings: new Map(),
+      building: new Map(),
       dirty: true,
       pending: 'all',
       logged: new Set(),
