@@ -45,6 +45,28 @@ describe('image store digests', () => {
     }
   });
 
+  it('finishes a version on this thread when every worker dies, and serves exactly the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
+    const dying = join(dir, 'dying.js');
+    writeFileSync(dying, "require('node:worker_threads').parentPort.once('message', () => process.exit(3));\n");
+    const work = new ImageWork({ inThreadBytes: 0, workerPath: dying });
+    try {
+      const store = new ImageStore({ ...defaultImageStoreOptions, work });
+      for (const seed of [10, 11, 12]) {
+        const data = esp8266ArduinoApp({ payloadSize: 200_000, seed });
+        writeFileSync(join(dir, `sketch-${seed}.bin`), data);
+        const loaded = await store.load(join(dir, `sketch-${seed}.bin`), `sketch-${seed}.bin`, true);
+        assert.equal(loaded.version.md5, hex('md5', data), `seed ${seed}`);
+        assert.equal(loaded.version.info.kind, 'app');
+        assert.ok(loaded.bytes?.equals(data), 'the bytes to serve are the file');
+      }
+      assert.ok(work.figures.inThread >= 3, 'each version was finished on this thread');
+    } finally {
+      await work.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads a version again when the worker dies holding its bytes, and serves exactly the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
     // The worker takes the bytes of the first job and dies with them; the one started next works.

@@ -114,6 +114,9 @@ export class ImageStore {
     let handle: FileHandle | undefined;
     try {
       handle = await openFile(path);
+      // Bytes are moved to the worker; after a worker died holding them, this version is read again and its bytes
+      // copied instead (a job with its bytes still here finishes on this thread if the next worker dies too).
+      let move = true;
       for (let attempt = 0; ; attempt++) {
         const before = await handle.stat();
         if (!before.isFile()) throw new Error('not a regular file');
@@ -141,10 +144,14 @@ export class ImageStore {
         }
         let examined;
         try {
-          examined = await this.work.examineOwned(data, name);
+          examined = move
+            ? await this.work.examineOwned(data, name)
+            : { examined: await this.work.examine(data, name), bytes: data };
         } catch (error) {
-          if (error instanceof BytesLostError && attempt < 2) continue; // the worker died with them: read again
-          throw error;
+          if (!(error instanceof BytesLostError) || !move) throw error;
+          move = false;
+          attempt--; // not a write during the read: the file is read again as many times as before
+          continue;
         }
         const { md5, sha256, info } = examined.examined;
         const bytes = examined.bytes;
