@@ -119,12 +119,10 @@ describe('Roll back', () => {
       assert.equal(entries.get(CURRENT)!.origin?.builtAt, '2026-01-01T12:01:00.000Z');
       assert.equal(entries.get(CURRENT)!.mtimeMs, Date.UTC(2026, 0, 1, 12, 1), "the listing's date is build 1's");
       assert.equal(entries.get(BUILD_2)!.origin?.md5, md5(build2));
-      const sidecar = JSON.parse(readFileSync(join(catalogDir, ORIGINS_FILE), 'utf8')) as Record<
-        string,
-        { md5: string }
-      >;
+      const sidecar = JSON.parse(readFileSync(join(catalogDir, ORIGINS_FILE), 'utf8')) as Record<string, Origin>;
       assert.deepEqual(Object.keys(sidecar), [BUILD_2, CURRENT]);
       assert.equal(sidecar[CURRENT]!.md5, md5(build1));
+      assert.equal(sidecar[CURRENT]!.replacedBuiltAt, '2026-01-01T12:02:00.000Z', 'the newer build it replaced');
       assert.ok(
         lines.includes(
           `info catalog: ${CURRENT} holds the build of 2026-01-01T12:01:00.000Z again (from ${BUILD_1}); the build it replaced is kept as ${BUILD_2}`,
@@ -206,7 +204,7 @@ describe('Roll back', () => {
       await service.dispose();
       const sidecar = JSON.parse(readFileSync(join(catalogDir, ORIGINS_FILE), 'utf8')) as Record<string, Origin>;
       const entry = sidecar[CURRENT]!;
-      assert.ok(entry.writtenAt, 'the entry records when it was written by the file system');
+      assert.equal(entry.replacedBuiltAt, undefined, 'a first build replaced nothing');
       // The server that published it had a clock an hour ahead (a VM after a sleep; a share with its own clock).
       entry.publishedAt = new Date(Date.now() + 3_600_000).toISOString();
       writeFileSync(join(catalogDir, ORIGINS_FILE), JSON.stringify(sidecar));

@@ -17,7 +17,7 @@ import { ImageStore, defaultImageStoreOptions, type ImageAnalysis, type LoadedVe
 import type { Audience, Listing } from './listing';
 import { isPlainEntryName, readOrigins, writeOrigins, type Origin } from './origins';
 import { findKeptBuild, type KeptBuild } from './keptBuilds';
-import { chooseStem, pruneOrigins, removeStaleTemps, writeSnapshot, type EntryExt } from './snapshot';
+import { chooseStem, latestBuildTime, pruneOrigins, removeStaleTemps, writeSnapshot, type EntryExt } from './snapshot';
 
 export interface CatalogOptions {
   /** The catalog folder. */
@@ -360,13 +360,11 @@ export class Catalog implements Disposable {
       if (pruned) await writeOrigins(root, origins);
       return { published: false, code: 'unchanged', reason: `${name} already holds this build`, name };
     }
-    // Both by the file system's clock, like the output's mtime (an older sidecar has only the server's publishedAt).
-    const latestAt = latest
-      ? Math.max(Date.parse(latest.builtAt), Date.parse(latest.writtenAt ?? latest.publishedAt) || 0)
-      : 0;
+    // Build times against build times (file times of this target's outputs), never the server's clock.
+    const latestAt = latest ? latestBuildTime(latest) : 0;
     if (build.onlyIfNewer && latest && latest.target === target.key && latestAt >= mtime.getTime()) {
-      // At start-up, an output older than what the catalog holds (e.g. after a manual publish) does not replace it;
-      // nor one older than a roll back (the entry was written after the output, with an older build on purpose).
+      // At start-up, an output no newer than what the catalog holds (e.g. after a manual publish) does not replace
+      // it; nor one no newer than the build a roll back replaced (an older build was made current on purpose).
       if (pruned) await writeOrigins(root, origins);
       return { published: false, code: 'older', reason: `${name} holds a newer build`, name };
     }
@@ -459,7 +457,7 @@ function sameOrigin(a: Origin, b: Origin): boolean {
     'source',
     'builtAt',
     'publishedAt',
-    'writtenAt',
+    'replacedBuiltAt',
     'md5',
     'target',
   ];

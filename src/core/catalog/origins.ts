@@ -24,11 +24,11 @@ export interface Origin {
   /** ISO time the entry was written into the catalog (the server's clock: shown to people). */
   publishedAt: string;
   /**
-   * The same moment by the file system's clock: the mtime the entry's file got when its bytes were written. Build
-   * outputs' mtimes come from that clock, so a start-up that asks "is this output newer than the entry?" compares
-   * like with like, whatever the server's clock says (a network share, a VM that slept).
+   * The build time of the newest build this entry replaced, when that one was newer than the entry's own (a roll
+   * back, a manual publish of an older file). A start-up asks "is this output newer than what the catalog holds?"
+   * against it: file times against file times of the same target, whatever the server's clock says.
    */
-  writtenAt?: string;
+  replacedBuiltAt?: string;
   /** Lowercase hex MD5 of the entry's bytes. */
   md5: string;
   /** Stable key of the build target that produced the entry (lets retention and naming find a target's entries). */
@@ -97,7 +97,7 @@ export function isPlainEntryName(name: string): boolean {
 
 function toOrigin(value: unknown): Origin | undefined {
   if (!isRecord(value)) return undefined;
-  const { project, environment, board, source, builtAt, publishedAt, writtenAt, md5, target, signed } = value;
+  const { project, environment, board, source, builtAt, publishedAt, replacedBuiltAt, md5, target, signed } = value;
   if (typeof project !== 'string' || typeof source !== 'string' || typeof md5 !== 'string') return undefined;
   const origin: Origin = {
     project,
@@ -106,7 +106,7 @@ function toOrigin(value: unknown): Origin | undefined {
     publishedAt: typeof publishedAt === 'string' ? publishedAt : '',
     md5: md5.toLowerCase(),
   };
-  if (typeof writtenAt === 'string') origin.writtenAt = writtenAt;
+  if (typeof replacedBuiltAt === 'string') origin.replacedBuiltAt = replacedBuiltAt;
   if (typeof environment === 'string') origin.environment = environment;
   if (typeof board === 'string') origin.board = board;
   if (typeof target === 'string') origin.target = target;

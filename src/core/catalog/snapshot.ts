@@ -103,7 +103,7 @@ export interface SnapshotInput {
   ext: EntryExt;
   /** The exact bytes that were analyzed and hashed. */
   bytes: Buffer;
-  /** Origin of the new entry (its md5 is the md5 of `bytes`); its `writtenAt` is filled in here. */
+  /** Origin of the new entry (its md5 is the md5 of `bytes`); its `replacedBuiltAt` is filled in here. */
   origin: Origin;
   /** Build output's mtime: given to the entry, so the catalog's date/time columns show the build time. */
   mtime: Date;
@@ -123,6 +123,11 @@ export interface SnapshotResult {
   removed: string[];
 }
 
+/** The newest build time an entry stands for: its own, or that of a newer build it replaced. */
+export function latestBuildTime(origin: Origin): number {
+  return Math.max(Date.parse(origin.builtAt) || 0, Date.parse(origin.replacedBuiltAt ?? '') || 0);
+}
+
 export async function writeSnapshot(input: SnapshotInput): Promise<SnapshotResult> {
   const { catalogDir, stem, ext, origins } = input;
   const entry = latestName(stem, ext);
@@ -132,8 +137,6 @@ export async function writeSnapshot(input: SnapshotInput): Promise<SnapshotResul
   const handle = await fs.open(temp, 'wx');
   try {
     await handle.writeFile(input.bytes);
-    // The file system's own "now", before the entry is given the build's time (see Origin.writtenAt).
-    input.origin.writtenAt = (await handle.stat()).mtime.toISOString();
     await handle.utimes(input.mtime, input.mtime);
     await handle.sync();
   } catch (error) {
@@ -148,6 +151,12 @@ export async function writeSnapshot(input: SnapshotInput): Promise<SnapshotResul
     // Keep the previous build under a dated name. A hard link shares its bytes, so the latest name never
     // disappears, not even for a moment: a device listing the catalog right now still finds it.
     const previous = origins.get(entry);
+    if (previous && previous.target === input.origin.target) {
+      // An older build made current (a roll back, a manual publish): what it replaced stays the newest build seen.
+      const newest = latestBuildTime(previous);
+      if (newest > (Date.parse(input.origin.builtAt) || 0)) input.origin.replacedBuiltAt = new Date(newest).toISOString();
+      else delete input.origin.replacedBuiltAt;
+    }
     if (input.keep > 0 && previous && previous.target === input.origin.target && (await exists(finalPath))) {
       const builtAt = new Date(previous.builtAt);
       const kept = datedName(stem, ext, Number.isNaN(builtAt.getTime()) ? new Date() : builtAt);
