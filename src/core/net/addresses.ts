@@ -68,13 +68,13 @@ function* allAddresses(): Generator<InterfaceAddress> {
   }
 }
 
+/** Verdicts remembered per address string: a board polls from the same address every few seconds. */
+const VERDICTS_KEPT = 4096;
+
 /**
  * Decides which clients may talk to the server: loopback, private (RFC 1918), link-local and unique-local ranges,
  * plus CIDRs the user admits. Firmware often embeds Wi-Fi credentials, so the internet at large is refused.
  */
-/** Verdicts remembered per address string: a board polls from the same address every few seconds. */
-const VERDICTS_KEPT = 4096;
-
 export class ClientFilter {
   private readonly list = new BlockList();
   // BlockList.check builds a SocketAddress per call: about a sixth of what a polling board's 304 costs the server.
