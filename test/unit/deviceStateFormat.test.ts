@@ -210,6 +210,38 @@ describe('device state file: format 2', () => {
     assert.equal(parsed.doc.devices.length, 400);
   });
 
+  it('saveNow waits for a save the timer started and that is still making its snapshot', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'acus-savenow-'));
+    const inventory = new DeviceInventory({ logger: levelLogger('warn', () => undefined), saveDelayMs: 0 });
+    try {
+      const file = path.join(dir, STATE_FILE);
+      await inventory.open(file);
+      const base = sampleDoc().devices[0]!;
+      inventory.registry.restore(
+        Array.from({ length: 1000 }, (_, i) => ({
+          ...base,
+          mac: `18:FE:34:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`.toUpperCase(),
+        })),
+      );
+      assert.ok(inventory.registry.rename('18:FE:34:00:03:E7', 'the last one'));
+      // The timer's save starts; its snapshot of 1000 boards goes a few boards per turn of the loop.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      yieldIfBusy();
+      const spent = performance.now() + 5;
+      while (performance.now() < spent) {
+        // this turn is spent: the snapshot goes on in later turns
+      }
+      await inventory.saveNow();
+      const parsed = parseDeviceState(await fs.readFile(file, 'utf8'));
+      assert.ok(parsed.ok);
+      assert.equal(parsed.doc.devices.length, 1000, 'the file holds what was saved when saveNow resolved');
+      assert.equal(parsed.doc.devices.find((d) => d.mac === '18:FE:34:00:03:E7')?.name, 'the last one');
+    } finally {
+      await inventory.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('writes a build once, refers to it by a short MD5 prefix, and a recurring reason once', () => {
     const text = serializeDeviceState(sampleDoc());
     const data = JSON.parse(text) as { devices: Array<Record<string, unknown>>; reasons: string[] };

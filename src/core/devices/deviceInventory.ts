@@ -162,6 +162,8 @@ export class DeviceInventory implements Disposable {
       this.dirty = false;
       await this.persist();
     }
+    // A save the timer started may still be making its snapshot (in turns of the loop): it has not reached the file.
+    await this.persisting;
     await this.file.flush();
   }
 
