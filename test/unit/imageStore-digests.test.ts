@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageStore, defaultImageStoreOptions, digests } from '../../src/core/catalog/imageStore';
 import { ImageWork } from '../../src/core/work/imageWork';
+import { dyingWorker, workerDyingOnce } from '../support/imageWorkers';
 import { esp32App, esp8266ArduinoApp, pattern } from '../support/images';
 
 const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
@@ -47,9 +48,7 @@ describe('image store digests', () => {
 
   it('finishes a version on this thread when every worker dies, and serves exactly the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
-    const dying = join(dir, 'dying.js');
-    writeFileSync(dying, "require('node:worker_threads').parentPort.once('message', () => process.exit(3));\n");
-    const work = new ImageWork({ inThreadBytes: 0, workerPath: dying });
+    const work = new ImageWork({ inThreadBytes: 0, workerPath: dyingWorker(dir) });
     try {
       const store = new ImageStore({ ...defaultImageStoreOptions, work });
       for (const seed of [10, 11, 12]) {
@@ -70,16 +69,7 @@ describe('image store digests', () => {
   it('reads a version again when the worker dies holding its bytes, and serves exactly the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
     // The worker takes the bytes of the first job and dies with them; the one started next works.
-    const dying = join(dir, 'dies-once.js');
-    const flag = join(dir, 'died');
-    writeFileSync(
-      dying,
-      `const fs = require('node:fs');
-       if (!fs.existsSync(${JSON.stringify(flag)})) {
-         require('node:worker_threads').parentPort.once('message', () => { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(3); });
-       } else require(${JSON.stringify(join(__dirname, '../../src/core/work/imageWorker.js'))});\n`,
-    );
-    const work = new ImageWork({ inThreadBytes: 0, workerPath: dying });
+    const work = new ImageWork({ inThreadBytes: 0, workerPath: workerDyingOnce(dir) });
     try {
       const data = esp8266ArduinoApp({ payloadSize: 300_000, seed: 9 });
       writeFileSync(join(dir, 'sketch.bin'), data);

@@ -3,12 +3,13 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { runningImageMd5s } from '../../src/core/firmware/runningMd5';
-import { BytesLostError, ImageWork, ownedBuffer, sharedBuffer } from '../../src/core/work/imageWork';
+import { BytesLostError, ImageWork, ownedBuffer } from '../../src/core/work/imageWork';
+import { dyingWorker, inSharedMemory, workerDyingOnce } from '../support/imageWorkers';
 import { levelLogger } from '../../src/core/log';
 import {
   esp32App,
@@ -41,47 +42,21 @@ const samples: Record<string, Buffer> = {
   'flipped.bin': flipByte(app8266, 300_000),
 };
 
-/** The image's bytes in shared memory, as the image store reads them. */
-function shared(data: Buffer): Buffer {
-  const copy = sharedBuffer(data.length);
-  data.copy(copy);
-  return copy;
-}
-
 describe('image work in a worker thread', () => {
   const dirs: string[] = [];
   after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
-  /** A worker script that exits at its first job; the workers started after it work. */
-  function workerDyingOnce(): string {
+  const tempDir = () => {
     const dir = mkdtempSync(join(tmpdir(), 'acus-worker-'));
     dirs.push(dir);
-    const flag = join(dir, 'died');
-    const script = join(dir, 'dies-once.js');
-    const real = join(__dirname, '../../src/core/work/imageWorker.js');
-    writeFileSync(
-      script,
-      `const fs = require('node:fs');
-       if (fs.existsSync(${JSON.stringify(flag)})) require(${JSON.stringify(real)});
-       else require('node:worker_threads').parentPort.once('message', () => { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(3); });\n`,
-    );
-    return script;
-  }
-
-  /** A worker script that exits at its first job. */
-  function dyingWorker(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'acus-worker-'));
-    dirs.push(dir);
-    const dying = join(dir, 'dying.js');
-    writeFileSync(dying, "require('node:worker_threads').parentPort.once('message', () => process.exit(3));\n");
-    return dying;
-  }
+    return dir;
+  };
 
   it('gives the same digests, verdicts and running MD5s as the in-thread code, on real images', async () => {
     const work = new ImageWork({ inThreadBytes: 0 });
     try {
       for (const [name, data] of Object.entries(samples)) {
-        const bytes = shared(data);
+        const bytes = inSharedMemory(data);
         const examined = await work.examine(bytes, name);
         assert.equal(examined.md5, hex('md5', data), name);
         assert.equal(examined.sha256, hex('sha256', data), name);
@@ -118,7 +93,7 @@ describe('image work in a worker thread', () => {
   });
 
   it('says the bytes are lost when the worker dies holding them; the next worker answers the next job', async () => {
-    const work = new ImageWork({ inThreadBytes: 0, workerPath: workerDyingOnce() });
+    const work = new ImageWork({ inThreadBytes: 0, workerPath: workerDyingOnce(tempDir()) });
     try {
       const bytes = ownedBuffer(app8266.length);
       app8266.copy(bytes);
@@ -139,7 +114,7 @@ describe('image work in a worker thread', () => {
       // Elsewhere a nice value is the whole process's (the extension host's): left alone.
       const priority = getPriority();
       const work = new ImageWork({ inThreadBytes: 0 });
-      await work.examine(shared(app8266), 'sketch.bin').finally(() => work.dispose());
+      await work.examine(inSharedMemory(app8266), 'sketch.bin').finally(() => work.dispose());
       assert.equal(getPriority(), priority);
       return;
     }
@@ -150,7 +125,7 @@ describe('image work in a worker thread', () => {
     const before = new Set(readdirSync('/proc/self/task'));
     const work = new ImageWork({ inThreadBytes: 0 });
     try {
-      await work.examine(shared(app8266), 'sketch.bin');
+      await work.examine(inSharedMemory(app8266), 'sketch.bin');
       const started = readdirSync('/proc/self/task').filter((task) => !before.has(task));
       assert.ok(
         started.some((task) => niceOf(task) === 10),
@@ -166,7 +141,7 @@ describe('image work in a worker thread', () => {
     const work = new ImageWork({ inThreadBytes: 0 });
     try {
       const names = Object.keys(samples);
-      const results = await Promise.all(names.map((name) => work.examine(shared(samples[name]!), name)));
+      const results = await Promise.all(names.map((name) => work.examine(inSharedMemory(samples[name]!), name)));
       results.forEach((r, i) => assert.equal(r.sha256, hex('sha256', samples[names[i]!]!), names[i]));
     } finally {
       await work.dispose();
@@ -194,7 +169,7 @@ describe('image work in a worker thread', () => {
     });
     try {
       for (const name of ['sketch.bin', 'esp32.bin']) {
-        const examined = await work.examine(shared(samples[name]!), name);
+        const examined = await work.examine(inSharedMemory(samples[name]!), name);
         assert.equal(examined.md5, hex('md5', samples[name]!));
         assert.deepEqual(examined.info, analyzeImage(samples[name]!, name));
       }
@@ -207,7 +182,7 @@ describe('image work in a worker thread', () => {
   });
 
   it('finishes the jobs of a worker that dies on the calling thread, and gives up after a few deaths', async () => {
-    const dying = dyingWorker();
+    const dying = dyingWorker(tempDir());
     const lines: string[] = [];
     const work = new ImageWork({
       inThreadBytes: 0,
@@ -216,7 +191,7 @@ describe('image work in a worker thread', () => {
     });
     try {
       for (let i = 0; i < 6; i++) {
-        const examined = await work.examine(shared(app8266), 'sketch.bin');
+        const examined = await work.examine(inSharedMemory(app8266), 'sketch.bin');
         assert.equal(examined.md5, hex('md5', app8266), `job ${i}`);
         assert.equal(examined.info.kind, 'app');
       }

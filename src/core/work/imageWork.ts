@@ -40,11 +40,6 @@ export class BytesLostError extends Error {}
 
 const MAX_RESTARTS = 3;
 
-/** A buffer over shared memory: a worker reads it without a copy, and the caller keeps using it meanwhile. */
-export function sharedBuffer(size: number): Buffer {
-  return Buffer.from(new SharedArrayBuffer(size));
-}
-
 /**
  * A buffer with memory of its own (never a slice of Node's pool), to read a file version into and move to the
  * worker with `examineOwned`. Shared memory would spare the move, but costs ten times more to allocate below 128 KB
