@@ -239,8 +239,7 @@ export class CatalogStore {
     const ready = dir.listings.get(audience);
     if (ready) return ready;
     if (!dir.order) {
-      const wait = yieldIfBusy();
-      if (wait) await wait;
+      await yieldIfBusy();
       const cached = dir.listings.get(audience);
       if (cached) return cached;
       dir.order ??= [...dir.entries.values()].sort(newestFirst);

@@ -120,8 +120,7 @@ export async function buildListingInSlices(entries: readonly CatalogEntry[], aud
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
-    const wait = yieldIfBusy();
-    if (wait) await wait;
+    await yieldIfBusy();
   }
 }
 

@@ -324,8 +324,7 @@ export class DeviceRegistry implements Disposable {
   async toStateInSlices(): Promise<StoredDevice[]> {
     const stored: StoredDevice[] = [];
     for (const device of this.list()) {
-      const wait = yieldIfBusy();
-      if (wait) await wait;
+      await yieldIfBusy();
       stored.push(storedOf(device));
     }
     return stored;

@@ -66,12 +66,10 @@ class CompactWriter {
     const refs = buildRefs(builds.map((build) => build.md5));
     const reasons: string[] = [];
     for (const device of devices) {
-      const wait = yieldIfBusy();
-      if (wait) await wait;
+      await yieldIfBusy();
       for (const update of device.updates) if (update.reason) reasons.push(update.reason);
     }
-    const wait = yieldIfBusy();
-    if (wait) await wait;
+    await yieldIfBusy();
     return new CompactWriter(builds, devices, refs, reasonTable(reasons));
   }
 
@@ -145,12 +143,10 @@ function lines(items: readonly unknown[]): string {
 async function linesInSlices<T>(items: readonly T[], form: (item: T) => unknown): Promise<string> {
   const texts: string[] = [];
   for (const item of items) {
-    const wait = yieldIfBusy();
-    if (wait) await wait;
+    await yieldIfBusy();
     texts.push(JSON.stringify(form(item)));
   }
-  const wait = yieldIfBusy();
-  if (wait) await wait;
+  await yieldIfBusy();
   return joinLines(texts);
 }
 

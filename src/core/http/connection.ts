@@ -192,8 +192,7 @@ export class Connection {
     let reply: Reply;
     try {
       // Many devices at once (a fleet after a reboot): their requests are handled a few per loop turn.
-      const wait = yieldIfBusy();
-      if (wait) await wait;
+      await yieldIfBusy();
       reply = await this.handler({ head, remoteAddress: this.remoteAddress });
     } catch (error) {
       reply = textResponse(500, 'internal error');
