@@ -351,7 +351,7 @@ export class UpdateServer {
       onAwaitingDelivery: (conclude) => this.awaitingClose.add(id, device, md5, conclude),
       onDelivered: (result) => {
         this.active.delete(id);
-        this.awaitingClose.remove(id);
+        this.awaitingClose.remove(id, device.staMac);
         const now = Date.now();
         const durationMs = now - startedAt;
         const to = `download #${id} ${entry} to ${who(summary, device.staMac)}`;

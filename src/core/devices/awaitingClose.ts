@@ -18,34 +18,30 @@ interface Awaiting {
 }
 
 export class DownloadsAwaitingClose {
-  private readonly byId = new Map<number, Awaiting>();
-  /** How many of them each MAC has: a request of a board with none skips the scan. */
-  private readonly perMac = new Map<string, number>();
+  /** By STA MAC, then download id: a request of a board looks only at that board's downloads. */
+  private readonly byMac = new Map<string, Map<number, Awaiting>>();
 
   constructor(private readonly images: ImageIdentifier) {}
 
   add(id: number, device: DeviceIdentity, md5: string, conclude: (how: string) => void): void {
-    if (!device.staMac || this.byId.has(id)) return;
-    this.byId.set(id, { device, md5, conclude });
-    this.perMac.set(device.staMac, (this.perMac.get(device.staMac) ?? 0) + 1);
+    if (!device.staMac) return;
+    let board = this.byMac.get(device.staMac);
+    if (!board) this.byMac.set(device.staMac, (board = new Map()));
+    board.set(id, { device, md5, conclude });
   }
 
-  remove(id: number): void {
-    const awaiting = this.byId.get(id);
-    if (!awaiting) return;
-    this.byId.delete(id);
-    const mac = awaiting.device.staMac;
-    const left = (this.perMac.get(mac) ?? 1) - 1;
-    if (left > 0) this.perMac.set(mac, left);
-    else this.perMac.delete(mac);
+  remove(id: number, mac: string): void {
+    const board = this.byMac.get(mac);
+    if (board?.delete(id) && board.size === 0) this.byMac.delete(mac);
   }
 
   /** A board asked again: its downloads of the image it now reports running are delivered. */
   settleFor(device: DeviceIdentity): void {
-    if (!device.staMac || !this.perMac.has(device.staMac)) return;
-    for (const [id, awaiting] of [...this.byId]) {
+    const board = device.staMac ? this.byMac.get(device.staMac) : undefined;
+    if (!board) return;
+    for (const [id, awaiting] of [...board]) {
       if (!sameBoard(awaiting.device, device) || !this.runs(device, awaiting.md5)) continue;
-      this.remove(id);
+      this.remove(id, device.staMac);
       awaiting.conclude('the device asked again, running it, before its close was seen');
     }
   }
