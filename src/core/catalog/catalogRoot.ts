@@ -78,7 +78,10 @@ export class CatalogRoot {
   relOf(abs: string): string | undefined {
     if (abs === this.real) return '';
     if (!isInside(this.real, abs)) return undefined;
-    return abs.slice(this.real.length + 1).split(/[\\/]/).join('/');
+    return abs
+      .slice(this.real.length + 1)
+      .split(/[\\/]/)
+      .join('/');
   }
 
   /**
@@ -190,7 +193,11 @@ export class CatalogRoot {
 
   private checkRoot(stats: BigIntStats): void {
     const expected = this.rootStats;
-    if (stats.isSymbolicLink() || !stats.isDirectory() || (expected && (stats.dev !== expected.dev || stats.ino !== expected.ino))) {
+    if (
+      stats.isSymbolicLink() ||
+      !stats.isDirectory() ||
+      (expected && (stats.dev !== expected.dev || stats.ino !== expected.ino))
+    ) {
       throw new NotInsideError('the catalog folder was replaced', '');
     }
   }
@@ -210,7 +217,10 @@ export class CatalogRoot {
     }
     if (where.endsWith(' (deleted)')) where = where.slice(0, -' (deleted)'.length);
     if (where !== this.real && !isInside(this.real, where)) {
-      throw new NotInsideError(`${rel || '.'} is outside the catalog (${where.length > 0 ? 'its folder moved or became a link' : ''})`, rel);
+      throw new NotInsideError(
+        `${rel || '.'} is outside the catalog (${where.length > 0 ? 'its folder moved or became a link' : ''})`,
+        rel,
+      );
     }
     return true;
   }

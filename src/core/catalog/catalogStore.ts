@@ -18,14 +18,7 @@ import { isFirmwareCandidate } from './catalogEntry';
 import { ImageStore, versionKey, type FileOpener, type ImageAnalysis, type LoadedVersion } from './imageStore';
 import { CatalogRoot, NotInsideError, isNotInside, type OpenFolder } from './catalogRoot';
 import { yieldIfBusy } from '../work/loopTurn';
-import {
-  buildListingInSlices,
-  byName,
-  newestFirst,
-  prepareListing,
-  type Audience,
-  type Listing,
-} from './listing';
+import { buildListingInSlices, byName, newestFirst, prepareListing, type Audience, type Listing } from './listing';
 import { mapLimited } from '../work/mapLimited';
 import { FolderWatchers, identityOf } from './folderWatchers';
 
@@ -114,7 +107,10 @@ interface DirState {
 }
 
 export class CatalogError extends Error {
-  constructor(message: string, readonly code: 'ENOENT' | 'ENOTDIR' | 'EACCES' | 'EOTHER') {
+  constructor(
+    message: string,
+    readonly code: 'ENOENT' | 'ENOTDIR' | 'EACCES' | 'EOTHER',
+  ) {
     super(message);
   }
 }
@@ -165,7 +161,8 @@ export class CatalogStore {
       if (error instanceof CatalogError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new CatalogError(`catalog folder ${root} does not exist`, 'ENOENT');
-      if (code === 'EACCES' || code === 'EPERM') throw new CatalogError(`catalog folder ${root} is not readable`, 'EACCES');
+      if (code === 'EACCES' || code === 'EPERM')
+        throw new CatalogError(`catalog folder ${root} is not readable`, 'EACCES');
       throw new CatalogError(`catalog folder ${root}: ${(error as Error).message}`, 'EOTHER');
     }
     this.insideRoot = new CatalogRoot(this.rootReal);
@@ -193,12 +190,15 @@ export class CatalogStore {
     this.watchWarned.add(code);
     let hint = '';
     if (code === 'ENOSPC' && process.platform === 'linux') {
-      hint = ' (the limit of inotify watches is reached: raise fs.inotify.max_user_watches, e.g. sysctl fs.inotify.max_user_watches=524288)';
+      hint =
+        ' (the limit of inotify watches is reached: raise fs.inotify.max_user_watches, e.g. sysctl fs.inotify.max_user_watches=524288)';
     } else if (code === 'EMFILE' || code === 'ENFILE') {
       hint = ' (too many open files: raise the limit, e.g. ulimit -n)';
     }
     const every = (this.options.pollMs ?? POLL_MS) / 1000;
-    this.logger.warn(`catalog: cannot watch ${where}: ${error.message}${hint}. Folders without a watcher are checked on disk at every request and every ${every} s, and watched again when possible`);
+    this.logger.warn(
+      `catalog: cannot watch ${where}: ${error.message}${hint}. Folders without a watcher are checked on disk at every request and every ${every} s, and watched again when possible`,
+    );
   }
 
   /**
@@ -220,7 +220,8 @@ export class CatalogStore {
 
   private nearestIndexed(rel: string): string {
     let known = rel;
-    while (known !== '' && !this.dirs.has(known)) known = known.includes('/') ? known.slice(0, known.lastIndexOf('/')) : '';
+    while (known !== '' && !this.dirs.has(known))
+      known = known.includes('/') ? known.slice(0, known.lastIndexOf('/')) : '';
     return known;
   }
 
@@ -264,7 +265,6 @@ export class CatalogStore {
       });
     return listing;
   }
-
 
   /**
    * An entry checked against the disk, for a download, unless its folder's watcher vouches for it (VOUCH_MS: then
@@ -322,7 +322,9 @@ export class CatalogStore {
     const folder = at !== undefined && [...this.dirs.values()].find((d) => d.rel === at || this.canonicalRel(d) === at);
     if (folder) this.dropFolders(error, folder);
     else if (dir) {
-      void this.refresh(dir.rel, [entry.name]).catch((e) => this.logger.warn(`catalog rescan failed: ${(e as Error).message}`));
+      void this.refresh(dir.rel, [entry.name]).catch((e) =>
+        this.logger.warn(`catalog rescan failed: ${(e as Error).message}`),
+      );
     }
   }
 
@@ -362,7 +364,8 @@ export class CatalogStore {
     try {
       const target = join(folder.base, name);
       const stats = await lstat(target);
-      if (stats.isDirectory()) throw new Error(`${dirRel ? `${dirRel}/` : ''}${name} is a folder; only files are removed`);
+      if (stats.isDirectory())
+        throw new Error(`${dirRel ? `${dirRel}/` : ''}${name} is a folder; only files are removed`);
       // On Linux `base` is the folder's descriptor: the unlink is in the folder proven, whatever its path names now.
       // Elsewhere it is a path: prove the folder (the walk, its dev and inode) and the entry again right before the
       // unlink. What is left is a swap within the microseconds between this check and the unlink (README, Safety).
@@ -590,9 +593,16 @@ export class CatalogStore {
       if (!reading.has(name)) continue;
       if (entry.isDirectory && this.dirs.has(entry.relPath)) subfolders.push(entry.relPath);
       const old = dir.entries.get(name);
-      if (!old || old.mtimeMs !== entry.mtimeMs || old.size !== entry.size || old.version?.key !== entry.version?.key
-        || old.isDirectory !== entry.isDirectory || old.error !== entry.error || old.origin !== entry.origin
-        || old.absPath !== entry.absPath) {
+      if (
+        !old ||
+        old.mtimeMs !== entry.mtimeMs ||
+        old.size !== entry.size ||
+        old.version?.key !== entry.version?.key ||
+        old.isDirectory !== entry.isDirectory ||
+        old.error !== entry.error ||
+        old.origin !== entry.origin ||
+        old.absPath !== entry.absPath
+      ) {
         changedEntries.push(entry);
       } else {
         next.set(name, old); // the same entry object: listings and their per-entry memos stay valid
@@ -718,7 +728,8 @@ export class CatalogStore {
     if (!this.watchers || this.disposed || this.dirs.get(dir.rel) !== dir) return;
     const state = this.watchers.state(dir.rel);
     if (state === 'starting' || state === identity) return;
-    if (state !== 'none') this.logger.debug(`catalog: ${dir.rel || 'the catalog folder'} is another folder now; watching it again`);
+    if (state !== 'none')
+      this.logger.debug(`catalog: ${dir.rel || 'the catalog folder'} is another folder now; watching it again`);
     this.watchers.restart(dir.rel, dir.abs);
   }
 
@@ -779,7 +790,12 @@ export class CatalogStore {
       if (names.length <= 3) {
         for (const name of names) this.logger.warn(`catalog: ${where}${name} is not listed: ${reason}`);
       } else {
-        this.logger.warn(`catalog: ${names.length} entries of ${where || 'the catalog root'} are not listed (${names.slice(0, 3).map((n) => `${where}${n}`).join(', ')}, …): ${reason}`);
+        this.logger.warn(
+          `catalog: ${names.length} entries of ${where || 'the catalog root'} are not listed (${names
+            .slice(0, 3)
+            .map((n) => `${where}${n}`)
+            .join(', ')}, …): ${reason}`,
+        );
       }
     }
   }

@@ -27,7 +27,12 @@ const SAFE_NAME = /^[A-Za-z0-9._\-+~=,@()]+$/;
 /** Why a name cannot be offered to a device, or undefined when it can. */
 export function unsafeNameReason(name: string): string | undefined {
   if (SAFE_NAME.test(name)) return undefined;
-  const bad = [...new Set([...name].filter((c) => !SAFE_NAME.test(c)))]
-    .map((c) => (c === ' ' ? 'space' : /[\x00-\x1f\x7f-\uffff]/.test(c) ? `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` : `'${c}'`));
+  const bad = [...new Set([...name].filter((c) => !SAFE_NAME.test(c)))].map((c) =>
+    c === ' '
+      ? 'space'
+      : /[\x00-\x1f\x7f-\uffff]/.test(c)
+        ? `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`
+        : `'${c}'`,
+  );
   return `name has characters a device cannot request (${bad.join(', ')})`;
 }

@@ -215,7 +215,12 @@ export class ImageStore {
   }
 
   private unstable(stats: Stats): FileVersion {
-    const info: ImageInfo = { kind: 'not-an-image', compressed: false, complete: false, reason: 'incomplete: the file is being written' };
+    const info: ImageInfo = {
+      kind: 'not-an-image',
+      compressed: false,
+      complete: false,
+      reason: 'incomplete: the file is being written',
+    };
     return { key: versionKey(stats), size: stats.size, mtimeMs: stats.mtimeMs, md5: '', sha256: '', info };
   }
 
@@ -275,7 +280,12 @@ export function servable(info: ImageInfo): boolean {
 export { digests } from '../firmware/imageDigests';
 
 function tooLarge(size: number): ImageInfo {
-  return { kind: 'not-an-image', compressed: false, complete: false, reason: `too large for an ESP image (${size} bytes)` };
+  return {
+    kind: 'not-an-image',
+    compressed: false,
+    complete: false,
+    reason: `too large for an ESP image (${size} bytes)`,
+  };
 }
 
 async function readAll(handle: FileHandle, size: number): Promise<Buffer> {

@@ -36,7 +36,9 @@ export function findKeptBuild(
   origins: ReadonlyMap<string, Origin>,
   present: (name: string) => boolean,
 ): { kept: KeptBuild } | { reason: string } {
-  const notKept = { reason: `${relPath} is not a kept build (only the dated copies a publish keeps can be rolled back to)` };
+  const notKept = {
+    reason: `${relPath} is not a kept build (only the dated copies a publish keeps can be rolled back to)`,
+  };
   if (relPath.includes('/') || relPath.includes('\\')) return notKept;
   const parsed = parseDatedName(relPath);
   const origin = origins.get(relPath);

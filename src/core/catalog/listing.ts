@@ -156,7 +156,11 @@ function* listingSteps(entries: readonly CatalogEntry[], audience: Audience): Ge
     const folded = entry.name.toLowerCase();
     const first = seen.get(folded);
     if (first !== undefined) {
-      excluded.push({ name: entry.name, reason: `same name as ${first} without regard to case; the device would pick ${first}`, budget: true });
+      excluded.push({
+        name: entry.name,
+        reason: `same name as ${first} without regard to case; the device would pick ${first}`,
+        budget: true,
+      });
       continue;
     }
     if (seen.size >= MAX_BIN_ENTRIES) {

@@ -154,7 +154,8 @@ export async function writeSnapshot(input: SnapshotInput): Promise<SnapshotResul
     if (previous && previous.target === input.origin.target) {
       // An older build made current (a roll back, a manual publish): what it replaced stays the newest build seen.
       const newest = latestBuildTime(previous);
-      if (newest > (Date.parse(input.origin.builtAt) || 0)) input.origin.replacedBuiltAt = new Date(newest).toISOString();
+      if (newest > (Date.parse(input.origin.builtAt) || 0))
+        input.origin.replacedBuiltAt = new Date(newest).toISOString();
       else delete input.origin.replacedBuiltAt;
     }
     if (input.keep > 0 && previous && previous.target === input.origin.target && (await exists(finalPath))) {
