@@ -46,6 +46,30 @@ describe('image store digests', () => {
     }
   });
 
+  it('indexes a version in the worker without holding its bytes, and serves exactly the file later', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
+    const work = new ImageWork({ inThreadBytes: 0 });
+    try {
+      const store = new ImageStore({ ...defaultImageStoreOptions, work });
+      let hashes = 0;
+      store.onDidAnalyze((analysis) => (hashes += analysis.work === 'hash' ? 1 : 0));
+      const data = esp8266ArduinoApp({ payloadSize: 300_000, seed: 13 });
+      writeFileSync(join(dir, 'sketch.bin'), data);
+      const indexed = await store.load(join(dir, 'sketch.bin'), 'sketch.bin', false);
+      assert.equal(indexed.version.md5, hex('md5', data));
+      assert.equal(indexed.bytes, undefined);
+      assert.equal(work.figures.md5Bytes, data.length, 'the worker read and hashed the file');
+      const served = await store.load(join(dir, 'sketch.bin'), 'sketch.bin', true);
+      assert.ok(served.bytes?.equals(data), 'the bytes to serve are the file');
+      assert.equal(served.version, indexed.version);
+      assert.equal(hashes, 1, 'serving a known version hashes nothing again');
+      assert.equal(store.fileReads, 2, 'indexing read no bytes to keep: serving read them');
+    } finally {
+      await work.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('finishes a version on this thread when every worker dies, and serves exactly the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
     const work = new ImageWork({ inThreadBytes: 0, workerPath: dyingWorker(dir) });
@@ -66,9 +90,9 @@ describe('image store digests', () => {
     }
   });
 
-  it('reads a version again when the worker dies holding its bytes, and serves exactly the file', async () => {
+  it('reads a version here when the worker dies reading it, and serves exactly the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
-    // The worker takes the bytes of the first job and dies with them; the one started next works.
+    // The worker dies at the first job (reading the file); the one started next examines what this thread read.
     const work = new ImageWork({ inThreadBytes: 0, workerPath: workerDyingOnce(dir) });
     try {
       const data = esp8266ArduinoApp({ payloadSize: 300_000, seed: 9 });

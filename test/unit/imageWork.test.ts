@@ -3,12 +3,13 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { runningImageMd5s } from '../../src/core/firmware/runningMd5';
-import { BytesLostError, ImageWork, ownedBuffer } from '../../src/core/work/imageWork';
+import { ImageWork, WorkerLostError } from '../../src/core/work/imageWork';
 import { dyingWorker, inSharedMemory, workerDyingOnce } from '../support/imageWorkers';
 import { levelLogger } from '../../src/core/log';
 import {
@@ -73,37 +74,84 @@ describe('image work in a worker thread', () => {
     }
   });
 
-  it('moves owned bytes to the worker and back without a copy: the same answer, and the same bytes to serve', async () => {
+  it('reads a file from its descriptor in the worker: the same answer, and the bytes only when asked for', async () => {
     const work = new ImageWork({ inThreadBytes: 0 });
+    const dir = tempDir();
     try {
       for (const [name, data] of Object.entries(samples)) {
-        const bytes = ownedBuffer(data.length);
-        data.copy(bytes);
-        const { examined, bytes: back } = await work.examineOwned(bytes, name);
-        assert.equal(examined.md5, hex('md5', data), name);
-        assert.equal(examined.sha256, hex('sha256', data), name);
-        assert.deepEqual(examined.info, analyzeImage(data, name), name);
-        assert.equal(bytes.length, 0, `${name}: the memory went to the worker (detached here)`);
-        assert.ok(back.equals(data), `${name}: it came back whole`);
+        writeFileSync(join(dir, name), data);
+        const handle = await open(join(dir, name), 'r');
+        try {
+          const withBytes = await work.examineFile(handle.fd, data.length, name, true);
+          assert.ok(withBytes, name);
+          assert.equal(withBytes.examined.md5, hex('md5', data), name);
+          assert.equal(withBytes.examined.sha256, hex('sha256', data), name);
+          assert.deepEqual(withBytes.examined.info, analyzeImage(data, name), name);
+          assert.equal(withBytes.bytesRead, data.length, name);
+          assert.ok(withBytes.bytes?.equals(data), `${name}: the bytes came back whole`);
+          const digestsOnly = await work.examineFile(handle.fd, data.length, name, false);
+          assert.equal(digestsOnly?.examined.md5, hex('md5', data), name);
+          assert.equal(digestsOnly?.bytes, undefined, `${name}: no bytes came back`);
+        } finally {
+          await handle.close();
+        }
       }
       assert.equal(work.figures.inThread, 0);
+      assert.equal(work.figures.inWorker, 2 * Object.keys(samples).length);
     } finally {
       await work.dispose();
     }
   });
 
-  it('says the bytes are lost when the worker dies holding them; the next worker answers the next job', async () => {
-    const work = new ImageWork({ inThreadBytes: 0, workerPath: workerDyingOnce(tempDir()) });
+  it('says how much it read of a file shorter than asked, and leaves small files to the caller', async () => {
+    const work = new ImageWork({ inThreadBytes: 1024 });
+    const dir = tempDir();
     try {
-      const bytes = ownedBuffer(app8266.length);
-      app8266.copy(bytes);
-      await assert.rejects(work.examineOwned(bytes, 'sketch.bin'), BytesLostError);
-      const again = ownedBuffer(app8266.length);
-      app8266.copy(again);
-      const next = await work.examineOwned(again, 'sketch.bin');
-      assert.equal(next.examined.md5, hex('md5', app8266));
-      assert.ok(next.bytes.equals(app8266));
-      assert.equal(work.figures.inWorker, 2, 'both jobs went to a worker');
+      writeFileSync(join(dir, 'sketch.bin'), app8266);
+      const handle = await open(join(dir, 'sketch.bin'), 'r');
+      try {
+        const longer = await work.examineFile(handle.fd, app8266.length + 100, 'sketch.bin', false);
+        assert.equal(longer?.bytesRead, app8266.length, 'the file ended before the size asked for');
+        assert.equal(await work.examineFile(handle.fd, 1024, 'sketch.bin', true), undefined, 'small: read it here');
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await work.dispose();
+    }
+  });
+
+  it('says the worker was lost when it dies during a file job; the next worker answers the next job', async () => {
+    const dir = tempDir();
+    const work = new ImageWork({ inThreadBytes: 0, workerPath: workerDyingOnce(dir) });
+    try {
+      writeFileSync(join(dir, 'sketch.bin'), app8266);
+      const handle = await open(join(dir, 'sketch.bin'), 'r');
+      try {
+        await assert.rejects(work.examineFile(handle.fd, app8266.length, 'sketch.bin', true), WorkerLostError);
+        const next = await work.examineFile(handle.fd, app8266.length, 'sketch.bin', true);
+        assert.equal(next?.examined.md5, hex('md5', app8266));
+        assert.ok(next?.bytes?.equals(app8266));
+        assert.equal(work.figures.inWorker, 2, 'both jobs went to a worker');
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await work.dispose();
+    }
+  });
+
+  it('leaves file jobs to the caller when no worker can run', async () => {
+    const work = new ImageWork({ inThreadBytes: 0, workerPath: join(tmpdir(), 'no-such-image-worker.js') });
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir, 'sketch.bin'), app8266);
+      const handle = await open(join(dir, 'sketch.bin'), 'r');
+      try {
+        assert.equal(await work.examineFile(handle.fd, app8266.length, 'sketch.bin', true), undefined);
+      } finally {
+        await handle.close();
+      }
     } finally {
       await work.dispose();
     }

@@ -1,15 +1,17 @@
-// One analysis and one MD5 + SHA-256 per file version. A version is (device, inode, size, mtime, ctime), and a file that lost its
-// last link is the version it was while linked (the unlink moves ctime, not the bytes). Its bytes are read
-// once, hashed (both digests in one pass), classified and, for servable images (apps, filesystem images), kept in a byte-budgeted cache shared by every download of
-// that version. A download therefore sends exactly the bytes its x-MD5 was computed from, even when the file is
-// replaced or rewritten in place while the download runs.
+// One analysis and one MD5 + SHA-256 per file version. A version is (device, inode, size, mtime, ctime), and a file
+// that lost its last link is the version it was while linked (the unlink moves ctime, not the bytes). A new version
+// is read and hashed (both digests in one pass) and classified once, in the image worker when there is one. The bytes
+// of servable images (apps, filesystem images) that devices download are kept in a byte-budgeted cache shared by
+// every download of that version; a version read to be served is checked unchanged (by its key) after the read. A
+// download therefore sends exactly the bytes its x-MD5 was computed from, even when the file is replaced or rewritten
+// in place while the download runs.
 
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { applyNameRules } from '../firmware/analyzeImage';
 import type { Stats } from 'node:fs';
 import { MAX_IMAGE_BYTES, type ImageInfo } from '../firmware/imageInfo';
-import { BytesLostError, ImageWork, ownedBuffer } from '../work/imageWork';
+import { ImageWork, WorkerLostError, type ExaminedFile } from '../work/imageWork';
 import { Emitter, type Event } from '../events';
 import { silentLogger, type Logger } from '../log';
 
@@ -114,9 +116,9 @@ export class ImageStore {
     let handle: FileHandle | undefined;
     try {
       handle = await openFile(path);
-      // Bytes are moved to the worker; after a worker died holding them, this version is read again and its bytes
-      // copied instead (a job with its bytes still here finishes on this thread if the next worker dies too).
-      let move = true;
+      // A new version is read and examined in the worker, from this descriptor; after the worker died during it,
+      // it is read here instead (and examined in the next worker, or here if that dies too).
+      let inWorker = true;
       for (let attempt = 0; ; attempt++) {
         const before = await handle.stat();
         if (!before.isFile()) throw new Error('not a regular file');
@@ -130,35 +132,34 @@ export class ImageStore {
           return { version };
         }
         this.fileReads++;
-        const data = await readAll(handle, before.size);
+        let read: ExaminedFile | undefined;
+        if (!known && inWorker) {
+          try {
+            read = await this.work.examineFile(handle.fd, before.size, name, withBytes);
+          } catch (error) {
+            if (!(error instanceof WorkerLostError)) throw error;
+            inWorker = false;
+            attempt--; // not a write during the read: the file is read again as many times as before
+            continue;
+          }
+        }
+        const data = read ? read.bytes : await readAll(handle, before.size);
         const after = await handle.stat();
-        if (this.linkedKey(after) !== key || data.length !== before.size) {
+        if (this.linkedKey(after) !== key || (read?.bytesRead ?? data?.length) !== before.size) {
           // Written to while we read: try again, then report it as incomplete rather than serve a mix.
           if (attempt < 2) continue;
           return { version: this.unstable(before) };
         }
         if (known) {
           // Bytes were evicted from the cache; the version (inode, size, mtime, ctime) is unchanged, so its MD5 is too.
-          if (servable(known.info)) this.cache(key, data);
+          if (servable(known.info)) this.cache(key, data!);
           return { version: known, bytes: data };
         }
-        let examined;
-        try {
-          examined = move
-            ? await this.work.examineOwned(data, name)
-            : { examined: await this.work.examine(data, name), bytes: data };
-        } catch (error) {
-          if (!(error instanceof BytesLostError) || !move) throw error;
-          move = false;
-          attempt--; // not a write during the read: the file is read again as many times as before
-          continue;
-        }
-        const { md5, sha256, info } = examined.examined;
-        const bytes = examined.bytes;
+        const { md5, sha256, info } = read ? read.examined : await this.work.examine(data!, name);
         const version = this.remember(key, before, { md5, sha256 }, info);
-        if (servable(info)) this.cache(key, bytes);
+        if (servable(info) && data) this.cache(key, data);
         this.analyzed.fire({ work: 'hash', name, version, md5s: [md5] });
-        return { version, bytes };
+        return { version, bytes: data };
       }
     } finally {
       await handle?.close().catch(() => undefined);
@@ -289,7 +290,7 @@ function tooLarge(size: number): ImageInfo {
 }
 
 async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
-  const data = ownedBuffer(size); // moved to the worker and back, never copied
+  const data = Buffer.allocUnsafeSlow(size); // memory of its own: kept in the cache, never a slice of Node's pool
   let offset = 0;
   while (offset < size) {
     const { bytesRead } = await handle.read(data, offset, size - offset, offset);

@@ -13,6 +13,18 @@ export interface Examined extends Digests {
 export type ImageJob =
   { op: 'examine'; bytes: Uint8Array; name: string } | { op: 'runningMd5s'; bytes: Uint8Array; info: ImageInfo };
 
+/** A job only the worker runs: read `size` bytes of an open file from its start, then examine them. */
+export interface FileJob {
+  op: 'examineFile';
+  fd: number;
+  size: number;
+  name: string;
+  /** Send the bytes back (moved): the caller serves them. */
+  withBytes: boolean;
+}
+
+export type WorkerJob = ImageJob | FileJob;
+
 export function examine(bytes: Uint8Array, name: string): Examined {
   const buffer = asBuffer(bytes);
   return { ...digests(buffer), info: analyzeImage(buffer, name) };

@@ -1,9 +1,11 @@
 // Hashing and analysing image files off the main thread. Inside VS Code the server shares the extension host's event
 // loop with every other extension; one MD5 + SHA-256 pass, CRC walk and gzip inflate of a 16 MB build holds it for
 // 60 ms, the running-image MD5 variants of a 4 MB ESP8266 image (13 passes) for 100 ms. A worker thread does that
-// work; the main thread only reads the file and posts a message. A file version's bytes are moved to the worker and
-// back (their memory is transferred, never copied); bytes that stay in use meanwhile (the running-image variants of
-// a version being served) are copied, or shared when they are in shared memory already.
+// work. A new file version is also read there, from the descriptor the main thread opened and proved inside the
+// catalog: the main thread then neither reads nor holds the bytes of a version it only indexes (1000 images of
+// 64 KB were 64 MB through its heap, and the collections that came with them), and the bytes of a version it
+// serves come back moved, never copied. Bytes the main thread already holds (the running-image variants of a version
+// being served) are copied to the worker, or shared when they are in shared memory already.
 //
 // Small files are examined in place (a message costs about as much as the work). Where the worker cannot run (its
 // script is missing, it crashed three times), the same functions run on the calling thread: where it ran never
@@ -15,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { errorMessage } from '../errorMessage';
 import type { ImageInfo } from '../firmware/imageInfo';
 import { silentLogger, type Logger } from '../log';
-import { asBuffer, runJob, type Examined, type ImageJob, type JobOutcome } from './imageJobs';
+import { asBuffer, runJob, type Examined, type ImageJob, type JobOutcome, type WorkerJob } from './imageJobs';
 
 export interface ImageWorkOptions {
   /** Files up to this size are examined on the calling thread. */
@@ -28,26 +30,30 @@ export interface ImageWorkOptions {
 }
 
 interface Pending {
-  job: ImageJob;
-  /** The job's bytes were moved to the worker: they come back with the answer, or are lost with the worker. */
-  moved: boolean;
-  resolve: (result: Examined | string[], bytes: Buffer | undefined) => void;
+  job: WorkerJob;
+  resolve: (answer: WorkerAnswer) => void;
   reject: (error: Error) => void;
 }
 
-/** The worker died while it held bytes moved to it: read the file again. */
-export class BytesLostError extends Error {}
+/** What the worker answers: a job's outcome, and for a file job what it read (`bytes` when they were asked for). */
+interface WorkerAnswer extends JobOutcome {
+  bytesRead?: number;
+  bytes?: Uint8Array;
+}
+
+/** The worker died during a file job: read and examine the file some other way. */
+export class WorkerLostError extends Error {}
+
+/** A file version read and examined in the worker. */
+export interface ExaminedFile {
+  examined: Examined;
+  /** How many bytes the worker read: less than asked when the file shrank meanwhile (then nothing here is valid). */
+  bytesRead: number;
+  /** The bytes read, when asked for: the exact bytes the digests were made from. */
+  bytes?: Buffer;
+}
 
 const MAX_RESTARTS = 3;
-
-/**
- * A buffer with memory of its own (never a slice of Node's pool), to read a file version into and move to the
- * worker with `examineOwned`. Shared memory would spare the move, but costs ten times more to allocate below 128 KB
- * (116 µs for 64 KB against 14 µs, on the main thread: a quarter of its time while 1000 images are indexed).
- */
-export function ownedBuffer(size: number): Buffer {
-  return Buffer.allocUnsafeSlow(size);
-}
 
 export class ImageWork {
   private worker: Worker | undefined;
@@ -71,22 +77,28 @@ export class ImageWork {
 
   /** MD5, SHA-256 and the classification of one file version's bytes (copied to the worker unless shared). */
   async examine(bytes: Buffer, name: string): Promise<Examined> {
-    return (await this.run({ op: 'examine', bytes, name }, bytes.length, false)).result as Examined;
+    return (await this.run({ op: 'examine', bytes, name }, bytes.length)).result as Examined;
   }
 
   /**
-   * The same for bytes made by `ownedBuffer`, moved to the worker and back instead of copied: `bytes` is unusable
-   * until the answer comes, and the answer's `bytes` (the same memory) replaces it. Rejects with BytesLostError
-   * when the worker dies holding them.
+   * Reads `size` bytes of an open file from its start and examines them, both in the worker; with `withBytes` the
+   * bytes come back too (moved). Undefined when the worker does not take it (a small file, no worker): read and
+   * examine on this thread. Rejects with WorkerLostError when the worker dies during the job. The descriptor must
+   * stay open until this settles; the caller checks afterwards that the file did not change while it was read.
    */
-  async examineOwned(bytes: Buffer, name: string): Promise<{ examined: Examined; bytes: Buffer }> {
-    const { result, bytes: back } = await this.run({ op: 'examine', bytes, name }, bytes.length, true);
-    return { examined: result as Examined, bytes: back ?? bytes };
+  async examineFile(fd: number, size: number, name: string, withBytes: boolean): Promise<ExaminedFile | undefined> {
+    if (size <= this.inThreadBytes || !this.ensureWorker()) return undefined;
+    const answer = await this.run({ op: 'examineFile', fd, size, name, withBytes }, size);
+    return {
+      examined: answer.result as Examined,
+      bytesRead: answer.bytesRead ?? 0,
+      bytes: answer.bytes && asBuffer(answer.bytes),
+    };
   }
 
   /** Every MD5 a device running this image may report (see runningMd5.ts). */
   async runningMd5s(bytes: Buffer, info: ImageInfo): Promise<string[]> {
-    return (await this.run({ op: 'runningMd5s', bytes, info }, bytes.length, false)).result as string[];
+    return (await this.run({ op: 'runningMd5s', bytes, info }, bytes.length)).result as string[];
   }
 
   /** Starts the worker thread now (it takes tens of ms, off the loop), e.g. while a catalog's folders are read. */
@@ -103,33 +115,31 @@ export class ImageWork {
     await worker?.terminate();
   }
 
-  private run(
-    job: ImageJob,
-    size: number,
-    move: boolean,
-  ): Promise<{ result: Examined | string[]; bytes: Buffer | undefined }> {
+  private run(job: WorkerJob, size: number): Promise<WorkerAnswer> {
     const worker = size > this.inThreadBytes ? this.ensureWorker() : undefined;
-    if (!worker) return Promise.resolve({ result: this.inThread(job), bytes: undefined });
+    if (!worker) {
+      if (job.op === 'examineFile') return Promise.reject(new WorkerLostError('the image worker stopped'));
+      return Promise.resolve(this.inThread(job));
+    }
     const id = this.nextId++;
-    // Shared memory needs no move; anything else is moved when the caller gave it up, else copied by postMessage.
-    const moved = move && !(job.bytes.buffer instanceof SharedArrayBuffer);
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { job, moved, resolve: (result, bytes) => resolve({ result, bytes }), reject });
+      this.pending.set(id, { job, resolve, reject });
       this.figures.inWorker++;
       worker.ref(); // a job under way keeps the process alive; an idle worker never does
-      worker.postMessage({ id, job, moved }, moved ? [job.bytes.buffer as ArrayBuffer] : []);
+      worker.postMessage({ id, job }); // bytes not in shared memory are copied: the caller keeps using them
     });
   }
 
-  private inThread(job: ImageJob): Examined | string[] {
+  private inThread(job: ImageJob): WorkerAnswer {
     this.figures.inThread++;
-    return this.count(runJob(job));
+    const outcome = runJob(job);
+    this.count(outcome);
+    return outcome;
   }
 
-  private count({ result, md5 }: JobOutcome): Examined | string[] {
+  private count({ md5 }: JobOutcome): void {
     this.figures.md5Passes += md5.passes;
     this.figures.md5Bytes += md5.bytes;
-    return result;
   }
 
   private ensureWorker(): Worker | undefined {
@@ -143,13 +153,14 @@ export class ImageWork {
       return this.giveUp(errorMessage(error));
     }
     worker.unref();
-    worker.on('message', (message: { id: number; error?: string; bytes?: Uint8Array } & Partial<JobOutcome>) => {
+    worker.on('message', (message: { id: number; error?: string } & Partial<WorkerAnswer>) => {
       const pending = this.pending.get(message.id);
       if (!pending) return;
       this.pending.delete(message.id);
       if (this.pending.size === 0) worker.unref();
-      if (message.error !== undefined) pending.reject(new Error(message.error));
-      else pending.resolve(this.count(message as JobOutcome), message.bytes && asBuffer(message.bytes));
+      if (message.error !== undefined) return pending.reject(new Error(message.error));
+      this.count(message as WorkerAnswer);
+      pending.resolve(message as WorkerAnswer);
     });
     worker.on('error', (error) => this.lost(worker, errorMessage(error)));
     worker.on('exit', (code) => this.lost(worker, `it exited with code ${code}`));
@@ -170,12 +181,13 @@ export class ImageWork {
   private finishInThread(): void {
     for (const [id, pending] of this.pending) {
       this.pending.delete(id);
-      if (pending.moved) {
-        pending.reject(new BytesLostError('the image worker stopped while it held the bytes'));
+      // A file job is not read on this thread: the caller reads it the way it reads small files.
+      if (pending.job.op === 'examineFile') {
+        pending.reject(new WorkerLostError('the image worker stopped while it read the file'));
         continue;
       }
       try {
-        pending.resolve(this.inThread(pending.job), undefined);
+        pending.resolve(this.inThread(pending.job));
       } catch (error) {
         pending.reject(error instanceof Error ? error : new Error(String(error)));
       }

@@ -1,9 +1,10 @@
 // Entry point of the image worker thread (bundled as dist/imageWorker.js): runs one job per message, in order.
 
+import { readSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { errorMessage } from '../errorMessage';
-import { runJob, type ImageJob } from './imageJobs';
+import { examine, runJob, type FileJob, type WorkerJob } from './imageJobs';
 
 // Below the event loop's thread: on two cores, hashing a catalog while devices ask for it took the main thread's core
 // for hundreds of ms, and in VS Code every extension waits with it. On Linux a nice value belongs to one thread (pid 0
@@ -16,13 +17,30 @@ if (process.platform === 'linux') {
   }
 }
 
-// Bytes moved here (`moved`) go back with the answer, their memory transferred again: the caller serves from them.
-parentPort?.on('message', ({ id, job, moved }: { id: number; job: ImageJob; moved?: boolean }) => {
-  const back = moved ? [job.bytes.buffer as ArrayBuffer] : [];
-  const bytes = moved ? job.bytes : undefined;
+/**
+ * Reads the file (blocking this thread only) and examines what was read. The bytes asked for go back moved: memory
+ * of their own, never a slice of Node's pool, so nothing else travels with them.
+ */
+function examineFile({ fd, size, name, withBytes }: FileJob) {
+  const bytes = Buffer.allocUnsafeSlow(size);
+  let bytesRead = 0;
+  while (bytesRead < size) {
+    const n = readSync(fd, bytes, bytesRead, size - bytesRead, bytesRead);
+    if (n === 0) break; // shorter than its stat said: the caller sees bytesRead and reads it again
+    bytesRead += n;
+  }
+  const data = bytes.subarray(0, bytesRead);
+  const answer = { result: examine(data, name), md5: { passes: 1, bytes: bytesRead }, bytesRead };
+  return withBytes ? { answer: { ...answer, bytes: data }, moved: [bytes.buffer] } : { answer, moved: [] };
+}
+
+parentPort?.on('message', ({ id, job }: { id: number; job: WorkerJob }) => {
   try {
-    parentPort!.postMessage({ id, ...runJob(job), bytes }, back);
+    if (job.op === 'examineFile') {
+      const { answer, moved } = examineFile(job);
+      parentPort!.postMessage({ id, ...answer }, moved);
+    } else parentPort!.postMessage({ id, ...runJob(job) });
   } catch (error) {
-    parentPort!.postMessage({ id, error: errorMessage(error), bytes }, back);
+    parentPort!.postMessage({ id, error: errorMessage(error) });
   }
 });
