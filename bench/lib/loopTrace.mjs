@@ -99,7 +99,7 @@ function topBytes(map, n) {
 }
 
 /** The text report for one server's windows; `phases` is [{ seq, what }]. */
-export function traceReport(dir, phases, { minMs = 8 } = {}) {
+export function traceReport(dir, phases, { minMs = Number(process.env.ACBENCH_LOOP_TRACE_MS ?? 8) } = {}) {
   const lines = [];
   for (const { seq, what } of phases) {
     const w = loadWindow(dir, seq);
@@ -159,7 +159,7 @@ export function traceReport(dir, phases, { minMs = 8 } = {}) {
     const long = window.late
       .filter((l) => l.endUs - l.startUs >= minMs * 1000 || l.runUs >= (minMs * 1000) / 2)
       .sort((a, b) => b.runUs - a.runUs);
-    for (const l of long.slice(0, 10)) {
+    for (const l of long.slice(0, 30)) {
       const inside = samples.filter((s) => s.t >= l.startUs && s.t < l.endUs);
       const self = new Map();
       const oursMap = new Map();

@@ -19,6 +19,7 @@ import {
   type Logger,
   type TrustRule,
   type UpdateServer,
+  wholeTurn,
 } from '../core';
 import { parseCli, usage, type CliOptions } from './options';
 import { stderrLogger } from './logLines';
@@ -95,9 +96,9 @@ async function run(options: CliOptions): Promise<number> {
 
   // The banner and the network check each in a turn of the loop of their own: together with the listen and the first
   // requests they held it for 10-15 ms at start.
-  await nextTurn();
+  await wholeTurn();
   printBanner(service.server!, options, key);
-  await nextTurn();
+  await wholeTurn();
   if (!key) await warnOpenNetworks(options, logger);
 
   return new Promise<number>((done) => {
@@ -138,10 +139,6 @@ async function warnOpenNetworks(options: CliOptions, logger: Logger): Promise<vo
     `serving ${open.map(networkLabel).join(', ')} without --key: anyone on ${open.length === 1 ? 'that network' : 'those networks'} ` +
       'can list and download the images, which often hold Wi-Fi passwords (use --key auto, or name a network you trust with --allow)',
   );
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function printBanner(server: UpdateServer, options: CliOptions, key: string | undefined): void {

@@ -10,6 +10,7 @@ export {
   type PublishFileResult,
 } from './updateService';
 export { UpdateServer, ServerStartError, type UpdateServerOptions, type ServerErrorCode } from './updateServer';
+export { wholeTurn } from './work/loopTurn';
 export type {
   RequestSummary,
   CatalogServedEvent,

@@ -587,6 +587,7 @@ export class CatalogStore {
     this.followWithWatcher(dir, identity);
     const subfolders: string[] = []; // indexed subfolders read again: maybe another folder under the same name
     for (const name of names) {
+      await yieldIfBusy(); // 1000 names compared and kept in one piece held the loop for 2-3 ms
       const entry = reading.has(name) ? read.get(name) : dir.entries.get(name);
       if (!entry) continue;
       next.set(name, entry);

@@ -22,3 +22,13 @@ export function yieldIfBusy(): Promise<void> | undefined {
   if (performance.now() - started < BUDGET_MS) return undefined;
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * A later turn of the loop, taken whole: for work that cannot be sliced (a banner, a one-off check). Sliced work that
+ * resumes in the same turn finds its budget spent and waits for the next one, so the two do not add up.
+ */
+export async function wholeTurn(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  openTurn();
+  started = -Infinity;
+}
