@@ -1,7 +1,8 @@
 // 6. Event loop: how long the server process's event loop is held while it works. Inside VS Code the server shares
 // the extension host's loop with every other extension, so a long synchronous stretch freezes the editor. The CLI
 // runs with bench/lib/loopDelayPreload.cjs preloaded (node -r) (monitorEventLoopDelay, 1 ms resolution); each phase below is
-// one window of its figures (p50 / p99 / max). Reference: the same server idle for a window of the same kind.
+// one window of its figures (p50 / p99 / max). Reference: the same server idle for a window of the same kind; for the
+// full-speed phase, a plain node:http server (bench/lib/bareHttp.cjs) under the same clients right after ours.
 //
 // Phases (issue 13):
 //   1. start on 1000 images, until the first catalog answer
@@ -170,34 +171,54 @@ export async function loop({ quick, log }) {
       });
       log(`loop: new build ${fmt(buildW)}`);
 
-      // Full-speed clients, split over two client processes (one alone cannot take in what the server sends).
-      await sleep(500);
-      await loopDelayWindow(b);
+      // Full-speed clients, split over two client processes (one alone cannot take in what the server sends). On two
+      // cores they compete with the server for the CPU, so the same load is put on the plainest Node server too
+      // (bench/lib/bareHttp.cjs, same preload): what any event loop gets here under it.
       const durationMs = quick ? 2000 : 3000;
-      const parts = await Promise.all(
-        [
-          [client, Math.ceil(clients / 2)],
-          [client2, Math.floor(clients / 2)],
-        ].map(([cl, conns]) =>
-          cl.run(
-            'throughput',
-            { port: b.port, request: download, conns, durationMs, expectLength: 4 * MB },
-            durationMs + 60_000,
+      const fullSpeed = async (server) => {
+        await sleep(500);
+        await loopDelayWindow(server);
+        const request = deviceDownload('/fw.bin', server.port);
+        const parts = await Promise.all(
+          [
+            [client, Math.ceil(clients / 2)],
+            [client2, Math.floor(clients / 2)],
+          ].map(([cl, conns]) =>
+            cl.run(
+              'throughput',
+              { port: server.port, request, conns, durationMs, expectLength: 4 * MB },
+              durationMs + 60_000,
+            ),
           ),
-        ),
-      );
-      const fastW = await loopDelayWindow(b);
-      const bytes = parts.reduce((sum, p) => sum + p.bytes, 0);
-      const elapsed = Math.max(...parts.map((p) => p.elapsed));
-      const fastErrors = parts.reduce((sum, p) => sum + p.errors, 0);
+        );
+        const w = await loopDelayWindow(server);
+        const bytes = parts.reduce((sum, p) => sum + p.bytes, 0);
+        const elapsed = Math.max(...parts.map((p) => p.elapsed));
+        return { w, rate: (bytes / elapsed) * 1000, errors: parts.reduce((sum, p) => sum + p.errors, 0) };
+      };
+      const fast = await fullSpeed(b);
+      const bare = await startOurServer({
+        cli: join(import.meta.dirname, '../lib/bareHttp.cjs'),
+        catalogDir: catalogB,
+        logFile: join(dir, 'bareHttp.log'),
+        loopFile: join(dir, 'loopBare.json'),
+      });
+      let peer;
+      try {
+        peer = await fullSpeed(bare);
+      } finally {
+        await bare.stop();
+      }
       phases.push({
         what: `${clients} clients downloading a 4 MB image at full speed`,
-        w: fastW,
-        idle: idleB,
-        work: `${mbps((bytes / elapsed) * 1000)}${fastErrors ? `, ${fastErrors} ERRORS` : ''}`,
-        failed: fastErrors > 0,
+        w: fast.w,
+        peer: peer.w,
+        work: `${mbps(fast.rate)}${fast.errors ? `, ${fast.errors} ERRORS` : ''}; node:http ${mbps(peer.rate)}`,
+        failed: fast.errors > 0,
       });
-      log(`loop: ${clients} fast clients ${fmt(fastW)}, ${mbps((bytes / elapsed) * 1000)}`);
+      log(
+        `loop: ${clients} fast clients ${fmt(fast.w)}, ${mbps(fast.rate)}; node:http ${fmt(peer.w)}, ${mbps(peer.rate)}`,
+      );
 
       // Slow devices starting at the same moment; the window covers the start and the first seconds of reading.
       await sleep(1000);
@@ -246,8 +267,8 @@ export async function loop({ quick, log }) {
       'event loop',
       p.what,
       `${fmt(p.w)}${own(p.w)}`,
-      p.idle ? `idle ${fmt(p.idle)}${own(p.idle)}` : (p.work ?? ''),
-      p.idle ? `p99 ${ratio(p.w.p99 / p.idle.p99, 1)}` : '',
+      p.peer ? `node:http ${fmt(p.peer)}${own(p.peer)}` : p.idle ? `idle ${fmt(p.idle)}${own(p.idle)}` : (p.work ?? ''),
+      p.peer || p.idle ? `p99 ${ratio(p.w.p99 / (p.peer ?? p.idle).p99, 1)}` : '',
       `max < ${TARGET_MAX} ms, p99 < ${TARGET_P99} ms`,
       p.failed ? 'ERRORS' : met ? 'MET' : 'MISSED',
     ]);
