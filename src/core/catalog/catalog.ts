@@ -18,6 +18,7 @@ import type { Audience, Listing } from './listing';
 import { isPlainEntryName, readOrigins, writeOrigins, type Origin } from './origins';
 import { findKeptBuild, type KeptBuild } from './keptBuilds';
 import { chooseStem, latestBuildTime, pruneOrigins, removeStaleTemps, writeSnapshot, type EntryExt } from './snapshot';
+import { wholeTurn } from '../work/loopTurn';
 
 export interface CatalogOptions {
   /** The catalog folder. */
@@ -179,7 +180,11 @@ export class Catalog implements Disposable {
 
   private async doOpen(): Promise<void> {
     if (this.disposed) return;
-    this.work.warm(); // the first scan's images go to a worker that is already up
+    // The first scan's images go to a worker that is already up. Its start takes 3-10 ms of this thread, in a turn
+    // of its own (a first image job before it starts the worker itself).
+    void wholeTurn().then(() => {
+      if (!this.disposed) this.work.warm();
+    });
     // Read once, before the index (so its entries get their origins): from now on only this catalog changes it.
     this.originsValue = await readOrigins(path.resolve(this.options.root));
     try {

@@ -24,10 +24,13 @@ export function yieldIfBusy(): Promise<void> | undefined {
 }
 
 /**
- * A later turn of the loop, taken whole: for work that cannot be sliced (a banner, a one-off check). Sliced work that
+ * A later turn of the loop, taken whole: for work that cannot be sliced (a banner, a thread start). Sliced work that
  * resumes in the same turn finds its budget spent and waits for the next one, so the two do not add up.
  */
 export async function wholeTurn(): Promise<void> {
+  // Called from an I/O callback, one setImmediate still runs in this iteration of the loop, right after it; the
+  // second runs after the loop's next timers and poll, so the caller's work is not added to this iteration's.
+  await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setImmediate(resolve));
   openTurn();
   started = -Infinity;
