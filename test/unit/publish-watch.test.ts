@@ -32,6 +32,7 @@ import {
   signedOf,
   spiffsImage,
 } from '../support/images';
+import { until } from '../support/waits';
 
 const WAIT_MS = 20_000;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
@@ -551,6 +552,29 @@ describe('BuildPublisher lifecycle', () => {
     const event = await second.waitPublished(name, md5(next));
     assert.equal(second.publishedAs(name, md5(image)).length, 0, 'the unchanged output was republished at start');
     assert.match(event.kept ?? '', /-e-\d{8}-\d{6}\.bin$/);
+  });
+
+  it('says once in the log why an output is not published, however often it is looked at unchanged', async () => {
+    const root = await tempDir();
+    const catalog = await tempDir();
+    const output = path.join(root, '.pio', 'build', 'e', 'firmware.bin');
+    await writeFiles(root, { 'platformio.ini': pioIni('e'), '.pio/build/e/firmware.bin': esp32Bootloader() });
+    const rec = await startPublisher({ roots: [root], catalogDir: catalog });
+    await until(() => rec.skipped.length >= 1, 'the first look');
+    // A build touched without new bytes (or an event that races the look): looked at again, the same verdict.
+    for (let i = 1; i <= 2; i++) {
+      await fs.utimes(output, new Date(), new Date(Date.now() + i * 1000));
+      await until(() => rec.skipped.length >= i + 1, `look ${i + 1}`);
+    }
+    const said = rec.logs.filter((line) => line.startsWith('info: ') && line.includes(`not publishing ${output}`));
+    assert.equal(said.length, 1, said.join('\n'));
+    // A published build in between: a refusal after it is news again.
+    await fs.writeFile(output, esp32App({ seed: 95 }));
+    await until(() => rec.published.length === 1, 'published');
+    await fs.writeFile(output, esp32Bootloader());
+    await until(() => rec.skipped.length >= 4, 'refused again');
+    const again = rec.logs.filter((line) => line.startsWith('info: ') && line.includes(`not publishing ${output}`));
+    assert.equal(again.length, 2, again.join('\n'));
   });
 
   it('publishFile publishes one file on request and reports why another is refused', async () => {

@@ -64,6 +64,8 @@ export class BuildPublisher implements Disposable {
   readonly onDidChangeTargets: Event<readonly BuildTarget[]>;
 
   private readonly catalog: Catalog;
+  /** The reason last logged for not publishing each output: the same reason again is not news (see skip). */
+  private readonly toldSkips = new Map<string, string>();
   private readonly ownsCatalog: boolean;
   private readonly keep: number;
   private readonly log: Logger;
@@ -223,6 +225,7 @@ export class BuildPublisher implements Disposable {
     if (result.kept) event.kept = result.kept;
     if (result.note) event.note = result.note;
     const kind = output.filesystem ? `${output.filesystem} filesystem image, ` : info.signed ? 'signed, ' : '';
+    this.toldSkips.delete(file);
     this.log.info(`published ${event.name} (${kind}${event.size} bytes, md5 ${md5}) from ${file}`);
     if (event.note) this.log.warn(`${event.name}: ${event.note}`);
     if (event.removed.length > 0) this.log.debug(`retention removed ${event.removed.join(', ')}`);
@@ -233,7 +236,14 @@ export class BuildPublisher implements Disposable {
   private skip(output: BuildOutput, code: SkipCode, reason: string, info?: ImageInfo): PublishOutcome {
     const event: SkipEvent = { source: output.file, code, reason, target: output.target.key };
     if (info) event.info = info;
-    this.log.info(`not publishing ${output.file}: ${reason}`);
+    // An output is looked at again when it is touched, or when a watcher event races the look; the log says why it
+    // is not published once, until another reason or a publish of that output.
+    const news = this.toldSkips.get(output.file) !== reason;
+    if (news) this.toldSkips.set(output.file, reason);
+    if (this.toldSkips.size > 1000) this.toldSkips.delete(this.toldSkips.keys().next().value as string);
+    const line = `not publishing ${output.file}: ${reason}`;
+    if (news) this.log.info(line);
+    else this.log.debug(line);
     this._onDidSkip.fire(event);
     return { published: false, code, reason };
   }
