@@ -53,6 +53,17 @@ describe('image work in a worker thread', () => {
     return dir;
   };
 
+  /** Writes `data` as `name` in `dir` and runs `use` with a descriptor open on it, closed afterwards. */
+  const withOpenFile = async (dir: string, name: string, data: Buffer, use: (fd: number) => Promise<void>) => {
+    writeFileSync(join(dir, name), data);
+    const handle = await open(join(dir, name), 'r');
+    try {
+      await use(handle.fd);
+    } finally {
+      await handle.close();
+    }
+  };
+
   it('gives the same digests, verdicts and running MD5s as the in-thread code, on real images', async () => {
     const work = new ImageWork({ inThreadBytes: 0 });
     try {
@@ -79,22 +90,18 @@ describe('image work in a worker thread', () => {
     const dir = tempDir();
     try {
       for (const [name, data] of Object.entries(samples)) {
-        writeFileSync(join(dir, name), data);
-        const handle = await open(join(dir, name), 'r');
-        try {
-          const withBytes = await work.examineFile(handle.fd, data.length, name, true);
+        await withOpenFile(dir, name, data, async (fd) => {
+          const withBytes = await work.examineFile(fd, data.length, name, true);
           assert.ok(withBytes, name);
           assert.equal(withBytes.examined.md5, hex('md5', data), name);
           assert.equal(withBytes.examined.sha256, hex('sha256', data), name);
           assert.deepEqual(withBytes.examined.info, analyzeImage(data, name), name);
           assert.equal(withBytes.bytesRead, data.length, name);
           assert.ok(withBytes.bytes?.equals(data), `${name}: the bytes came back whole`);
-          const digestsOnly = await work.examineFile(handle.fd, data.length, name, false);
+          const digestsOnly = await work.examineFile(fd, data.length, name, false);
           assert.equal(digestsOnly?.examined.md5, hex('md5', data), name);
           assert.equal(digestsOnly?.bytes, undefined, `${name}: no bytes came back`);
-        } finally {
-          await handle.close();
-        }
+        });
       }
       assert.equal(work.figures.inThread, 0);
       assert.equal(work.figures.inWorker, 2 * Object.keys(samples).length);
@@ -107,15 +114,11 @@ describe('image work in a worker thread', () => {
     const work = new ImageWork({ inThreadBytes: 1024 });
     const dir = tempDir();
     try {
-      writeFileSync(join(dir, 'sketch.bin'), app8266);
-      const handle = await open(join(dir, 'sketch.bin'), 'r');
-      try {
-        const longer = await work.examineFile(handle.fd, app8266.length + 100, 'sketch.bin', false);
+      await withOpenFile(dir, 'sketch.bin', app8266, async (fd) => {
+        const longer = await work.examineFile(fd, app8266.length + 100, 'sketch.bin', false);
         assert.equal(longer?.bytesRead, app8266.length, 'the file ended before the size asked for');
-        assert.equal(await work.examineFile(handle.fd, 1024, 'sketch.bin', true), undefined, 'small: read it here');
-      } finally {
-        await handle.close();
-      }
+        assert.equal(await work.examineFile(fd, 1024, 'sketch.bin', true), undefined, 'small: read it here');
+      });
     } finally {
       await work.dispose();
     }
@@ -125,17 +128,13 @@ describe('image work in a worker thread', () => {
     const dir = tempDir();
     const work = new ImageWork({ inThreadBytes: 0, workerPath: workerDyingOnce(dir) });
     try {
-      writeFileSync(join(dir, 'sketch.bin'), app8266);
-      const handle = await open(join(dir, 'sketch.bin'), 'r');
-      try {
-        await assert.rejects(work.examineFile(handle.fd, app8266.length, 'sketch.bin', true), WorkerLostError);
-        const next = await work.examineFile(handle.fd, app8266.length, 'sketch.bin', true);
+      await withOpenFile(dir, 'sketch.bin', app8266, async (fd) => {
+        await assert.rejects(work.examineFile(fd, app8266.length, 'sketch.bin', true), WorkerLostError);
+        const next = await work.examineFile(fd, app8266.length, 'sketch.bin', true);
         assert.equal(next?.examined.md5, hex('md5', app8266));
         assert.ok(next?.bytes?.equals(app8266));
         assert.equal(work.figures.inWorker, 2, 'both jobs went to a worker');
-      } finally {
-        await handle.close();
-      }
+      });
     } finally {
       await work.dispose();
     }
@@ -145,13 +144,9 @@ describe('image work in a worker thread', () => {
     const work = new ImageWork({ inThreadBytes: 0, workerPath: join(tmpdir(), 'no-such-image-worker.js') });
     const dir = tempDir();
     try {
-      writeFileSync(join(dir, 'sketch.bin'), app8266);
-      const handle = await open(join(dir, 'sketch.bin'), 'r');
-      try {
-        assert.equal(await work.examineFile(handle.fd, app8266.length, 'sketch.bin', true), undefined);
-      } finally {
-        await handle.close();
-      }
+      await withOpenFile(dir, 'sketch.bin', app8266, async (fd) => {
+        assert.equal(await work.examineFile(fd, app8266.length, 'sketch.bin', true), undefined);
+      });
     } finally {
       await work.dispose();
     }
