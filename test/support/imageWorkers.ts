@@ -32,3 +32,21 @@ export function inSharedMemory(data: Buffer): Buffer {
   data.copy(copy);
   return copy;
 }
+
+/** The real worker, but the first file it reads gets a byte appended (by `file`'s path) right after its first read. */
+export function workerWritingDuringRead(dir: string, file: string): string {
+  const script = join(dir, 'writes-during-read.js');
+  writeFileSync(
+    script,
+    `const fs = require('node:fs');
+     const read = fs.readSync;
+     let written = false;
+     fs.readSync = (...args) => {
+       const n = read(...args);
+       if (!written) { written = true; fs.appendFileSync(${JSON.stringify(file)}, 'x'); }
+       return n;
+     };
+     require(${JSON.stringify(REAL_WORKER)});\n`,
+  );
+  return script;
+}

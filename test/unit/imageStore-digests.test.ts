@@ -3,12 +3,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageStore, defaultImageStoreOptions, digests } from '../../src/core/catalog/imageStore';
 import { ImageWork } from '../../src/core/work/imageWork';
-import { dyingWorker, workerDyingOnce } from '../support/imageWorkers';
+import { dyingWorker, workerDyingOnce, workerWritingDuringRead } from '../support/imageWorkers';
 import { esp32App, esp8266ArduinoApp, pattern } from '../support/images';
 
 const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
@@ -64,6 +64,24 @@ describe('image store digests', () => {
       assert.equal(served.version, indexed.version);
       assert.equal(hashes, 1, 'serving a known version hashes nothing again');
       assert.equal(store.fileReads, 2, 'indexing read no bytes to keep: serving read them');
+    } finally {
+      await work.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a version again when it changed while the worker read it, and serves the file as it is now', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
+    const file = join(dir, 'sketch.bin');
+    const work = new ImageWork({ inThreadBytes: 0, workerPath: workerWritingDuringRead(dir, file) });
+    try {
+      writeFileSync(file, esp8266ArduinoApp({ payloadSize: 200_000, seed: 14 }));
+      const store = new ImageStore({ ...defaultImageStoreOptions, work });
+      const loaded = await store.load(file, 'sketch.bin', true);
+      const now = readFileSync(file);
+      assert.equal(loaded.version.md5, hex('md5', now), 'the digest of the file as it is after the write');
+      assert.ok(loaded.bytes?.equals(now));
+      assert.equal(store.fileReads, 2, 'read again after the write');
     } finally {
       await work.dispose();
       rmSync(dir, { recursive: true, force: true });

@@ -3,13 +3,14 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { fstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeImage } from '../../src/core/firmware/analyzeImage';
 import { runningImageMd5s } from '../../src/core/firmware/runningMd5';
 import { ImageWork, WorkerLostError } from '../../src/core/work/imageWork';
+import { versionKey } from '../../src/core/catalog/imageStore';
 import { dyingWorker, inSharedMemory, workerDyingOnce } from '../support/imageWorkers';
 import { levelLogger } from '../../src/core/log';
 import {
@@ -98,6 +99,11 @@ describe('image work in a worker thread', () => {
           assert.deepEqual(withBytes.examined.info, analyzeImage(data, name), name);
           assert.equal(withBytes.bytesRead, data.length, name);
           assert.ok(withBytes.bytes?.equals(data), `${name}: the bytes came back whole`);
+          assert.equal(
+            versionKey(withBytes.after),
+            versionKey(fstatSync(fd)),
+            `${name}: the file's version, stated after`,
+          );
           const digestsOnly = await work.examineFile(fd, data.length, name, false);
           assert.equal(digestsOnly?.examined.md5, hex('md5', data), name);
           assert.equal(digestsOnly?.bytes, undefined, `${name}: no bytes came back`);

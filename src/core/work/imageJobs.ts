@@ -25,6 +25,16 @@ export interface FileJob {
 
 export type WorkerJob = ImageJob | FileJob;
 
+/** The fields of an fstat that tell a file version (see imageStore.ts), as they cross to the calling thread. */
+export interface FileStatFields {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  nlink: number;
+}
+
 export function examine(bytes: Uint8Array, name: string): Examined {
   const buffer = asBuffer(bytes);
   return { ...digests(buffer), info: analyzeImage(buffer, name) };

@@ -17,7 +17,15 @@ import { Worker } from 'node:worker_threads';
 import { errorMessage } from '../errorMessage';
 import type { ImageInfo } from '../firmware/imageInfo';
 import { silentLogger, type Logger } from '../log';
-import { asBuffer, runJob, type Examined, type ImageJob, type JobOutcome, type WorkerJob } from './imageJobs';
+import {
+  asBuffer,
+  runJob,
+  type Examined,
+  type FileStatFields,
+  type ImageJob,
+  type JobOutcome,
+  type WorkerJob,
+} from './imageJobs';
 
 export interface ImageWorkOptions {
   /** Files up to this size are examined on the calling thread. */
@@ -39,6 +47,7 @@ interface Pending {
 interface WorkerAnswer extends JobOutcome {
   bytesRead?: number;
   bytes?: Uint8Array;
+  after?: FileStatFields;
 }
 
 /** The worker died during a file job: read and examine the file some other way. */
@@ -51,6 +60,8 @@ export interface ExaminedFile {
   bytesRead: number;
   /** The bytes read, when asked for: the exact bytes the digests were made from. */
   bytes?: Buffer;
+  /** The descriptor's fstat right after the read (the fields that tell a file version). */
+  after: FileStatFields;
 }
 
 const MAX_RESTARTS = 3;
@@ -93,6 +104,7 @@ export class ImageWork {
       examined: answer.result as Examined,
       bytesRead: answer.bytesRead ?? 0,
       bytes: answer.bytes && asBuffer(answer.bytes),
+      after: answer.after!,
     };
   }
 

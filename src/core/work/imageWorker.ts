@@ -1,10 +1,10 @@
 // Entry point of the image worker thread (bundled as dist/imageWorker.js): runs one job per message, in order.
 
-import { readSync } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { errorMessage } from '../errorMessage';
-import { examine, runJob, type FileJob, type WorkerJob } from './imageJobs';
+import { examine, runJob, type FileJob, type FileStatFields, type WorkerJob } from './imageJobs';
 
 // Below the event loop's thread: on two cores, hashing a catalog while devices ask for it took the main thread's core
 // for hundreds of ms, and in VS Code every extension waits with it. On Linux a nice value belongs to one thread (pid 0
@@ -29,8 +29,11 @@ function examineFile({ fd, size, name, withBytes }: FileJob) {
     if (n === 0) break; // shorter than its stat said: the caller sees bytesRead and reads it again
     bytesRead += n;
   }
+  // Stated right after the read, before the hashing: the caller compares it with its stat from before the read.
+  const { dev, ino, size: sizeAfter, mtimeMs, ctimeMs, nlink } = fstatSync(fd);
+  const after: FileStatFields = { dev, ino, size: sizeAfter, mtimeMs, ctimeMs, nlink };
   const data = bytes.subarray(0, bytesRead);
-  const answer = { result: examine(data, name), md5: { passes: 1, bytes: bytesRead }, bytesRead };
+  const answer = { result: examine(data, name), md5: { passes: 1, bytes: bytesRead }, bytesRead, after };
   return withBytes ? { answer: { ...answer, bytes: data }, moved: [bytes.buffer] } : { answer, moved: [] };
 }
 
