@@ -64,8 +64,8 @@ export class BuildPublisher implements Disposable {
   readonly onDidChangeTargets: Event<readonly BuildTarget[]>;
 
   private readonly catalog: Catalog;
-  /** The reason last logged for not publishing each output: the same reason again is not news (see skip). */
-  private readonly toldSkips = new Map<string, string>();
+  /** The reason last logged for not publishing each output, and when: the same again at once is not news (see skip). */
+  private readonly toldSkips = new Map<string, { reason: string; at: number }>();
   private readonly ownsCatalog: boolean;
   private readonly keep: number;
   private readonly log: Logger;
@@ -236,10 +236,14 @@ export class BuildPublisher implements Disposable {
   private skip(output: BuildOutput, code: SkipCode, reason: string, info?: ImageInfo): PublishOutcome {
     const event: SkipEvent = { source: output.file, code, reason, target: output.target.key };
     if (info) event.info = info;
-    // An output is looked at again when it is touched, or when a watcher event races the look; the log says why it
-    // is not published once, until another reason or a publish of that output.
-    const news = this.toldSkips.get(output.file) !== reason;
-    if (news) this.toldSkips.set(output.file, reason);
+    // A watcher event that raced the look, or a tool touching the file after writing it, makes the queue look at the
+    // same build again within moments: the log says once why it is not published. A later build of the output that
+    // is refused for the same reason is news again (the user rebuilt and looks for a line).
+    const now = Date.now();
+    const told = this.toldSkips.get(output.file);
+    const news = told?.reason !== reason || now - told.at > SKIP_REPEAT_MS;
+    this.toldSkips.delete(output.file); // re-inserted last: the map keeps the newest outputs when it is trimmed
+    this.toldSkips.set(output.file, { reason, at: news ? now : told!.at });
     if (this.toldSkips.size > 1000) this.toldSkips.delete(this.toldSkips.keys().next().value as string);
     const line = `not publishing ${output.file}: ${reason}`;
     if (news) this.log.info(line);
@@ -261,3 +265,5 @@ export function nameVariant(target: BuildTarget): string | undefined {
   const parts = target.board.split(':');
   return parts.length >= 3 ? parts[2] : target.board;
 }
+/** How long the same reason for not publishing the same output counts as the same build looked at again. */
+const SKIP_REPEAT_MS = 3000;
