@@ -43,4 +43,44 @@ describe('catalog: the first scan of a folder of images', () => {
       await store.dispose();
     }
   });
+
+  it('takes the lstat way for an image that became a link, a folder or nothing after the folder was listed', async () => {
+    const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'scan-swap-')));
+    const outside = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'scan-outside-')));
+    for (const name of ['keep', 'outside', 'inside', 'folder', 'gone'])
+      await fs.writeFile(path.join(dir, `${name}.bin`), esp8266ArduinoApp({ payloadSize: 20_000, seed: name.length }));
+    await fs.writeFile(path.join(outside, 'secret.bin'), esp8266ArduinoApp({ payloadSize: 20_000, seed: 77 }));
+    const promises = fs as unknown as { readdir: (...args: unknown[]) => Promise<unknown> };
+    const readdir = promises.readdir;
+    // Right after the scan's listing (which says "regular file" for each), the files change under it.
+    promises.readdir = async (...args: unknown[]) => {
+      const listed = await readdir(...args);
+      if ((args[1] as { withFileTypes?: boolean } | undefined)?.withFileTypes) {
+        promises.readdir = readdir;
+        await fs.rm(path.join(dir, 'outside.bin'));
+        await fs.symlink(path.join(outside, 'secret.bin'), path.join(dir, 'outside.bin'));
+        await fs.rm(path.join(dir, 'inside.bin'));
+        await fs.symlink('keep.bin', path.join(dir, 'inside.bin'));
+        await fs.rm(path.join(dir, 'folder.bin'));
+        await fs.mkdir(path.join(dir, 'folder.bin'));
+        await fs.rm(path.join(dir, 'gone.bin'));
+      }
+      return listed;
+    };
+    const store = new CatalogStore({ root: dir, watch: false });
+    try {
+      await store.open();
+      const entries = new Map(store.allEntries().map((entry) => [entry.relPath, entry]));
+      assert.ok(entries.get('keep.bin')?.version, 'the untouched image is indexed');
+      assert.equal(entries.has('outside.bin'), false, 'a link leading outside is left out');
+      assert.equal(entries.get('inside.bin')?.version?.md5, entries.get('keep.bin')?.version?.md5, 'an inside link');
+      assert.equal(entries.get('folder.bin')?.isDirectory, true, 'a folder now');
+      assert.equal(entries.has('gone.bin'), false, 'removed');
+    } finally {
+      promises.readdir = readdir;
+      await store.dispose();
+      await fs.rm(dir, { recursive: true, force: true });
+      await fs.rm(outside, { recursive: true, force: true });
+    }
+  });
 });
