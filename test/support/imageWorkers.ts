@@ -50,3 +50,13 @@ export function workerWritingDuringRead(dir: string, file: string): string {
   );
   return script;
 }
+
+/** A worker script whose every job blocks its thread in a system call for `seconds` (a read from a share that hangs). */
+export function hangingWorker(dir: string, seconds: number): string {
+  const script = join(dir, 'hangs.js');
+  writeFileSync(
+    script,
+    `require('node:worker_threads').parentPort.on('message', () => require('node:child_process').execSync('sleep ${seconds}'));\n`,
+  );
+  return script;
+}

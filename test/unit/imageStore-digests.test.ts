@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageStore, defaultImageStoreOptions, digests } from '../../src/core/catalog/imageStore';
 import { ImageWork } from '../../src/core/work/imageWork';
-import { dyingWorker, workerDyingOnce, workerWritingDuringRead } from '../support/imageWorkers';
+import { dyingWorker, hangingWorker, workerDyingOnce, workerWritingDuringRead } from '../support/imageWorkers';
+import { levelLogger } from '../../src/core/log';
 import { esp32App, esp8266ArduinoApp, pattern } from '../support/images';
 
 const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
@@ -87,6 +88,60 @@ describe('image store digests', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  // A timeout of their own: without the fix these wait for a worker that never answers.
+  it('gives up a worker stuck in a read and serves the file from this thread', { timeout: 15_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
+    const lines: string[] = [];
+    const work = new ImageWork({
+      inThreadBytes: 0,
+      workerPath: hangingWorker(dir, 4),
+      answerTimeoutMs: 300,
+      logger: levelLogger('debug', (_level, message) => lines.push(message)),
+    });
+    try {
+      const data = esp8266ArduinoApp({ payloadSize: 200_000, seed: 15 });
+      writeFileSync(join(dir, 'sketch.bin'), data);
+      const store = new ImageStore({ ...defaultImageStoreOptions, work });
+      const started = Date.now();
+      const loaded = await store.load(join(dir, 'sketch.bin'), 'sketch.bin', true);
+      assert.equal(loaded.version.md5, hex('md5', data));
+      assert.ok(loaded.bytes?.equals(data), 'the bytes to serve are the file');
+      assert.ok(Date.now() - started < 3000, `answered in ${Date.now() - started} ms, not after the 4 s read`);
+      assert.ok(
+        lines.some((l) => /did not answer for/.test(l)),
+        lines.join('\n'),
+      );
+    } finally {
+      await work.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it(
+    'stops without waiting for a worker stuck in a read; the version under way finishes here',
+    { timeout: 15_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));
+      const work = new ImageWork({ inThreadBytes: 0, workerPath: hangingWorker(dir, 4), answerTimeoutMs: 60_000 });
+      try {
+        const data = esp8266ArduinoApp({ payloadSize: 200_000, seed: 16 });
+        writeFileSync(join(dir, 'sketch.bin'), data);
+        const store = new ImageStore({ ...defaultImageStoreOptions, work });
+        const loading = store.load(join(dir, 'sketch.bin'), 'sketch.bin', true);
+        await new Promise((resolve) => setTimeout(resolve, 300)); // the worker is in its read now
+        const stopping = Date.now();
+        await work.dispose();
+        assert.ok(Date.now() - stopping < 3000, `stopped in ${Date.now() - stopping} ms, not after the 4 s read`);
+        const loaded = await loading;
+        assert.equal(loaded.version.md5, hex('md5', data));
+        assert.ok(loaded.bytes?.equals(data));
+      } finally {
+        await work.dispose();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('finishes a version on this thread when every worker dies, and serves exactly the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acus-digest-'));

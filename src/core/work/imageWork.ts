@@ -34,6 +34,8 @@ export interface ImageWorkOptions {
   useWorker?: boolean;
   /** The worker script; by default imageWorker.js beside this module (dist/ in the bundles, out/ in tests). */
   workerPath?: string;
+  /** A worker with jobs that has not answered for this long is given up (see ANSWER_TIMEOUT_MS). */
+  answerTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -66,6 +68,17 @@ export interface ExaminedFile {
 
 const MAX_RESTARTS = 3;
 
+/**
+ * The worker reads files with blocking calls: a file on a network share or a cloud drive that does not answer holds
+ * it, and every job queued behind. A worker that has not answered for this long while it has jobs is given up: its
+ * jobs finish here (a file job is read by the caller), the next job starts a new worker, and the stuck thread ends
+ * when its call returns. A 32 MB image is hashed and analysed in well under a second.
+ */
+const ANSWER_TIMEOUT_MS = 30_000;
+
+/** How long stopping waits for a worker to end: one stuck in a blocking read cannot end before the read does. */
+const TERMINATE_WAIT_MS = 2000;
+
 export class ImageWork {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -74,6 +87,9 @@ export class ImageWork {
   private unavailable = false;
   private disposed = false;
   private readonly inThreadBytes: number;
+  private readonly answerTimeoutMs: number;
+  /** Runs while the worker has jobs; restarted by every answer (see ANSWER_TIMEOUT_MS). */
+  private watchdog: NodeJS.Timeout | undefined;
   private readonly workerPath: string;
   private readonly logger: Logger;
   /** Jobs run in the worker and on the calling thread, and the MD5 work they took; test and benchmark figures. */
@@ -81,6 +97,7 @@ export class ImageWork {
 
   constructor(options: ImageWorkOptions = {}) {
     this.inThreadBytes = options.inThreadBytes ?? 16 * 1024;
+    this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
     this.workerPath = options.workerPath ?? join(__dirname, 'imageWorker.js');
     this.logger = options.logger ?? silentLogger;
     if (options.useWorker === false) this.unavailable = true;
@@ -121,10 +138,18 @@ export class ImageWork {
   /** Ends the worker; jobs still in it finish on the calling thread. */
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.stopWatchdog();
     const worker = this.worker;
     this.worker = undefined;
     this.finishInThread();
-    await worker?.terminate();
+    if (!worker) return;
+    worker.unref(); // a worker stuck in a read must not keep the process (the CLI, the extension host) alive
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([
+      worker.terminate(),
+      new Promise((resolve) => (waited = setTimeout(resolve, TERMINATE_WAIT_MS).unref())),
+    ]);
+    clearTimeout(waited);
   }
 
   private run(job: WorkerJob, size: number): Promise<WorkerAnswer> {
@@ -138,6 +163,7 @@ export class ImageWork {
       this.pending.set(id, { job, resolve, reject });
       this.figures.inWorker++;
       worker.ref(); // a job under way keeps the process alive; an idle worker never does
+      this.watchdog ??= this.startWatchdog(worker);
       worker.postMessage({ id, job }); // bytes not in shared memory are copied: the caller keeps using them
     });
   }
@@ -165,12 +191,15 @@ export class ImageWork {
       return this.giveUp(errorMessage(error));
     }
     worker.unref();
-    worker.on('message', (message: { id: number; error?: string } & Partial<WorkerAnswer>) => {
+    worker.on('message', (message: { id: number; error?: string; code?: string } & Partial<WorkerAnswer>) => {
       const pending = this.pending.get(message.id);
       if (!pending) return;
       this.pending.delete(message.id);
+      this.stopWatchdog();
       if (this.pending.size === 0) worker.unref();
-      if (message.error !== undefined) return pending.reject(new Error(message.error));
+      else this.watchdog = this.startWatchdog(worker);
+      if (message.error !== undefined)
+        return pending.reject(Object.assign(new Error(message.error), { code: message.code }));
       this.count(message as WorkerAnswer);
       pending.resolve(message as WorkerAnswer);
     });
@@ -181,8 +210,24 @@ export class ImageWork {
   }
 
   /** The worker died: its jobs finish here, and the next job starts a new one (a few times). */
+  private startWatchdog(worker: Worker): NodeJS.Timeout {
+    return setTimeout(() => {
+      this.watchdog = undefined;
+      const seconds = Math.round(this.answerTimeoutMs / 1000);
+      this.lost(worker, `it did not answer for ${seconds} s, maybe a file read that hangs`);
+      worker.unref();
+      void worker.terminate(); // ends when its blocking call returns; its answers are no one's any more
+    }, this.answerTimeoutMs).unref();
+  }
+
+  private stopWatchdog(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+  }
+
   private lost(worker: Worker, why: string): void {
     if (this.worker !== worker) return;
+    this.stopWatchdog();
     this.worker = undefined;
     if (this.disposed) return;
     if (++this.restarts > MAX_RESTARTS) this.giveUp(`it stopped ${this.restarts} times, last: ${why}`);

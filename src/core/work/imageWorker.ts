@@ -44,6 +44,7 @@ parentPort?.on('message', ({ id, job }: { id: number; job: WorkerJob }) => {
       parentPort!.postMessage({ id, ...answer }, moved);
     } else parentPort!.postMessage({ id, ...runJob(job) });
   } catch (error) {
-    parentPort!.postMessage({ id, error: errorMessage(error) });
+    // The code (EIO, EACCES) goes along: the catalog shows it for a file it cannot read.
+    parentPort!.postMessage({ id, error: errorMessage(error), code: (error as NodeJS.ErrnoException).code });
   }
 });
