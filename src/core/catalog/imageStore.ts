@@ -12,6 +12,7 @@ import { applyNameRules } from '../firmware/analyzeImage';
 import type { Stats } from 'node:fs';
 import { MAX_IMAGE_BYTES, type ImageInfo } from '../firmware/imageInfo';
 import { ImageWork, WorkerLostError, type ExaminedFile } from '../work/imageWork';
+import type { FileStatFields } from '../work/imageJobs';
 import { Emitter, type Event } from '../events';
 import { silentLogger, type Logger } from '../log';
 
@@ -58,15 +59,12 @@ export type FileOpener = (path: string) => Promise<FileHandle>;
 
 const openPlain: FileOpener = (path) => open(path, 'r');
 
-/** What a file version is told by: an fstat or lstat, or the same fields of the worker's fstat after its read. */
-export type VersionStats = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs' | 'nlink'>;
-
-export function versionKey(stats: VersionStats): string {
+export function versionKey(stats: FileStatFields): string {
   return `${contentKey(stats)}:${stats.ctimeMs}`;
 }
 
 /** The version key without ctime: what identifies the bytes of a file that is no longer linked (see linkedKey). */
-function contentKey(stats: VersionStats): string {
+function contentKey(stats: FileStatFields): string {
   return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`;
 }
 
@@ -202,7 +200,7 @@ export class ImageStore {
    * reads it loses its last link, and the kernel moves its ctime for that: same bytes, new key, and without this a
    * second hash of an image already known. An unlinked file is therefore taken as the version it was while linked.
    */
-  private linkedKey(stats: VersionStats): string {
+  private linkedKey(stats: FileStatFields): string {
     const key = versionKey(stats);
     if (stats.nlink > 0 || this.versions.has(key)) return key;
     return this.keyByContent.get(contentKey(stats)) ?? key;

@@ -54,6 +54,9 @@ export interface BuildPublisherOptions {
   work?: ImageWork;
 }
 
+/** How long the same reason for not publishing the same output counts as the same build looked at again. */
+const SKIP_REPEAT_MS = 3000;
+
 export class BuildPublisher implements Disposable {
   private readonly _onDidPublish = new Emitter<PublishEvent>('build published', () => this.log);
   private readonly _onDidSkip = new Emitter<SkipEvent>('build skipped', () => this.log);
@@ -265,5 +268,3 @@ export function nameVariant(target: BuildTarget): string | undefined {
   const parts = target.board.split(':');
   return parts.length >= 3 ? parts[2] : target.board;
 }
-/** How long the same reason for not publishing the same output counts as the same build looked at again. */
-const SKIP_REPEAT_MS = 3000;

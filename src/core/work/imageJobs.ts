@@ -25,7 +25,10 @@ export interface FileJob {
 
 export type WorkerJob = ImageJob | FileJob;
 
-/** The fields of an fstat that tell a file version (see imageStore.ts), as they cross to the calling thread. */
+/**
+ * The fields of a stat that tell a file version (imageStore.ts keys versions by them): any Stats has them, and the
+ * worker's fstat after a read sends just these to the calling thread.
+ */
 export interface FileStatFields {
   dev: number;
   ino: number;

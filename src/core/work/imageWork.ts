@@ -209,7 +209,7 @@ export class ImageWork {
     return worker;
   }
 
-  /** The worker died: its jobs finish here, and the next job starts a new one (a few times). */
+  /** Gives the worker up when it has not answered for answerTimeoutMs (see ANSWER_TIMEOUT_MS). */
   private startWatchdog(worker: Worker): NodeJS.Timeout {
     return setTimeout(() => {
       this.watchdog = undefined;
@@ -225,6 +225,7 @@ export class ImageWork {
     this.watchdog = undefined;
   }
 
+  /** The worker died: its jobs finish here, and the next job starts a new one (a few times). */
   private lost(worker: Worker, why: string): void {
     if (this.worker !== worker) return;
     this.stopWatchdog();
